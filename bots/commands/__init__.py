@@ -1,0 +1,1 @@
+"""Subcommands of the ``editbot`` command, one module each."""

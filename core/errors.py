@@ -1,0 +1,193 @@
+"""Domain exceptions, one tree for the whole product.
+
+Every exception carries a stable ``kind``: adapters look the kind up in the message catalogs
+(``core/locales/*.json``) so users read plain words, never a traceback. ``details`` holds
+values safe to show (limits, sizes); it never holds secrets.
+
+EditbotError
+├── ConfigError                      a setting is missing or invalid (operator's problem)
+├── InputError                       the user sent something we cannot use (costs nothing)
+│   ├── ImageTooLarge                file over the byte or pixel limit (checked before decoding)
+│   ├── UnsupportedImage             not a JPEG/PNG/WEBP/GIF, or not an image at all
+│   ├── UnreadableImage              an image format we accept, but the data is broken
+│   ├── MaskMismatch                 the mask cannot be aligned to the photo
+│   ├── PromptTooLong / PromptMissing
+│   ├── TooManyImages                more inputs than the model accepts
+│   └── InvalidOption                size/quality/n/model not valid for the model
+├── QuotaExceeded                    no edits left this period (user or community)
+├── Busy                             the user already has an edit running
+└── EditAPIError                     the edit API refused or failed
+    ├── AuthenticationFailed         401: the operator's key is wrong
+    ├── PermissionDenied             403: the key may not use this model / region
+    ├── ModelNotFound                the model name is unknown to the API
+    ├── InvalidRequest               400 for any other reason
+    ├── ContentRefused               moderation_blocked / content_policy_violation
+    ├── RateLimited                  429 after the bounded retries; retry_after in seconds
+    ├── ServerError                  5xx
+    ├── APITimeout                   no answer in time (the edit may still have run: never retried)
+    ├── APIConnectionError           could not reach the API after the bounded retries
+    └── BadResponse                  a 2xx body we cannot read, or one without images
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class EditbotError(Exception):
+    """Base of every editbot exception; ``kind`` names its catalog message."""
+
+    kind: ClassVar[str] = "internal"
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        super().__init__(message or self.kind)
+        self.details: dict[str, Any] = details
+
+
+class ConfigError(EditbotError):
+    """A setting is missing or invalid."""
+
+    kind = "config"
+
+
+class InputError(EditbotError):
+    """The user's input cannot be used; nothing is charged."""
+
+    kind = "bad_input"
+
+
+class ImageTooLarge(InputError):
+    """An image exceeds the byte or pixel limit."""
+
+    kind = "image_too_large"
+
+
+class UnsupportedImage(InputError):
+    """The file is not an image in an accepted format."""
+
+    kind = "unsupported_image"
+
+
+class UnreadableImage(InputError):
+    """The image is in an accepted format but cannot be decoded."""
+
+    kind = "unreadable_image"
+
+
+class MaskMismatch(InputError):
+    """The mask cannot be aligned with the photo."""
+
+    kind = "mask_mismatch"
+
+
+class PromptMissing(InputError):
+    """No prompt was given."""
+
+    kind = "prompt_missing"
+
+
+class PromptTooLong(InputError):
+    """The prompt exceeds the model's limit."""
+
+    kind = "prompt_too_long"
+
+
+class TooManyImages(InputError):
+    """More input images than the model accepts."""
+
+    kind = "too_many_images"
+
+
+class InvalidOption(InputError):
+    """An option (size, quality, n, model) is not valid for the model."""
+
+    kind = "invalid_option"
+
+
+class QuotaExceeded(EditbotError):
+    """No edits left in the current period."""
+
+    kind = "quota_exceeded"
+
+
+class Busy(EditbotError):
+    """The user already has an edit in progress."""
+
+    kind = "busy"
+
+
+class EditAPIError(EditbotError):
+    """The edit API failed; ``status`` and ``code`` are what it said, when it said anything."""
+
+    kind = "api_error"
+
+    def __init__(
+        self, message: str = "", *, status: int | None = None, code: str | None = None, **details: Any
+    ) -> None:
+        super().__init__(message, **details)
+        self.status = status
+        self.code = code
+
+
+class AuthenticationFailed(EditAPIError):
+    """401: the API key was rejected."""
+
+    kind = "api_auth"
+
+
+class PermissionDenied(EditAPIError):
+    """403: the key may not do this."""
+
+    kind = "api_forbidden"
+
+
+class ModelNotFound(EditAPIError):
+    """The API does not know the model."""
+
+    kind = "api_model_not_found"
+
+
+class InvalidRequest(EditAPIError):
+    """400: the API rejected the request."""
+
+    kind = "api_invalid_request"
+
+
+class ContentRefused(EditAPIError):
+    """The API's safety system refused the edit."""
+
+    kind = "content_refused"
+
+
+class RateLimited(EditAPIError):
+    """429 after the allowed retries."""
+
+    kind = "api_rate_limited"
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(EditAPIError):
+    """The API answered 5xx."""
+
+    kind = "api_server_error"
+
+
+class APITimeout(EditAPIError):
+    """The API did not answer in time."""
+
+    kind = "api_timeout"
+
+
+class APIConnectionError(EditAPIError):
+    """The API could not be reached."""
+
+    kind = "api_unreachable"
+
+
+class BadResponse(EditAPIError):
+    """The API answered 2xx with a body we cannot use."""
+
+    kind = "api_bad_response"

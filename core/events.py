@@ -1,0 +1,92 @@
+"""Inbound events: what adapters hand the conversation engine. A closed set, handled with ``match``.
+
+Every event comes with an :class:`Origin` saying who sent it, where, and under which platform
+message id; that id is the idempotency key that keeps a redelivered update from charging twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.identity import ChatRef, Community, UserKey
+from core.refs import ImageRef
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who sent an event, where, and how to answer it.
+
+    ``event_id`` is unique per platform message/interaction (the idempotency key).
+    ``reply_to`` is the platform message to answer. ``handle`` is opaque adapter data needed
+    to answer later (a Discord interaction token and application id), stored with jobs.
+    """
+
+    user: UserKey
+    chat: ChatRef
+    event_id: str
+    community: Community | None = None
+    locale: str = "en"
+    reply_to: str | None = None
+    user_name: str | None = None
+    handle: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_private(self) -> bool:
+        """True in a private chat / DM."""
+        return self.community is None
+
+
+@dataclass(frozen=True, slots=True)
+class EditOptions:
+    """Per-edit options; ``None`` means the user's or model's default."""
+
+    model: str | None = None
+    size: str | None = None
+    quality: str | None = None
+    n: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageReceived:
+    """One or more images (an album is one event), with the caption if any."""
+
+    images: tuple[ImageRef, ...]
+    caption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextReceived:
+    """A plain text message."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command such as ``/cancel``; ``name`` without the slash, ``args`` the rest of the line."""
+
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EditSubmitted:
+    """Everything at once (Discord's /edit, a Telegram photo with caption, ``/edit`` in reply to a photo)."""
+
+    images: tuple[ImageRef, ...]
+    prompt: str
+    mask: ImageRef | None = None
+    options: EditOptions = EditOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPressed:
+    """A button under a result: ``action`` is ``edit_again``, ``retry`` or ``retry_confirm``."""
+
+    action: str
+    job_id: str
+    prompt: str | None = None  # Discord's "edit again" modal carries the prompt with it
+
+
+Event = ImageReceived | TextReceived | Command | EditSubmitted | ButtonPressed

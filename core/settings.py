@@ -1,0 +1,127 @@
+"""Settings from the environment and ``.env``. Names are a public interface (DESIGN.md): keep them.
+
+Validation errors name the variable and never echo its value, so a mistyped token is not
+printed to a log or terminal.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import ConfigError
+from core.identity import UserKey
+
+
+class QuotaPeriod(StrEnum):
+    """How often quotas reset."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class Settings(BaseSettings):
+    """Every EDITBOT_* setting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EDITBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    api_base_url: str = "https://api.openai.com/v1"
+    api_key: SecretStr | None = None
+    model: str = "gpt-image-1"
+    allowed_models: Annotated[tuple[str, ...], NoDecode] = ()
+    database_url: str = "sqlite+aiosqlite:///editbot.db"
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    discord_token: SecretStr | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_dev_guild: int | None = None
+
+    user_quota: int = Field(default=10, ge=0)
+    community_quota: int = Field(default=200, ge=0)
+    quota_period: QuotaPeriod = QuotaPeriod.DAY
+    quota_timezone: str = "UTC"
+    admins: Annotated[tuple[UserKey, ...], NoDecode] = ()
+
+    api_timeout: float = Field(default=180.0, gt=0)
+    api_concurrency: int = Field(default=4, ge=1)
+    conversation_timeout: float = Field(default=900.0, gt=0)
+    max_input_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    pseudonym_secret: SecretStr | None = None
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _parse_admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(UserKey.parse(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def _parse_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("quota_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @field_validator("api_base_url", "telegram_api_url", "telegram_file_url", "discord_api_url")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if not value.endswith("/bot") else value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _check_ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Models users may pick; the default model is always among them."""
+        return tuple(dict.fromkeys((self.model, *self.allowed_models)))
+
+    def secret_for_pseudonyms(self) -> bytes:
+        """Key for the edit API's ``user`` pseudonyms; derived from the API key when not set."""
+        for secret in (self.pseudonym_secret, self.api_key):
+            if secret is not None:
+                return secret.get_secret_value().encode()
+        return b"editbot"
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read settings, turning validation errors into one :class:`ConfigError` naming each variable."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False, include_context=False):
+            name = "EDITBOT_" + str(err["loc"][0]).upper() if err["loc"] else "EDITBOT_?"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None

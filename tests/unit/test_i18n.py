@@ -1,0 +1,35 @@
+"""Catalogs: every locale has every key English has, with the same placeholders."""
+
+import re
+import string
+
+import pytest
+
+from core import i18n
+from core.actions import Text
+
+
+def _fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+@pytest.mark.parametrize("locale", [loc for loc in i18n.available() if loc != "en"])
+def test_catalog_complete(locale: str) -> None:
+    en, other = i18n.catalog("en"), i18n.catalog(locale)
+    assert set(en) == set(other), set(en) ^ set(other)
+    for key, template in en.items():
+        assert _fields(template) == _fields(other[key]), key
+
+
+def test_render_and_fallbacks() -> None:
+    assert "5" in i18n.render("en", Text("quota_exceeded", {"used": 5, "limit": 5, "reset": "tomorrow"}))
+    assert i18n.render("xx", "busy") == i18n.render("en", "busy")
+    assert i18n.render("en", "no_such_key") == "no_such_key"
+    assert re.search("{limit}", i18n.render("en", "too_many_images", model="m"))
+
+
+@pytest.mark.parametrize(
+    ("code", "locale"), [("zh-hans", "zh-CN"), ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("en-US", "en"), (None, "en"), ("de", "en")]
+)
+def test_pick_locale(code: str | None, locale: str) -> None:
+    assert i18n.pick_locale(code) == locale

@@ -1,0 +1,73 @@
+"""Settings: names, defaults, validation that names the variable and hides the value."""
+
+import pytest
+
+from core.errors import ConfigError
+from core.identity import Platform, UserKey
+from core.settings import QuotaPeriod, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("EDITBOT_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_match_design() -> None:
+    s = load_settings(env_file=None)
+    assert s.api_base_url == "https://api.openai.com/v1"
+    assert s.model == "gpt-image-1"
+    assert s.database_url == "sqlite+aiosqlite:///editbot.db"
+    assert s.telegram_api_url == "https://api.telegram.org/bot"
+    assert s.telegram_file_url == "https://api.telegram.org/file/bot"
+    assert s.discord_api_url == "https://discord.com/api/v10"
+    assert s.discord_gateway_url == "wss://gateway.discord.gg/"
+    assert (s.user_quota, s.community_quota, s.quota_period) == (10, 200, QuotaPeriod.DAY)
+    assert s.api_key is None and s.telegram_token is None and s.discord_token is None
+    assert s.admins == ()
+
+
+def test_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDITBOT_ADMINS", "telegram:123, discord:456")
+    monkeypatch.setenv("EDITBOT_QUOTA_PERIOD", "week")
+    monkeypatch.setenv("EDITBOT_USER_QUOTA", "3")
+    monkeypatch.setenv("EDITBOT_API_KEY", "sk-secret")
+    s = load_settings(env_file=None)
+    assert s.admins == (UserKey(Platform.TELEGRAM, "123"), UserKey(Platform.DISCORD, "456"))
+    assert s.quota_period is QuotaPeriod.WEEK and s.user_quota == 3
+    assert s.api_key is not None and s.api_key.get_secret_value() == "sk-secret"
+    assert "sk-secret" not in repr(s)
+
+
+def test_reads_dotenv_file(tmp_path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("EDITBOT_MODEL=dall-e-2\nEDITBOT_COMMUNITY_QUOTA=7\n")
+    s = load_settings(env_file=env)
+    assert s.model == "dall-e-2" and s.community_quota == 7
+
+
+def test_error_names_variable_and_hides_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDITBOT_USER_QUOTA", "lots-secretvalue")
+    monkeypatch.setenv("EDITBOT_DISCORD_GATEWAY_URL", "http://secret-host.example/")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None)
+    text = str(info.value)
+    assert "EDITBOT_USER_QUOTA" in text and "EDITBOT_DISCORD_GATEWAY_URL" in text
+    assert "secretvalue" not in text and "secret-host" not in text
+
+
+def test_bad_admins_and_timezone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDITBOT_ADMINS", "slack:1")
+    monkeypatch.setenv("EDITBOT_QUOTA_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None)
+    assert "EDITBOT_ADMINS" in str(info.value) and "EDITBOT_QUOTA_TIMEZONE" in str(info.value)
+
+
+def test_pseudonym_is_stable_and_opaque() -> None:
+    user = UserKey(Platform.TELEGRAM, "123456789")
+    a, b = user.pseudonym(b"k"), user.pseudonym(b"k")
+    assert a == b and "123456789" not in a and a != user.pseudonym(b"other")
