@@ -18,7 +18,9 @@ from core.errors import ConfigError
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand found in ``bots.commands``."""
-    parser = argparse.ArgumentParser(prog="editbot", description="Edit photos with AI in Telegram and Discord.")
+    parser = argparse.ArgumentParser(
+        prog="editbot", description="Edit photos with AI in Telegram and Discord."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"bots.commands.{info.name}")

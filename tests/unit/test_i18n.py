@@ -29,7 +29,8 @@ def test_render_and_fallbacks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "locale"), [("zh-hans", "zh-CN"), ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("en-US", "en"), (None, "en"), ("de", "en")]
+    ("code", "locale"),
+    [("zh-hans", "zh-CN"), ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("en-US", "en"), (None, "en"), ("de", "en")],
 )
 def test_pick_locale(code: str | None, locale: str) -> None:
     assert i18n.pick_locale(code) == locale
