@@ -77,7 +77,7 @@ class EditSubmitted:
     images: tuple[ImageRef, ...]
     prompt: str
     mask: ImageRef | None = None
-    options: EditOptions = EditOptions()
+    options: EditOptions = field(default_factory=EditOptions)
 
 
 @dataclass(frozen=True, slots=True)
