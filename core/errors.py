@@ -16,6 +16,7 @@ EditbotError
 │   └── InvalidOption                size/quality/n/model not valid for the model
 ├── QuotaExceeded                    no edits left this period (user or community)
 ├── Busy                             the user already has an edit running
+├── DeliveryFailed                   the platform refused the result (too large, chat gone)
 └── EditAPIError                     the edit API refused or failed
     ├── AuthenticationFailed         401: the operator's key is wrong
     ├── PermissionDenied             403: the key may not use this model / region
@@ -114,6 +115,12 @@ class Busy(EditbotError):
     """The user already has an edit in progress."""
 
     kind = "busy"
+
+
+class DeliveryFailed(EditbotError):
+    """The platform refused the finished result; the edit is refunded."""
+
+    kind = "delivery_failed"
 
 
 class EditAPIError(EditbotError):

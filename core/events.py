@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.identity import ChatRef, Community, UserKey
+from core.identity import ChatRef, Community, Platform, UserKey
 from core.refs import ImageRef
 
 
@@ -90,3 +90,35 @@ class ButtonPressed:
 
 
 Event = ImageReceived | TextReceived | Command | EditSubmitted | ButtonPressed
+
+
+def origin_to_json(origin: Origin) -> dict[str, Any]:
+    """A JSON-safe form of ``origin`` (stored with jobs so results and notices reach the user later)."""
+    return {
+        "platform": str(origin.user.platform),
+        "user_id": origin.user.user_id,
+        "chat_id": origin.chat.chat_id,
+        "thread_id": origin.chat.thread_id,
+        "event_id": origin.event_id,
+        "community_id": origin.community.id if origin.community else None,
+        "locale": origin.locale,
+        "reply_to": origin.reply_to,
+        "user_name": origin.user_name,
+        "handle": dict(origin.handle),
+    }
+
+
+def origin_from_json(data: dict[str, Any]) -> Origin:
+    """Inverse of :func:`origin_to_json`."""
+    platform = Platform(data["platform"])
+    community_id = data.get("community_id")
+    return Origin(
+        user=UserKey(platform, data["user_id"]),
+        chat=ChatRef(platform, data["chat_id"], data.get("thread_id")),
+        event_id=data["event_id"],
+        community=Community(platform, community_id) if community_id else None,
+        locale=data.get("locale") or "en",
+        reply_to=data.get("reply_to"),
+        user_name=data.get("user_name"),
+        handle=dict(data.get("handle") or {}),
+    )

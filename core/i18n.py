@@ -59,4 +59,6 @@ def render(locale: str, text: Text | str, **params: Any) -> str:
     else:
         key, values = text, params
     template = catalog(locale).get(key) or catalog(FALLBACK).get(key) or key
+    # A parameter may itself be a catalog message (a period name, a phase) rendered in the same language.
+    values = {k: render(locale, v) if isinstance(v, Text) else v for k, v in values.items()}
     return template.format_map(_Default(values))

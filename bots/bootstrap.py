@@ -1,0 +1,93 @@
+"""The one place that wires the product: settings -> database, edit client, runner, engine.
+
+Nothing is created at import time; ``open_core`` builds everything and tears it down in reverse.
+Adapters attach their outbox and file fetcher to ``core.runner`` and then call ``core.start()``,
+so notices about jobs a crashed process left behind reach their users.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from core.editapi import EditClient, make_http_client
+from core.engine import ConversationEngine, EngineConfig
+from core.errors import ConfigError
+from core.jobs import JobConfig, JobRunner
+from core.quotas import QuotaPolicy
+from core.settings import Settings
+from core.storage.db import create_engine, create_sessionmaker
+from core.storage.migrate import upgrade_engine
+from core.storage.sql_store import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Core:
+    """The running core: what adapters need."""
+
+    settings: Settings
+    store: SqlStore
+    runner: JobRunner
+    engine: ConversationEngine
+
+    async def start(self) -> None:
+        """Start the job runner (after adapters attached themselves)."""
+        await self.runner.start()
+
+
+def require_api_key(settings: Settings) -> str:
+    """The edit-API key, or a clear error naming the variable."""
+    if settings.api_key is None or not settings.api_key.get_secret_value().strip():
+        raise ConfigError(
+            "EDITBOT_API_KEY is not set: the bot cannot edit images without a key for the edit API"
+        )
+    return settings.api_key.get_secret_value().strip()
+
+
+@asynccontextmanager
+async def open_core(settings: Settings) -> AsyncIterator[Core]:
+    """Migrate the database and build the core; stops jobs (refunding them) and closes everything on exit."""
+    api_key = require_api_key(settings)
+    db = create_engine(settings.database_url)
+    http = make_http_client(settings.api_timeout)
+    runner: JobRunner | None = None
+    try:
+        await upgrade_engine(db)
+        store = SqlStore(create_sessionmaker(db))
+        client = EditClient(http, settings.api_base_url, api_key)
+        policy = QuotaPolicy(
+            settings.user_quota,
+            settings.community_quota,
+            settings.quota_period.value,
+            settings.quota_timezone,
+        )
+        runner = JobRunner(
+            store,
+            client,
+            policy,
+            config=JobConfig(
+                max_input_bytes=settings.max_input_bytes,
+                api_concurrency=settings.api_concurrency,
+                pseudonym_secret=settings.secret_for_pseudonyms(),
+            ),
+        )
+        engine = ConversationEngine(
+            store,
+            runner,
+            EngineConfig(
+                default_model=settings.model,
+                allowed_models=settings.models,
+                conversation_timeout=settings.conversation_timeout,
+                max_input_bytes=settings.max_input_bytes,
+            ),
+        )
+        yield Core(settings, store, runner, engine)
+    finally:
+        if runner is not None:
+            await runner.stop()
+        await http.aclose()
+        await db.dispose()

@@ -1,0 +1,72 @@
+"""``editbot run``: start every bot whose token is set, until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from bots.bootstrap import open_core
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
+
+NAME = "run"
+HELP = "run the Telegram and/or Discord bot (whichever tokens are set)"
+
+log = logging.getLogger("editbot")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``editbot run``."""
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+
+
+def check_tokens(settings: Settings) -> None:
+    """Say clearly what is missing when no bot can start."""
+    if settings.telegram_token is None and settings.discord_token is None:
+        raise ConfigError(
+            "no bot to run: set EDITBOT_TELEGRAM_TOKEN (from @BotFather) and/or EDITBOT_DISCORD_TOKEN "
+            "(Discord Developer Portal -> your application -> Bot -> Reset Token), "
+            "in the environment or in .env"
+        )
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the configured bots until ``stop`` is set."""
+    check_tokens(settings)
+    async with open_core(settings) as core, contextlib.AsyncExitStack() as bots:
+        if settings.telegram_token is not None:
+            from adapters.telegram_bot.runner import run_telegram
+
+            await bots.enter_async_context(run_telegram(settings, core))
+            log.info("Telegram bot running")
+        if settings.discord_token is not None:
+            from adapters.discord_bot.runner import run_discord
+
+            await bots.enter_async_context(run_discord(settings, core))
+            log.info("Discord bot running")
+        await core.start()
+        await stop.wait()
+        log.info("stopping")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load settings and serve until SIGINT/SIGTERM."""
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = load_settings()
+    check_tokens(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(main())
+    return 0

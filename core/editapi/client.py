@@ -1,0 +1,199 @@
+"""The edit-API client: validate, send one multipart POST, read every answer flavour.
+
+Retry policy (a paid call must never run twice):
+
+- connect errors and connect timeouts are retried — the request never reached the server;
+- 429 is retried honouring ``Retry-After``; when the server asks for longer than
+  ``max_retry_wait`` the client gives up at once instead of holding the user;
+- everything else (5xx, read/write timeouts, dropped connections, 4xx) fails on the first try,
+  because the edit may have run and been billed.
+
+The API key travels only in the ``Authorization`` header of the edit POST. It is never logged,
+never put in an exception, and never sent when downloading result links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from core.editapi import download
+from core.editapi.failures import (
+    error_for,
+    error_info_from,
+    is_billing_limit,
+    parse_error_body,
+    parse_retry_after,
+)
+from core.editapi.request import build_multipart, validate
+from core.editapi.response import ErrorInBody, InlineImage, parse_body
+from core.editapi.sniff import image_format
+from core.editapi.types import EditRequest, EditResult
+from core.errors import APIConnectionError, APITimeout, BadResponse, ConfigError
+from core.models import spec_for
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+DEFAULT_MAX_RESULT_BYTES = 50 * MiB
+# Slack on top of n x max_result_bytes for base64's 4/3 growth and the JSON around it.
+_BODY_SLACK = 1 * MiB
+
+
+def default_backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1-based) when the server gave no hint."""
+    return float(min(0.5 * 2 ** (attempt - 1), 8.0))
+
+
+def make_http_client(timeout_s: float) -> httpx.AsyncClient:
+    """An :class:`httpx.AsyncClient` with timeouts fit for image edits.
+
+    ``timeout_s`` is the read timeout: how long an edit may take before the first byte of the
+    answer (edits often need a minute or more). Connecting gets 10 s, uploading a chunk 60 s,
+    waiting for a free pooled connection 30 s. Redirects are not followed implicitly: the edit
+    POST must not be replayed elsewhere, and downloads follow them by hand.
+    """
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(connect=10.0, read=timeout_s, write=60.0, pool=30.0),
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        follow_redirects=False,
+        headers={"User-Agent": "editbot"},
+    )
+
+
+class EditClient:
+    """Client for ``POST {base_url}/images/edits`` on top of a caller-owned :class:`httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        api_key: str,
+        *,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+        max_attempts: int = 3,
+        backoff: Callable[[int], float] = default_backoff,
+        max_retry_wait: float = 30.0,
+        max_redirects: int = 5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not api_key:
+            raise ConfigError("EDITBOT_API_KEY is empty")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._http = http
+        self._url = base_url.rstrip("/") + "/images/edits"
+        self._key = api_key
+        self._max_result_bytes = max_result_bytes
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._max_retry_wait = max_retry_wait
+        self._max_redirects = max_redirects
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"EditClient({self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """The endpoint edits are posted to."""
+        return self._url
+
+    async def edit(self, req: EditRequest) -> EditResult:
+        """Run one edit; raise an :class:`~core.errors.InputError` or :class:`~core.errors.EditAPIError`."""
+        spec = spec_for(req.model)
+        validate(req, spec)
+        status, body = await self._post(req)
+        parsed = parse_body(body)
+        if isinstance(parsed, ErrorInBody):
+            raise error_for(None, error_info_from(parsed.payload), model=req.model, secret=self._key)
+        images: list[bytes] = []
+        for source in parsed.sources:
+            if isinstance(source, InlineImage):
+                data = source.data
+            else:
+                data = await download.fetch(
+                    self._http,
+                    source.url,
+                    max_bytes=self._max_result_bytes,
+                    max_redirects=self._max_redirects,
+                )
+            images.append(self._checked(data))
+        log.info("edit done: %d image(s), HTTP %d, model %s", len(images), status, parsed.model or req.model)
+        return EditResult(
+            images=tuple(images), model=parsed.model or req.model, usage=parsed.usage, created=parsed.created
+        )
+
+    def _checked(self, data: bytes) -> bytes:
+        if len(data) > self._max_result_bytes:
+            raise BadResponse(
+                f"a result image has {len(data)} bytes (cap {self._max_result_bytes})",
+                reason=f"result over {self._max_result_bytes // MiB} MB",
+            )
+        if image_format(data) is None:
+            raise BadResponse("the API returned bytes that are not an image", reason="not an image")
+        return data
+
+    async def _post(self, req: EditRequest) -> tuple[int, bytes]:
+        """POST with the bounded retries; the 2xx status and body."""
+        body = build_multipart(req, spec_for(req.model))
+        headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
+        cap = self._max_result_bytes * req.n * 4 // 3 + _BODY_SLACK
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(
+                "POST", self._url, data=body.fields, files=body.files, headers=headers
+            )
+            try:
+                resp = await self._http.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Never reached the server: safe to try again.
+                if attempt < self._max_attempts:
+                    wait = self._backoff(attempt)
+                    log.warning(
+                        "edit API unreachable (%s), retry %d in %.1fs", type(exc).__name__, attempt, wait
+                    )
+                    await self._sleep(wait)
+                    continue
+                raise APIConnectionError(
+                    f"could not connect to the edit API after {attempt} attempt(s): {type(exc).__name__}",
+                    attempts=attempt,
+                ) from None
+            except httpx.TimeoutException as exc:
+                raise APITimeout(f"the edit API did not answer in time ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                # The request may have arrived: not retried.
+                raise APIConnectionError(
+                    f"the connection to the edit API failed: {type(exc).__name__}", attempts=attempt
+                ) from None
+            try:
+                data = await download.read_capped(resp, cap)
+            except httpx.TimeoutException as exc:
+                raise APITimeout(f"the edit API answer stalled ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                raise APIConnectionError(
+                    f"the edit API connection broke mid-answer: {type(exc).__name__}", attempts=attempt
+                ) from None
+            finally:
+                await resp.aclose()
+
+            if 200 <= resp.status_code < 300:
+                return resp.status_code, data
+            info = parse_error_body(data)
+            retry_after = parse_retry_after(resp.headers)
+            if resp.status_code == 429 and not is_billing_limit(info):
+                # With no hint from the server, the next backoff step is what the user is told.
+                wait = retry_after if retry_after is not None else self._backoff(attempt)
+                if attempt < self._max_attempts and wait <= self._max_retry_wait:
+                    log.warning("edit API rate limit, retry %d in %.1fs", attempt, wait)
+                    await self._sleep(wait)
+                    continue
+                raise error_for(429, info, model=req.model, secret=self._key, retry_after=wait)
+            log.warning("edit API answered HTTP %d (%s)", resp.status_code, info.code or info.type or "-")
+            raise error_for(
+                resp.status_code, info, model=req.model, secret=self._key, retry_after=retry_after
+            )

@@ -1,0 +1,279 @@
+"""The conversation engine: the one call adapters make (``handle``), and the state machine behind it.
+
+States (``core.store.ConvState``) and what moves between them:
+
+    IDLE --photo--> AWAITING_MASK_OR_PROMPT --photo (mask)--> AWAITING_PROMPT --text--> job, IDLE
+                          |--/skip--> AWAITING_PROMPT          ^
+                          '--text--> job, IDLE                  '-- "edit again" button
+    any --photo with caption / EditSubmitted--> job, IDLE
+    any --/cancel--> IDLE (and the user's running edits are cancelled and refunded)
+    any --"retry" button--> CONFIRM_RETRY --"yes" button--> job, IDLE
+
+State is stored per (platform, chat, user) after every event, so a restarted process or a
+second one continues the same conversation. A conversation left alone longer than the timeout is
+dropped, and the user is told the next time they write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from core import errors
+from core.actions import Action, Button, SendError, SendText, Text
+from core.events import (
+    ButtonPressed,
+    Command,
+    EditOptions,
+    EditSubmitted,
+    Event,
+    ImageReceived,
+    Origin,
+    TextReceived,
+)
+from core.jobs import JobRunner
+from core.quotas import format_time
+from core.refs import ImageRef
+from core.store import Conversation, ConversationKey, ConvState, Store
+from core.validation import build_edit, check_image_meta
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What the engine needs from the settings."""
+
+    default_model: str = "gpt-image-1"
+    allowed_models: tuple[str, ...] = ("gpt-image-1",)
+    conversation_timeout: float = 900.0
+    max_input_bytes: int = 20 * 1024 * 1024
+
+
+def conversation_key(origin: Origin) -> ConversationKey:
+    """The stored conversation of this user in this chat."""
+    return ConversationKey(str(origin.user.platform), origin.chat.chat_id, origin.user.user_id)
+
+
+class ConversationEngine:
+    """Turns platform-neutral events into actions; starts jobs through the runner."""
+
+    def __init__(self, store: Store, runner: JobRunner, config: EngineConfig | None = None) -> None:
+        self._store = store
+        self.runner = runner
+        self.config = config or EngineConfig()
+        self._locks: weakref.WeakValueDictionary[ConversationKey, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def _lock(self, key: ConversationKey) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def handle(self, origin: Origin, event: Event) -> list[Action]:
+        """Handle one event from one user; returns the immediate replies.
+
+        Results and progress of edits started here arrive later through the platform's outbox.
+        Events of one conversation are handled one at a time, in order.
+        """
+        key = conversation_key(origin)
+        async with self._lock(key):
+            conv, notices = await self._load(key)
+            try:
+                actions = await self._dispatch(origin, conv, event)
+            except errors.EditbotError as exc:
+                actions = [SendError(origin, exc.kind, _printable(exc.details))]
+            return [SendText(origin, text) for text in notices] + actions
+
+    async def _load(self, key: ConversationKey) -> tuple[Conversation, list[Text]]:
+        conv = await self._store.get_conversation(key)
+        if conv is None:
+            return Conversation(key, ConvState.IDLE), []
+        now = self.runner.now()
+        if conv.updated_at is not None and now - conv.updated_at > timedelta(
+            seconds=self.config.conversation_timeout
+        ):
+            await self._store.delete_conversation(key)
+            minutes = max(1, round(self.config.conversation_timeout / 60))
+            return Conversation(key, ConvState.IDLE), [Text("conversation_expired", {"minutes": minutes})]
+        return conv, []
+
+    async def _save(self, conv: Conversation) -> None:
+        if conv.state is ConvState.IDLE:
+            await self._store.delete_conversation(conv.key)
+        else:
+            await self._store.save_conversation(conv)
+
+    async def _dispatch(self, origin: Origin, conv: Conversation, event: Event) -> list[Action]:
+        state = conv.state
+        match event:
+            case EditSubmitted(images=images, prompt=prompt, mask=mask, options=options):
+                return await self._start(origin, conv, images, mask, prompt, options, origin.event_id)
+            case ImageReceived(images=images, caption=caption) if caption and caption.strip():
+                return await self._start(origin, conv, images, None, caption, EditOptions(), origin.event_id)
+            case ImageReceived(images=images):
+                return await self._on_image(origin, conv, images)
+            case TextReceived(text=text) if state in (
+                ConvState.AWAITING_MASK_OR_PROMPT,
+                ConvState.AWAITING_PROMPT,
+            ):
+                return await self._start(
+                    origin, conv, conv.images, conv.mask, text, conv.options, origin.event_id
+                )
+            case TextReceived():
+                if state is ConvState.CONFIRM_RETRY:
+                    await self._save(replace(conv, state=ConvState.IDLE))
+                return [SendText(origin, Text("send_photo_first"))]
+            case Command(name=name, args=args):
+                return await self._on_command(origin, conv, name.lower(), args)
+            case ButtonPressed(action=action, job_id=job_id, prompt=prompt):
+                return await self._on_button(origin, conv, action, job_id, prompt)
+        raise AssertionError(f"unhandled event {event!r}")  # pragma: no cover - the union is closed
+
+    async def _on_image(
+        self, origin: Origin, conv: Conversation, images: tuple[ImageRef, ...]
+    ) -> list[Action]:
+        for ref in images:
+            check_image_meta(ref, self.config.max_input_bytes)
+        if conv.state is ConvState.AWAITING_MASK_OR_PROMPT and len(images) == 1:
+            await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=images[0]))
+            return [SendText(origin, Text("mask_received"))]
+        if conv.state is ConvState.AWAITING_PROMPT and conv.mask is not None and len(images) == 1:
+            await self._save(replace(conv, mask=images[0]))
+            return [SendText(origin, Text("mask_replaced"))]
+        await self._save(
+            Conversation(conv.key, ConvState.AWAITING_MASK_OR_PROMPT, images=images, options=conv.options)
+        )
+        if len(images) > 1:
+            return [SendText(origin, Text("photos_received", {"count": len(images)}))]
+        return [SendText(origin, Text("photo_received"))]
+
+    async def _on_command(self, origin: Origin, conv: Conversation, name: str, args: str) -> list[Action]:
+        match name:
+            case "start" | "help":
+                return [SendText(origin, Text(f"help_{origin.user.platform}"))]
+            case "cancel":
+                cancelled = self.runner.cancel_user(origin.user)
+                had_state = conv.state is not ConvState.IDLE
+                await self._save(replace(conv, state=ConvState.IDLE))
+                key = "cancelled" if had_state or cancelled else "nothing_to_cancel"
+                return [SendText(origin, Text(key))]
+            case "skip":
+                if conv.state is not ConvState.AWAITING_MASK_OR_PROMPT:
+                    return [SendText(origin, Text("nothing_to_skip"))]
+                await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=None))
+                return [SendText(origin, Text("skip_ok"))]
+            case "edit":
+                if (
+                    conv.state in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT)
+                    and args.strip()
+                ):
+                    return await self._start(
+                        origin, conv, conv.images, conv.mask, args, conv.options, origin.event_id
+                    )
+                return [SendText(origin, Text("edit_needs_photo"))]
+            case "usage":
+                return [SendText(origin, text) for text in await self.usage(origin)]
+        return [SendText(origin, Text("unknown_command", {"name": name}))]
+
+    async def _on_button(
+        self, origin: Origin, conv: Conversation, action: str, job_id: str, prompt: str | None
+    ) -> list[Action]:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return [SendText(origin, Text("result_gone"), private=True)]
+        match action:
+            case "edit_again":
+                if not job.result_refs:
+                    return [SendText(origin, Text("result_unavailable"), private=True)]
+                if prompt is not None and prompt.strip():
+                    return await self._start(
+                        origin, conv, job.result_refs, None, prompt, _keep_model(job.options), origin.event_id
+                    )
+                await self._save(
+                    Conversation(
+                        conv.key,
+                        ConvState.AWAITING_PROMPT,
+                        images=job.result_refs,
+                        options=_keep_model(job.options),
+                    )
+                )
+                return [SendText(origin, Text("edit_again_prompt"))]
+            case "retry":
+                await self._save(replace(conv, state=ConvState.CONFIRM_RETRY, data={"job_id": job_id}))
+                buttons = (Button("retry_confirm", job_id, Text("button_retry_confirm")),)
+                return [SendText(origin, Text("retry_confirm", {"credits": job.credits}), buttons=buttons)]
+            case "retry_confirm":
+                # Keyed by the original job and the presser, so a double tap or a second "yes" runs once.
+                key = f"retry:{job_id}:{origin.user}"
+                return await self._start(origin, conv, job.images, job.mask, job.prompt, job.options, key)
+        return [SendText(origin, Text("result_gone"), private=True)]
+
+    async def _start(
+        self,
+        origin: Origin,
+        conv: Conversation,
+        images: tuple[ImageRef, ...],
+        mask: ImageRef | None,
+        prompt: str,
+        options: EditOptions,
+        idempotency_key: str,
+    ) -> list[Action]:
+        preferences = await self._store.get_preferences(str(origin.user.platform), origin.user.user_id)
+        spec, notices = build_edit(
+            images,
+            mask,
+            prompt,
+            options,
+            preferences,
+            default_model=self.config.default_model,
+            allowed_models=self.config.allowed_models,
+            max_input_bytes=self.config.max_input_bytes,
+        )
+        actions: list[Action] = [SendText(origin, text) for text in notices]
+        try:
+            await self.runner.submit(origin, spec, f"{origin.user.platform}:{idempotency_key}")
+        except errors.QuotaExceeded as exc:
+            details = _printable(exc.details)
+            kind = "community_quota_exceeded" if exc.details.get("scope") == "community" else exc.kind
+            return [*actions, SendError(origin, kind, details)]
+        await self._save(replace(conv, state=ConvState.IDLE))
+        return actions
+
+    async def usage(self, origin: Origin) -> list[Text]:
+        """What /usage shows: used, left and reset time for the user (and the community, in one)."""
+        policy = self.runner.policy
+        now = self.runner.now()
+        start = policy.period_start(now)
+        reset = format_time(policy.next_reset(now), policy.timezone)
+        texts = []
+        for scope in policy.scopes(origin):
+            snap = await self._store.usage(scope.kind, scope.key, start)
+            params = {
+                "used": snap.used,
+                "limit": scope.limit,
+                "left": max(0, scope.limit - snap.used),
+                "period": Text(f"period_{policy.period}"),
+                "reset": reset,
+            }
+            texts.append(Text("usage_community" if scope.kind == "community" else "usage", params))
+        return texts
+
+    async def preferences(self, origin: Origin) -> EditOptions:
+        """The user's saved defaults."""
+        return await self._store.get_preferences(str(origin.user.platform), origin.user.user_id)
+
+    async def set_preferences(self, origin: Origin, options: EditOptions) -> None:
+        """Save the user's defaults (adapters validate choices against the allowed models' specs)."""
+        await self._store.set_preferences(str(origin.user.platform), origin.user.user_id, options)
+
+
+def _keep_model(options: EditOptions) -> EditOptions:
+    return EditOptions(model=options.model)
+
+
+def _printable(details: dict[str, object]) -> dict[str, object]:
+    return {k: (format_time(v, "UTC") if isinstance(v, datetime) else v) for k, v in details.items()}

@@ -1,0 +1,196 @@
+"""The input pipeline: user photos (+ optional mask) in, the files one edit request uploads out.
+
+Per photo: check limits, decode (at reduced JPEG scale where possible), orient, scale to the model's
+layout, pad for square-only models, encode under the model's byte limit. The mask goes through the
+same layout as the first photo, so both stay aligned pixel for pixel.
+
+Invariants (those of :class:`core.media.PreparedInputs`, plus): the first image and the mask have the
+same dimensions; dall-e-2 gets one square RGBA PNG under its byte limit whose padding is opaque (for
+dall-e-2 transparent pixels mean "edit here"); GPT-image inputs keep their aspect ratio and are only
+ever scaled down; every file has a filename whose extension matches its content type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from PIL import Image, ImageChops
+
+from core.errors import ImageTooLarge, InputError, InvalidOption, TooManyImages
+from core.imaging import decode, encode, layout, masks
+from core.imaging.layout import Layout
+from core.media import PreparedImage, PreparedInputs
+from core.models import ModelSpec
+
+# Formats whose pixels are exact: re-encoding those as JPEG would add artefacts to screenshots and
+# drawings, so they stay PNG. Photos (JPEG/WEBP) go out as JPEG, far smaller and faster to encode.
+_LOSSLESS = frozenset({"PNG", "GIF"})
+
+
+def prepare_inputs(
+    images: Sequence[bytes],
+    mask: bytes | None,
+    spec: ModelSpec,
+    size: str | None = None,
+    *,
+    max_input_bytes: int = decode.DEFAULT_MAX_BYTES,
+) -> PreparedInputs:
+    """Turn the user's photos (the mask applies to the first) into what ``spec``'s model accepts.
+
+    ``size`` is the output size asked for (None or "auto": choose). CPU bound: call it from a worker
+    thread, e.g. through :func:`prepare_inputs_async`. Raises the :class:`core.errors.InputError`
+    family: ImageTooLarge, UnsupportedImage, UnreadableImage, MaskMismatch, TooManyImages,
+    InvalidOption.
+    """
+    if not images:
+        raise InputError("no image to edit")
+    if len(images) > spec.max_images:
+        raise TooManyImages(
+            f"{len(images)} images, {spec.name} takes {spec.max_images}",
+            model=spec.name,
+            limit=spec.max_images,
+            count=len(images),
+        )
+    if mask is not None and not spec.supports_mask:
+        raise InvalidOption(
+            f"{spec.name} takes no mask", option="mask", value="mask", model=spec.name, choices="-"
+        )
+    requested = layout.requested_size(spec, size)
+    limits = decode.Limits(max_bytes=max_input_bytes)
+    first, prepared_mask, chosen = _prepare_first(images[0], mask, spec, requested, limits)
+    others = tuple(
+        _prepare_other(data, number, spec, requested, limits)
+        for number, data in enumerate(images[1:], start=2)
+    )
+    return PreparedInputs(images=(first, *others), mask=prepared_mask, size=chosen)
+
+
+async def prepare_inputs_async(
+    images: Sequence[bytes],
+    mask: bytes | None,
+    spec: ModelSpec,
+    size: str | None = None,
+    *,
+    max_input_bytes: int = decode.DEFAULT_MAX_BYTES,
+) -> PreparedInputs:
+    """:func:`prepare_inputs` in a worker thread, so the event loop never runs Pillow."""
+    return await asyncio.to_thread(prepare_inputs, images, mask, spec, size, max_input_bytes=max_input_bytes)
+
+
+def _prepare_first(
+    data: bytes, mask: bytes | None, spec: ModelSpec, requested: str | None, limits: decode.Limits
+) -> tuple[PreparedImage, PreparedImage | None, str]:
+    src = decode.open_source(data, limits)
+    photo = decode.load(src, lambda upright: layout.plan(spec, upright, requested).content)
+    # Planned again now that the orientation is certain (a PNG may state it after its pixels).
+    plan = layout.plan(spec, src.size, requested)
+    area = masks.edit_area(mask, photo, src.size, limits).image if mask is not None else None
+    want_png = spec.square_only or mask is not None or photo.mode == "RGBA" or src.format in _LOSSLESS
+    while True:
+        encoded = _encode(_compose(photo, plan, spec), png=want_png, limit=spec.max_image_bytes)
+        if encoded is not None:
+            break
+        smaller = layout.shrink(plan, spec, src.size)
+        if smaller is None:
+            raise _over_limit(spec)
+        plan = smaller
+        photo = decode.resize(photo, plan.content)
+        if area is not None:
+            area = area.resize(plan.content, Image.Resampling.NEAREST)
+    image = _prepared(encoded, "image-1")
+    if area is None:
+        return image, None, plan.size
+    return image, _prepared(_mask_png(area, plan), "mask"), plan.size
+
+
+def _prepare_other(
+    data: bytes, number: int, spec: ModelSpec, requested: str | None, limits: decode.Limits
+) -> PreparedImage:
+    """A further input image (GPT-image models): same rules as the first, without a mask."""
+    src = decode.open_source(data, limits)
+    photo = decode.load(src, lambda upright: layout.plan(spec, upright, requested).content)
+    plan = layout.plan(spec, src.size, requested)
+    want_png = spec.square_only or photo.mode == "RGBA" or src.format in _LOSSLESS
+    while (encoded := _encode(_compose(photo, plan, spec), png=want_png, limit=spec.max_image_bytes)) is None:
+        smaller = layout.shrink(plan, spec, src.size)
+        if smaller is None:
+            raise _over_limit(spec)
+        plan = smaller
+        photo = decode.resize(photo, plan.content)
+    return _prepared(encoded, f"image-{number}")
+
+
+def _compose(photo: Image.Image, plan: Layout, spec: ModelSpec) -> Image.Image:
+    """The photo on its canvas: as-is, or centred on an opaque square filled with its edge colour.
+
+    Opaque because a transparent border would be read by dall-e-2 as "edit here"; the edge colour
+    because a neutral continuation of the picture disturbs the model less than black or white.
+    Square-only models (dall-e-2) always get RGBA, the mode their API insists on.
+    """
+    if not plan.padded:
+        return photo.convert("RGBA") if spec.square_only and photo.mode != "RGBA" else photo
+    canvas = Image.new("RGBA", plan.canvas, (*_edge_colour(photo, plan), 255))
+    # Pasting without a mask copies alpha too: the photo's own transparent pixels stay transparent
+    # (for dall-e-2 without a mask they *are* the area to edit).
+    canvas.paste(photo.convert("RGBA"), plan.offset)
+    return canvas
+
+
+def _edge_colour(photo: Image.Image, plan: Layout) -> tuple[int, int, int]:
+    """The mean colour of the two photo edges that touch the padding."""
+    w, h = photo.size
+    if plan.canvas[1] > h:  # padding above and below
+        edges = [photo.crop((0, 0, w, 1)), photo.crop((0, h - 1, w, h))]
+    else:  # padding left and right
+        edges = [photo.crop((0, 0, 1, h)), photo.crop((w - 1, 0, w, h))]
+    means = [edge.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0)) for edge in edges]
+    colours = [m for m in means if isinstance(m, tuple)]
+    return (
+        sum(c[0] for c in colours) // len(colours),
+        sum(c[1] for c in colours) // len(colours),
+        sum(c[2] for c in colours) // len(colours),
+    )
+
+
+def _encode(image: Image.Image, *, png: bool, limit: int) -> encode.Encoded | None:
+    """``image`` encoded strictly under ``limit`` bytes, or None when even the smallest try is over."""
+    if not png:
+        out = encode.jpeg(image)
+        return out if len(out.data) < limit else None
+    out = encode.png(image)
+    if len(out.data) < limit:
+        return out
+    out = encode.png(image, level=encode.PNG_SMALL)
+    return out if len(out.data) < limit else None
+
+
+def _mask_png(area: Image.Image, plan: Layout) -> encode.Encoded:
+    """The API's mask: black RGBA on the canvas, alpha 0 where ``area`` says edit, 255 elsewhere.
+
+    The padding is 255 (keep): the model must not paint into the border we added.
+    """
+    alpha = Image.new("L", plan.canvas, 255)
+    alpha.paste(ImageChops.invert(area), plan.offset)
+    rgba = Image.new("RGBA", plan.canvas, (0, 0, 0, 255))
+    rgba.putalpha(alpha)
+    return encode.png(rgba, level=encode.PNG_DEFAULT)
+
+
+def _prepared(encoded: encode.Encoded, stem: str) -> PreparedImage:
+    return PreparedImage(
+        data=encoded.data,
+        filename=f"{stem}.{encoded.ext}",
+        content_type=encoded.content_type,
+        width=encoded.width,
+        height=encoded.height,
+    )
+
+
+def _over_limit(spec: ModelSpec) -> ImageTooLarge:
+    limit_mb = round(spec.max_image_bytes / decode.MIB, 1)
+    return ImageTooLarge(
+        f"cannot encode under {spec.max_image_bytes} bytes for {spec.name}",
+        size_mb=limit_mb,
+        limit_mb=limit_mb,
+    )

@@ -1,0 +1,381 @@
+"""Jobs: one edit from reservation to delivery, with refunds on every failure.
+
+Invariants:
+- A job is reserved (quota charged) before any paid call and is committed only after its result
+  was delivered; every other ending refunds it, exactly once (the store guards the status).
+- A job row is owned by this runner's ``worker_id`` while it runs and heart-beats; a job whose
+  worker stopped beating (a crashed process) is refunded by whichever runner sweeps next, and its
+  user is told.
+- At most ``api_concurrency`` jobs of this process prepare or call the API at once; the others
+  wait in FIFO order and are told their position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from core import errors
+from core.actions import (
+    Button,
+    Delivered,
+    Outbox,
+    OutputImage,
+    Phase,
+    SendError,
+    SendImage,
+    SendText,
+    Text,
+)
+from core.editapi import EditRequest, EditResult
+from core.events import EditOptions, Origin, origin_from_json, origin_to_json
+from core.identity import Platform, UserKey
+from core.imaging import describe, prepare_inputs_async
+from core.media import PreparedInputs
+from core.models import ModelSpec, spec_for
+from core.progress import ProgressReporter
+from core.quotas import QuotaPolicy, credits_for, format_time
+from core.refs import FileFetcher, ImageRef
+from core.store import Job, JobStatus, Store
+
+log = logging.getLogger(__name__)
+
+Preparer = Callable[[Sequence[bytes], bytes | None, ModelSpec, str | None], Awaitable[PreparedInputs]]
+
+
+class EditService(Protocol):
+    """The edit API as the runner sees it (``core.editapi.EditClient``)."""
+
+    async def edit(self, request: EditRequest) -> EditResult:
+        """Run one edit."""
+        ...
+
+
+def utcnow() -> datetime:
+    """The current UTC time (a seam for tests)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    """Tunables of the runner."""
+
+    max_input_bytes: int = 20 * 1024 * 1024
+    api_concurrency: int = 4
+    progress_interval: float = 5.0
+    heartbeat_interval: float = 20.0
+    stale_after: float = 90.0
+    pseudonym_secret: bytes = b"editbot"
+
+
+@dataclass(frozen=True, slots=True)
+class EditSpec:
+    """A validated edit ready to reserve: inputs, prompt and resolved options."""
+
+    images: tuple[ImageRef, ...]
+    mask: ImageRef | None
+    prompt: str
+    model: str
+    options: EditOptions
+
+
+def result_buttons(job_id: str) -> tuple[Button, ...]:
+    """The buttons under every result."""
+    return (
+        Button("edit_again", job_id, Text("button_edit_again")),
+        Button("retry", job_id, Text("button_retry")),
+    )
+
+
+class JobRunner:
+    """Runs edits in the background and reports through the platform's outbox."""
+
+    def __init__(
+        self,
+        store: Store,
+        editor: EditService,
+        policy: QuotaPolicy,
+        *,
+        config: JobConfig | None = None,
+        prepare: Preparer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        worker_id: str | None = None,
+    ) -> None:
+        self._store = store
+        self._editor = editor
+        self.policy = policy
+        self.config = config or JobConfig()
+        self._prepare: Preparer = prepare or self._default_prepare
+        self._clock = clock
+        self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:12]}"
+        self._outboxes: dict[Platform, Outbox] = {}
+        self._fetchers: dict[Platform, FileFetcher] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._owners: dict[str, UserKey] = {}
+        self._waiting: list[str] = []
+        self._running = 0
+        self._slots = asyncio.Condition()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def attach(self, platform: Platform, outbox: Outbox, fetcher: FileFetcher) -> None:
+        """Register a platform's sender and file fetcher (adapters call this on start)."""
+        self._outboxes[platform] = outbox
+        self._fetchers[platform] = fetcher
+
+    async def start(self) -> None:
+        """Resolve jobs a dead process left behind, then keep heart-beating and sweeping."""
+        await self.recover()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="job-sweeper")
+
+    async def stop(self) -> None:
+        """Stop: running jobs are cancelled, refunded and their users told to try again."""
+        self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def now(self) -> datetime:
+        """The runner's clock (UTC)."""
+        return self._clock()
+
+    @property
+    def active(self) -> int:
+        """Jobs of this process not yet finished."""
+        return len(self._tasks)
+
+    async def wait_idle(self) -> None:
+        """Wait until every job of this process has finished (tests, graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def submit(self, origin: Origin, spec: EditSpec, idempotency_key: str) -> Job | None:
+        """Reserve quota and start the job. None when the key was seen before (nothing charged again).
+
+        Raises :class:`core.errors.Busy` or :class:`core.errors.QuotaExceeded`.
+        """
+        if await self._store.active_jobs(origin.user.platform, origin.user.user_id):
+            raise errors.Busy()
+        now = self._clock()
+        n = spec.options.n or 1
+        job = Job(
+            id=uuid.uuid4().hex,
+            idempotency_key=idempotency_key,
+            platform=str(origin.user.platform),
+            chat_id=origin.chat.chat_id,
+            user_id=origin.user.user_id,
+            community_id=origin.community.id if origin.community else None,
+            origin=origin_to_json(origin),
+            images=spec.images,
+            mask=spec.mask,
+            prompt=spec.prompt,
+            model=spec.model,
+            options=spec.options,
+            credits=credits_for(n),
+            period_start=self.policy.period_start(now),
+        )
+        try:
+            job, created = await self._store.create_job(job, self.policy.scopes(origin))
+        except errors.QuotaExceeded as exc:
+            exc.details["reset"] = format_time(self.policy.next_reset(now), self.policy.timezone)
+            raise
+        if not created:
+            return None
+        # Owned at once, so a crash while the job waits in the local queue is still recoverable.
+        await self._store.mark_running(job.id, self.worker_id)
+        self._owners[job.id] = origin.user
+        self._tasks[job.id] = asyncio.create_task(self._run(job, origin), name=f"job-{job.id}")
+        return job
+
+    def cancel_user(self, user: UserKey) -> int:
+        """Cancel the user's jobs in this process (refunded); the number cancelled."""
+        ids = [job_id for job_id, owner in self._owners.items() if owner == user]
+        for job_id in ids:
+            self._tasks[job_id].cancel()
+        return len(ids)
+
+    async def recover(self) -> int:
+        """Refund jobs whose worker stopped beating, tell their users; the number recovered."""
+        cutoff = self._clock() - timedelta(seconds=self.config.stale_after)
+        recovered = 0
+        for job in await self._store.stale_jobs(cutoff):
+            if job.id in self._tasks:
+                continue
+            if await self._store.fail(job.id, error_kind="interrupted"):
+                recovered += 1
+                log.warning("job %s was left unfinished by worker %s: refunded", job.id, job.worker_id)
+                await self._notify(
+                    origin_from_json(job.origin), SendError(origin_from_json(job.origin), "interrupted")
+                )
+        return recovered
+
+    async def _default_prepare(
+        self, images: Sequence[bytes], mask: bytes | None, spec: ModelSpec, size: str | None
+    ) -> PreparedInputs:
+        return await prepare_inputs_async(
+            images, mask, spec, size, max_input_bytes=self.config.max_input_bytes
+        )
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            try:
+                if self._tasks:
+                    await self._store.heartbeat(list(self._tasks), self.worker_id)
+                await self.recover()
+            except Exception:
+                log.exception("job sweep failed; will try again")
+
+    async def _notify(self, origin: Origin, action: SendError | SendText) -> None:
+        outbox = self._outboxes.get(origin.user.platform)
+        if outbox is None:
+            return
+        try:
+            await outbox.send(action)
+        except Exception:
+            log.warning("could not tell %s about a job", origin.user, exc_info=True)
+
+    async def _run(self, job: Job, origin: Origin) -> None:
+        outbox = self._outboxes.get(origin.user.platform)
+        progress = ProgressReporter(outbox, origin, job.id)
+        try:
+            await self._acquire_slot(job.id, progress)
+            try:
+                delivered, result = await self._execute(job, origin, progress)
+            finally:
+                await self._release_slot()
+            await self._store.succeed(
+                job.id,
+                credits=job.credits,
+                usage_tokens=result.usage.total_tokens if result.usage else None,
+                estimated_cost=None,
+                result_refs=delivered.images if delivered else (),
+            )
+        except asyncio.CancelledError:
+            kind = "interrupted" if self._stopping else "cancelled"
+            status = JobStatus.FAILED if self._stopping else JobStatus.CANCELLED
+            await asyncio.shield(self._finish_failed(job, origin, progress, kind, {}, status))
+            raise
+        except errors.EditbotError as exc:
+            await self._finish_failed(job, origin, progress, exc.kind, exc.details)
+        except Exception:
+            log.exception("job %s failed unexpectedly", job.id)
+            await self._finish_failed(job, origin, progress, "internal", {})
+        finally:
+            self._tasks.pop(job.id, None)
+            self._owners.pop(job.id, None)
+
+    async def _finish_failed(
+        self,
+        job: Job,
+        origin: Origin,
+        progress: ProgressReporter,
+        kind: str,
+        details: dict[str, object],
+        status: JobStatus = JobStatus.FAILED,
+    ) -> None:
+        await progress.close()
+        if not await self._store.fail(job.id, error_kind=kind, status=status):
+            return
+        if kind == "cancelled":
+            return  # the /cancel reply already said so
+        await self._notify(origin, SendError(origin, kind, dict(details)))
+
+    async def _acquire_slot(self, job_id: str, progress: ProgressReporter) -> None:
+        async with self._slots:
+            self._waiting.append(job_id)
+            try:
+                reported = 0
+                while not (self._running < self.config.api_concurrency and self._waiting[0] == job_id):
+                    position = self._waiting.index(job_id) + 1
+                    if position != reported:
+                        progress.update(Phase.QUEUED, Text("progress_queued", {"position": position}))
+                        reported = position
+                    await self._slots.wait()
+                self._running += 1
+            finally:
+                self._waiting.remove(job_id)
+                self._slots.notify_all()
+
+    async def _release_slot(self) -> None:
+        async with self._slots:
+            self._running -= 1
+            self._slots.notify_all()
+
+    async def _execute(
+        self, job: Job, origin: Origin, progress: ProgressReporter
+    ) -> tuple[Delivered | None, EditResult]:
+        spec = spec_for(job.model)
+        progress.update(Phase.PREPARING, Text("progress_preparing"))
+        fetcher = self._fetchers.get(origin.user.platform)
+        if fetcher is None:
+            raise errors.EditbotError("no file fetcher for platform")
+        limit = self.config.max_input_bytes
+        downloads = [fetcher.fetch(ref, limit) for ref in job.images]
+        if job.mask is not None:
+            downloads.append(fetcher.fetch(job.mask, limit))
+        blobs = await asyncio.gather(*downloads)
+        images, mask = (blobs[:-1], blobs[-1]) if job.mask is not None else (blobs, None)
+        inputs = await self._prepare(images, mask, spec, job.options.size)
+
+        request = EditRequest(
+            inputs=inputs,
+            prompt=job.prompt,
+            model=job.model,
+            n=job.options.n or 1,
+            quality=job.options.quality,
+            user=origin.user.pseudonym(self.config.pseudonym_secret),
+        )
+        result = await self._with_ticker(self._editor.edit(request), progress)
+
+        progress.update(Phase.SENDING, Text("progress_sending"))
+        outputs = tuple(_output(data, job.id, i) for i, data in enumerate(result.images))
+        outbox = self._outboxes.get(origin.user.platform)
+        if outbox is None:
+            raise errors.EditbotError("no outbox for platform")
+        await progress.close()
+        as_document = any(ref.as_document for ref in job.images)
+        try:
+            delivered = await outbox.send(
+                SendImage(origin, job.id, outputs, job.prompt, result_buttons(job.id), as_document)
+            )
+        except errors.EditbotError:
+            raise
+        except Exception as exc:
+            log.warning("delivering job %s failed", job.id, exc_info=True)
+            raise errors.DeliveryFailed() from exc
+        return delivered, result
+
+    async def _with_ticker(self, call: Awaitable[EditResult], progress: ProgressReporter) -> EditResult:
+        started = time.monotonic()
+        task = asyncio.ensure_future(call)
+        try:
+            while True:
+                elapsed = int(time.monotonic() - started)
+                progress.update(Phase.EDITING, Text("progress_editing", {"elapsed": elapsed}))
+                done, _ = await asyncio.wait({task}, timeout=self.config.progress_interval)
+                if done:
+                    return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+
+def _output(data: bytes, job_id: str, index: int) -> OutputImage:
+    width, height, content_type, ext = describe(data)
+    suffix = f"-{index + 1}" if index else ""
+    return OutputImage(data, f"edit-{job_id[:8]}{suffix}.{ext}", content_type, width, height)

@@ -1,0 +1,372 @@
+"""``SqlStore``: :class:`core.store.Store` on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Invariants, on top of those in :mod:`core.store`:
+- every public method is one transaction;
+- usage counters change only through single conditional UPDATEs inside the transaction that
+  creates or finishes the job (never read-then-write), so concurrent reservations cannot take a
+  counter past its limit, on PostgreSQL under READ COMMITTED as on SQLite under BEGIN IMMEDIATE;
+- counters are touched in a fixed order (sorted by kind, then key), so two transactions drawing
+  on the same user and community cannot deadlock on PostgreSQL's row locks;
+- a job leaves QUEUED/RUNNING through one conditional UPDATE on its status; only the caller whose
+  UPDATE matched moves credits, so a commit or a refund happens once even under concurrent calls;
+- committing may take a counter past its limit (the edit has run, its real cost is charged); a
+  refund never takes it below zero;
+- ``heartbeat_at`` starts at ``created_at``, so a job no worker ever picked up turns stale too;
+- saving an IDLE conversation deletes it (IDLE conversations are not stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import QuotaExceeded
+from core.events import EditOptions
+from core.refs import ImageRef
+from core.storage import rows, tables
+from core.storage.db import READ_ONLY
+from core.store import (
+    Conversation,
+    ConversationKey,
+    ConvState,
+    Job,
+    JobStatus,
+    QuotaScope,
+    UsageSnapshot,
+)
+
+_UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+_jobs = tables.jobs
+_usage = tables.usage
+_conversations = tables.conversations
+_preferences = tables.preferences
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that supports ``ON CONFLICT`` on the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"SqlStore supports sqlite and postgresql, not {dialect}")
+
+
+def _usage_row(kind: str, key: str, period_start: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _usage.c.scope_kind == kind, _usage.c.scope_key == key, _usage.c.period_start == period_start
+    )
+
+
+def _lock_order(scopes: Iterable[QuotaScope]) -> list[QuotaScope]:
+    ordered = sorted(scopes, key=lambda s: (s.kind, s.key))
+    for first, second in pairwise(ordered):
+        if (first.kind, first.key) == (second.kind, second.key):
+            raise ValueError(f"quota scope {first.kind}:{first.key} given twice")
+    return ordered
+
+
+class SqlStore:
+    """The production :class:`core.store.Store`.
+
+    ``sessions`` comes from :func:`core.storage.db.create_sessionmaker`; ``clock`` returns the
+    current aware UTC time (tests pass a fake one).
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that commits on success and rolls back on any exception."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads (on SQLite it does not take the write lock)."""
+        async with self._sessions() as session, session.begin():
+            await session.connection(execution_options=dict(READ_ONLY))
+            yield session
+
+    # -- conversations -------------------------------------------------------------------
+
+    async def get_conversation(self, key: ConversationKey) -> Conversation | None:
+        """The stored conversation, or None."""
+        c = _conversations.c
+        query = sa.select(_conversations).where(
+            c.platform == key.platform, c.chat_id == key.chat_id, c.user_id == key.user_id
+        )
+        async with self._read() as session:
+            row = (await session.execute(query)).mappings().first()
+        return None if row is None else rows.conversation_from_row(row)
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        """Insert or replace; sets ``updated_at`` to now. An IDLE conversation is deleted instead."""
+        if conversation.state is ConvState.IDLE:
+            await self.delete_conversation(conversation.key)
+            return
+        values = rows.conversation_values(conversation) | {"updated_at": self._clock()}
+        async with self._write() as session:
+            insert = _upsert(session, _conversations).values(**values)
+            key_columns = ("platform", "chat_id", "user_id")
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=list(key_columns),
+                    set_={name: insert.excluded[name] for name in values if name not in key_columns},
+                )
+            )
+
+    async def delete_conversation(self, key: ConversationKey) -> None:
+        """Forget the conversation (no error when absent)."""
+        c = _conversations.c
+        async with self._write() as session:
+            await session.execute(
+                sa.delete(_conversations).where(
+                    c.platform == key.platform, c.chat_id == key.chat_id, c.user_id == key.user_id
+                )
+            )
+
+    # -- jobs and quotas -----------------------------------------------------------------
+
+    async def create_job(self, job: Job, scopes: tuple[QuotaScope, ...]) -> tuple[Job, bool]:
+        """Insert the job and reserve ``job.credits`` in every scope for ``job.period_start``, atomically.
+
+        Returns ``(job, True)`` with ``created_at``/``heartbeat_at`` filled in; or
+        ``(existing, False)`` when the idempotency key exists (nothing charged). Raises
+        :class:`QuotaExceeded` (details ``scope``, ``used``, ``limit``) when a scope would go past
+        its limit; then nothing is inserted and nothing charged.
+        """
+        if job.credits < 0:
+            raise ValueError("a job cannot reserve negative credits")
+        if job.status is not JobStatus.QUEUED:
+            raise ValueError("a new job must be QUEUED")
+        ordered = _lock_order(scopes)
+        created_at = job.created_at or self._clock()
+        job = replace(job, created_at=created_at, heartbeat_at=job.heartbeat_at or created_at)
+
+        async with self._write() as session:
+            # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
+            # second insert of the same key waits for the first transaction and then does nothing
+            # (or inserts, if the first rolled back), and the transaction stays usable.
+            inserted = await session.execute(
+                _upsert(session, _jobs)
+                .values(**rows.job_values(job, ordered))
+                .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
+                .returning(_jobs.c.id)
+            )
+            if inserted.first() is None:
+                existing = await self._job_where(session, _jobs.c.idempotency_key == job.idempotency_key)
+                if existing is None:  # only if someone deleted the row in between
+                    raise RuntimeError(f"job with idempotency key {job.idempotency_key!r} vanished")
+                return existing, False
+            for scope in ordered:
+                await self._reserve(session, scope, job.credits, job.period_start)
+        return job, True
+
+    async def _reserve(
+        self, session: AsyncSession, scope: QuotaScope, credits: int, period: datetime
+    ) -> None:
+        """Add ``credits`` to the scope's counter if that stays within the limit, else raise."""
+        await session.execute(
+            _upsert(session, _usage)
+            .values(scope_kind=scope.kind, scope_key=scope.key, period_start=period, used=0)
+            .on_conflict_do_nothing()
+        )
+        where = _usage_row(scope.kind, scope.key, period)
+        charged = await session.execute(
+            sa.update(_usage)
+            .where(where, _usage.c.used + credits <= scope.limit)
+            .values(used=_usage.c.used + credits)
+            .returning(_usage.c.used)
+        )
+        if charged.first() is None:
+            # Read only to explain the refusal; the decision was the UPDATE's.
+            used = await session.scalar(sa.select(_usage.c.used).where(where))
+            raise QuotaExceeded(
+                f"{scope.kind} quota exhausted", scope=scope.kind, used=int(used or 0), limit=scope.limit
+            )
+
+    async def _adjust(
+        self, session: AsyncSession, scopes: Iterable[Sequence[str]], period: datetime, delta: int
+    ) -> None:
+        """Add ``delta`` (negative for a refund) to each stored ``[kind, key]`` counter, floored at 0."""
+        if delta == 0:
+            return
+        new_used = _usage.c.used + delta
+        for kind, key in sorted((str(kind), str(key)) for kind, key in scopes):
+            await session.execute(
+                sa.update(_usage)
+                .where(_usage_row(kind, key, period))
+                .values(used=sa.case((new_used < 0, 0), else_=new_used))
+            )
+
+    async def _finish(
+        self, session: AsyncSession, job_id: str, values: dict[str, Any]
+    ) -> sa.RowMapping | None:
+        """Move an unfinished job to a final status; None when it had already finished."""
+        result = await session.execute(
+            sa.update(_jobs)
+            .where(_jobs.c.id == job_id, _jobs.c.status.in_(_UNFINISHED))
+            .values(**values, finished_at=self._clock())
+            .returning(_jobs.c.reserved_credits, _jobs.c.scopes, _jobs.c.period_start)
+        )
+        return result.mappings().first()
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+        async with self._read() as session:
+            return await self._job_where(session, _jobs.c.id == job_id)
+
+    async def _job_where(self, session: AsyncSession, condition: sa.ColumnElement[bool]) -> Job | None:
+        row = (await session.execute(sa.select(_jobs).where(condition))).mappings().first()
+        return None if row is None else rows.job_from_row(row)
+
+    async def mark_running(self, job_id: str, worker_id: str) -> bool:
+        """QUEUED -> RUNNING with started/heartbeat times; False if the job is not queued."""
+        now = self._clock()
+        async with self._write() as session:
+            result = await session.execute(
+                sa.update(_jobs)
+                .where(_jobs.c.id == job_id, _jobs.c.status == JobStatus.QUEUED.value)
+                .values(status=JobStatus.RUNNING.value, worker_id=worker_id, started_at=now, heartbeat_at=now)
+                .returning(_jobs.c.id)
+            )
+            return result.first() is not None
+
+    async def heartbeat(self, job_ids: list[str], worker_id: str) -> None:
+        """Refresh ``heartbeat_at`` of running jobs owned by ``worker_id``."""
+        if not job_ids:
+            return
+        async with self._write() as session:
+            await session.execute(
+                sa.update(_jobs)
+                .where(
+                    _jobs.c.id.in_(job_ids),
+                    _jobs.c.worker_id == worker_id,
+                    _jobs.c.status == JobStatus.RUNNING.value,
+                )
+                .values(heartbeat_at=self._clock())
+            )
+
+    async def succeed(
+        self,
+        job_id: str,
+        *,
+        credits: int,
+        usage_tokens: int | None,
+        estimated_cost: float | None,
+        result_refs: tuple[ImageRef, ...],
+    ) -> bool:
+        """Commit: status SUCCEEDED, usage adjusted from the reserved to the real ``credits``.
+
+        False (and nothing changed) when the job had already finished.
+        """
+        if credits < 0:
+            raise ValueError("a job cannot be charged negative credits")
+        async with self._write() as session:
+            row = await self._finish(
+                session,
+                job_id,
+                {
+                    "status": JobStatus.SUCCEEDED.value,
+                    "credits": credits,
+                    "usage_tokens": usage_tokens,
+                    "estimated_cost": estimated_cost,
+                    "result_refs": rows.refs_to_json(result_refs),
+                },
+            )
+            if row is None:
+                return False
+            await self._adjust(session, row["scopes"], row["period_start"], credits - row["reserved_credits"])
+        return True
+
+    async def fail(self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED) -> bool:
+        """Refund the reservation and finish the job as FAILED or CANCELLED; False if already finished."""
+        if status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise ValueError(f"fail() finishes a job as failed or cancelled, not {status}")
+        async with self._write() as session:
+            row = await self._finish(session, job_id, {"status": status.value, "error_kind": error_kind})
+            if row is None:
+                return False
+            await self._adjust(session, row["scopes"], row["period_start"], -row["reserved_credits"])
+        return True
+
+    async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:
+        """Remember where the delivered result lives on the platform (for "edit again")."""
+        async with self._write() as session:
+            await session.execute(
+                sa.update(_jobs).where(_jobs.c.id == job_id).values(result_refs=rows.refs_to_json(refs))
+            )
+
+    async def active_jobs(self, platform: str, user_id: str) -> list[Job]:
+        """The user's queued or running jobs, oldest first."""
+        query = (
+            sa.select(_jobs)
+            .where(_jobs.c.platform == platform, _jobs.c.user_id == user_id, _jobs.c.status.in_(_UNFINISHED))
+            .order_by(_jobs.c.created_at, _jobs.c.id)
+        )
+        async with self._read() as session:
+            result = await session.execute(query)
+            return [rows.job_from_row(row) for row in result.mappings()]
+
+    async def stale_jobs(self, heartbeat_before: datetime) -> list[Job]:
+        """Unfinished jobs whose worker has not been heard from since ``heartbeat_before``, oldest first."""
+        query = (
+            sa.select(_jobs)
+            .where(_jobs.c.status.in_(_UNFINISHED), _jobs.c.heartbeat_at < heartbeat_before)
+            .order_by(_jobs.c.heartbeat_at, _jobs.c.id)
+        )
+        async with self._read() as session:
+            result = await session.execute(query)
+            return [rows.job_from_row(row) for row in result.mappings()]
+
+    async def usage(self, kind: str, key: str, period_start: datetime) -> UsageSnapshot:
+        """Credits used (committed plus reserved) in a scope for a period; 0 when nothing yet."""
+        async with self._read() as session:
+            used = await session.scalar(sa.select(_usage.c.used).where(_usage_row(kind, key, period_start)))
+        return UsageSnapshot(kind=kind, key=key, period_start=period_start, used=int(used or 0))
+
+    # -- preferences ---------------------------------------------------------------------
+
+    async def get_preferences(self, platform: str, user_id: str) -> EditOptions:
+        """The user's saved defaults (all None when never set)."""
+        p = _preferences.c
+        async with self._read() as session:
+            data = await session.scalar(
+                sa.select(p.options).where(p.platform == platform, p.user_id == user_id)
+            )
+        return rows.options_from_json(data)
+
+    async def set_preferences(self, platform: str, user_id: str, options: EditOptions) -> None:
+        """Save the user's defaults."""
+        values = {
+            "platform": platform,
+            "user_id": user_id,
+            "options": rows.options_to_json(options),
+            "updated_at": self._clock(),
+        }
+        async with self._write() as session:
+            insert = _upsert(session, _preferences).values(**values)
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["platform", "user_id"],
+                    set_={"options": insert.excluded.options, "updated_at": insert.excluded.updated_at},
+                )
+            )

@@ -1,0 +1,151 @@
+"""The database schema as SQLAlchemy Core tables; ``migrations/`` must produce exactly this.
+
+Invariants:
+- every datetime goes in and comes out timezone-aware UTC, on SQLite as well (:class:`UTCDateTime`);
+- JSON columns hold plain JSON (``ImageRef.to_json`` dicts, option dicts); nullable ones store SQL
+  NULL for ``None``, never the JSON literal ``null``;
+- constraint and index names follow :data:`NAMING_CONVENTION`, so migrations can name them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+"""Every table of the schema."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``DateTime(timezone=True)`` that accepts only aware datetimes and returns aware UTC.
+
+    SQLite has no time zone type: values are stored as naive UTC text (which sorts and compares
+    correctly because SQLAlchemy always writes the same fixed-width format) and get UTC attached
+    on the way out. PostgreSQL stores ``timestamptz``; results are converted to UTC whatever the
+    session's ``TimeZone`` is.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC; naive datetimes are refused because their meaning is ambiguous."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware UTC, whatever the backend returned."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json(*, nullable: bool = False) -> sa.JSON:
+    # none_as_null: a Python None becomes SQL NULL (so "IS NULL" works), not the JSON text 'null'.
+    return sa.JSON(none_as_null=nullable)
+
+
+def _id(length: int = 64) -> sa.String:
+    return sa.String(length)
+
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("chat_id", _id(), primary_key=True),
+    sa.Column("user_id", _id(), primary_key=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("images", _json(), nullable=False),
+    sa.Column("mask", _json(nullable=True), nullable=True),
+    sa.Column("options", _json(), nullable=False),
+    sa.Column("data", _json(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # Expiring abandoned conversations scans by age.
+    sa.Index(None, "updated_at"),
+)
+"""One row per (platform, chat, user) conversation that is not idle."""
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+"""Values of ``jobs.status`` (``core.store.JobStatus``), enforced by a CHECK constraint."""
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("chat_id", _id(), nullable=False),
+    sa.Column("user_id", _id(), nullable=False),
+    sa.Column("community_id", _id(), nullable=True),
+    sa.Column("origin", _json(), nullable=False),
+    sa.Column("images", _json(), nullable=False),
+    sa.Column("mask", _json(nullable=True), nullable=True),
+    sa.Column("prompt", sa.Text(), nullable=False),
+    sa.Column("model", sa.String(100), nullable=False),
+    sa.Column("options", _json(), nullable=False),
+    # ``credits`` is what the job reserved until it succeeds, then what it was charged;
+    # ``reserved_credits`` never changes, so the commit can compute the usage delta in SQL.
+    sa.Column("credits", sa.Integer(), nullable=False),
+    sa.Column("reserved_credits", sa.Integer(), nullable=False),
+    # [[kind, key], ...]: the usage counters the reservation was taken from.
+    sa.Column("scopes", _json(), nullable=False),
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_kind", sa.String(64), nullable=True),
+    sa.Column("usage_tokens", sa.Integer(), nullable=True),
+    sa.Column("estimated_cost", sa.Float(), nullable=True),
+    sa.Column("result_refs", _json(), nullable=False),
+    sa.Column("worker_id", sa.String(128), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    # Set at creation too, so a job that no worker ever picked up also turns stale.
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("idempotency_key"),
+    sa.CheckConstraint("credits >= 0 AND reserved_credits >= 0", name="credits_nonnegative"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status_valid"),
+    sa.Index(None, "platform", "user_id", "status"),
+    sa.Index(None, "status", "heartbeat_at"),
+)
+"""One row per edit, from reservation to result."""
+
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("scope_kind", sa.String(16), primary_key=True),
+    sa.Column("scope_key", sa.String(128), primary_key=True),
+    sa.Column("period_start", UTCDateTime(), primary_key=True),
+    sa.Column("used", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.CheckConstraint("used >= 0", name="used_nonnegative"),
+)
+"""Credits used (committed plus reserved) per scope and quota period."""
+
+preferences = sa.Table(
+    "preferences",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("user_id", _id(), primary_key=True),
+    sa.Column("options", _json(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""A user's default edit options."""

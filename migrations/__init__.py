@@ -1,0 +1,1 @@
+"""Alembic migrations of the editbot schema; ``editbot db upgrade`` runs them (core.storage.migrate)."""

@@ -1,0 +1,1 @@
+"""Revisions, oldest first; each one is frozen once released (never edit a shipped revision)."""

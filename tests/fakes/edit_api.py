@@ -1,0 +1,666 @@
+"""A fake OpenAI-compatible ``POST /v1/images/edits`` on loopback, as strict as the real one.
+
+It checks what the real API checks (auth, multipart shape, per-model image/size/quality/prompt
+rules, mask shape) and answers 400/401/404 with OpenAI-shaped error bodies, so a client that
+passes here sends requests the real API accepts.
+
+The edit is deterministic: the first image in RGB, colour-inverted (only where the mask is fully
+transparent when a mask is sent), resized to the requested size when it is concrete; ``n``
+copies. :func:`expected_edit` computes the same picture so tests can compare pixels.
+
+Use the ``edit_api`` fixture, or run it by hand: ``python -m tests.fakes.edit_api --port 8099``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import BodyPartReader, web
+from PIL import Image, ImageChops, ImageOps
+from PIL.PngImagePlugin import PngInfo
+
+from core.media import PreparedImage
+
+DEFAULT_KEY = "sk-fake-0123456789abcdef"
+FLAVOURS = ("b64", "url", "chat_markdown", "chat_plain", "chat_data_url", "chat_parts")
+MiB = 1024 * 1024
+_CTYPE_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+_DALLE2 = {
+    "sizes": ("256x256", "512x512", "1024x1024"),
+    "prompt": 1000,
+    "max_bytes": 4 * MiB,
+    "fields": {"image", "mask", "prompt", "model", "n", "size", "response_format", "user", "quality"},
+}
+_GPT = {
+    "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+    "qualities": ("low", "medium", "high", "auto"),
+    "prompt": 32000,
+    "max_bytes": 50 * MiB,
+    "fields": {"image", "image[]", "mask", "prompt", "model", "n", "size", "quality", "user", "background"}
+    | {"output_format", "output_compression", "input_fidelity", "moderation"},
+}
+_FILE_FIELDS = {"image", "image[]", "mask"}
+
+
+def expected_edit(
+    image_bytes: bytes, mask_bytes: bytes | None = None, size: str | None = None
+) -> Image.Image:
+    """The picture the fake returns for this first image, mask and ``size`` field (RGB)."""
+    with Image.open(io.BytesIO(image_bytes)) as img:
+        rgb = img.convert("RGB")
+    inverted = ImageOps.invert(rgb)
+    if mask_bytes is not None:
+        with Image.open(io.BytesIO(mask_bytes)) as mask:
+            alpha = mask.convert("RGBA").getchannel("A")
+        # 255 where the mask is fully transparent: the area the edit may change.
+        editable = alpha.point(lambda a: 255 if a == 0 else 0)
+        inverted = Image.composite(inverted, rgb, editable)
+    if size and size != "auto":
+        w, h = (int(v) for v in size.split("x"))
+        if (w, h) != inverted.size:
+            inverted = inverted.resize((w, h), Image.Resampling.BICUBIC)
+    return inverted
+
+
+def sample_png(width: int = 64, height: int = 48, mode: str = "RGB", *, seed: int = 0) -> bytes:
+    """A deterministic PNG with a colour pattern, so pixel comparisons mean something."""
+    img = Image.new("RGB", (width, height))
+    img.putdata(
+        [
+            ((x * 7 + seed) % 256, (y * 11) % 256, (x + y) * 5 % 256)
+            for y in range(height)
+            for x in range(width)
+        ]
+    )
+    return _encode(img.convert(mode), "PNG")
+
+
+def mask_png(width: int, height: int, box: tuple[int, int, int, int]) -> bytes:
+    """An RGBA mask, opaque except the fully transparent ``box`` (left, top, right, bottom)."""
+    img = Image.new("RGBA", (width, height), (0, 0, 0, 255))
+    img.paste((0, 0, 0, 0), box)
+    return _encode(img, "PNG")
+
+
+def prepared(data: bytes, filename: str | None = None) -> PreparedImage:
+    """``data`` as a :class:`~core.media.PreparedImage` (format, size and content type read from it)."""
+    with Image.open(io.BytesIO(data)) as img:
+        fmt, (w, h) = img.format or "PNG", img.size
+    ctype = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}.get(
+        fmt, "application/octet-stream"
+    )
+    return PreparedImage(data, filename or f"image.{fmt.lower()}", ctype, w, h)
+
+
+def _encode(img: Image.Image, fmt: str, copy: int | None = None) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "PNG" and copy is not None:
+        # Same pixels, different bytes: n results stay n distinct images, as from the real API.
+        info = PngInfo()
+        info.add_text("copy", str(copy))
+        img.save(buf, format=fmt, pnginfo=info)
+    else:
+        img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def same_pixels(a: Image.Image, b: Image.Image) -> bool:
+    """True when two images have the same size and RGB pixels."""
+    a, b = a.convert("RGB"), b.convert("RGB")
+    return a.size == b.size and ImageChops.difference(a, b).getbbox() is None
+
+
+@dataclass
+class ReceivedFile:
+    """One file part as received (``name`` is the form field), with what Pillow made of it."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+    format: str | None = None
+    mode: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """``(width, height)`` when the bytes decoded as an image."""
+        return None if self.width is None or self.height is None else (self.width, self.height)
+
+
+@dataclass
+class ReceivedRequest:
+    """One POST as the fake saw it: headers, text fields (each may repeat) and file parts."""
+
+    path: str
+    headers: dict[str, str]
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    files: list[ReceivedFile] = field(default_factory=list)
+
+    def value(self, name: str) -> str | None:
+        """The (first) value of text field ``name``."""
+        values = self.fields.get(name)
+        return values[0] if values else None
+
+    @property
+    def images(self) -> list[ReceivedFile]:
+        """The ``image`` / ``image[]`` parts in order."""
+        return [f for f in self.files if f.name in ("image", "image[]")]
+
+    @property
+    def mask(self) -> ReceivedFile | None:
+        """The ``mask`` part, if one came."""
+        return next((f for f in self.files if f.name == "mask"), None)
+
+
+@dataclass
+class _Canned:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+
+
+class _Reject(Exception):
+    """A 4xx answer in OpenAI's error shape."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.response = _error_response(status, message, param=param, code=code)
+
+
+def _error_response(
+    status: int, message: str, *, param: str | None = None, code: str | None = None
+) -> web.Response:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    return web.json_response(body, status=status)
+
+
+def _bad_type(name: str, expected: str, got: str) -> _Reject:
+    return _Reject(
+        f"Invalid type for '{name}': expected {expected}, but got {got} instead.", name, "invalid_type"
+    )
+
+
+def _missing(name: str) -> _Reject:
+    return _Reject(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        choices = ", ".join(f"'{a}'" for a in allowed)
+        raise _Reject(f"Invalid value: '{value}'. Supported values are: {choices}.", name, "invalid_value")
+
+
+_DEFAULT_ERRORS: dict[int, tuple[str, str | None]] = {
+    400: ("Invalid request.", "invalid_value"),
+    401: ("Incorrect API key provided: sk-fa***ef.", "invalid_api_key"),
+    403: ("Your organization must be verified to use the model.", None),
+    404: ("The model 'x' does not exist or you do not have access to it.", "model_not_found"),
+    429: ("Rate limit reached for requests.", "rate_limit_exceeded"),
+    500: ("The server had an error while processing your request.", "server_error"),
+}
+
+
+class FakeEditAPI:
+    """The fake server plus knobs: ``flavour``, ``latency``, ``include_usage``, queued answers."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_KEY,
+        unknown_models: frozenset[str] = frozenset({"no-such-model"}),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.api_key = api_key
+        self.unknown_models = set(unknown_models)
+        self.flavour = "b64"
+        self.latency = 0.0
+        self.include_usage = True
+        self.requests: list[ReceivedRequest] = []
+        self.downloads: list[ReceivedRequest] = []
+        self.last_usage: tuple[int, int, int] | None = None
+        self._host, self._port = host, port
+        self._canned: deque[_Canned] = deque()
+        self._hangs = 0
+        self._release = asyncio.Event()
+        self._files: dict[str, bytes] = {}
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> FakeEditAPI:
+        """Listen on ``host`` (a random port unless one was given)."""
+        app = web.Application(client_max_size=64 * MiB)
+        app.router.add_post("/v1/images/edits", self._edit)
+        app.router.add_get("/files/{name}", self._file)
+        app.router.add_get("/big/{nbytes}", self._big)
+        app.router.add_get("/redirect/{hops}", self._redirect)
+        app.router.add_route("*", "/{tail:.*}", self._no_route)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        """Release hung requests and close the server."""
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeEditAPI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """What EDITBOT_API_BASE_URL should be: ``http://127.0.0.1:PORT/v1``."""
+        return self.root_url + "/v1"
+
+    # -- behaviours ------------------------------------------------------------------------
+    def respond_next(
+        self,
+        status: int = 200,
+        body: dict[str, Any] | list[Any] | str | bytes | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        content_type: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` edit POSTs with this (after recording them, before any check)."""
+        if isinstance(body, dict | list):
+            raw, ctype = json.dumps(body).encode(), "application/json"
+        elif isinstance(body, str):
+            raw, ctype = body.encode(), "text/html" if body.lstrip().startswith("<") else "text/plain"
+        else:
+            raw, ctype = body or b"", "application/octet-stream"
+        canned = _Canned(status, raw, content_type or ctype, dict(headers or {}))
+        self._canned.extend([canned] * times)
+
+    def fail_next(
+        self,
+        status: int,
+        body: dict[str, Any] | str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Fail the next ``times`` edits with ``status``; the default body is OpenAI's error shape."""
+        if body is None:
+            message, code = _DEFAULT_ERRORS.get(status, (f"HTTP {status}", None))
+            body = {
+                "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+            }
+        self.respond_next(status, body, headers=headers, times=times)
+
+    def hang_next(self, times: int = 1) -> None:
+        """Never answer the next ``times`` edits (until the server stops)."""
+        self._hangs += times
+
+    def malformed_next(self) -> None:
+        """Answer 200 with broken JSON."""
+        self.respond_next(
+            200, b'{"created": 1, "data": [{"b64_json": "iVBOR', content_type="application/json"
+        )
+
+    def empty_next(self) -> None:
+        """Answer 200 with ``"data": []``."""
+        self.respond_next(200, {"created": 1, "data": []})
+
+    def non_image_next(self) -> None:
+        """Answer 200 with base64 that decodes to text, not an image."""
+        fake = base64.b64encode(b"this is certainly not an image").decode()
+        self.respond_next(200, {"created": 1, "data": [{"b64_json": fake}]})
+
+    def html_next(self, status: int = 200) -> None:
+        """Answer with an HTML error page (as proxies and some relays do)."""
+        self.respond_next(status, "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>")
+
+    def urls_next(self, urls: list[str]) -> None:
+        """Answer 200 with these result URLs (e.g. ``file:`` or :meth:`big_url` for refusal tests)."""
+        self.respond_next(200, {"created": 1, "data": [{"url": u} for u in urls]})
+
+    def file_url(self, data: bytes, suffix: str = ".png") -> str:
+        """Serve ``data`` and return its URL."""
+        name = secrets.token_hex(8) + suffix
+        self._files[name] = data
+        return f"{self.root_url}/files/{name}"
+
+    def big_url(self, nbytes: int, *, declare_length: bool = False) -> str:
+        """A URL streaming ``nbytes`` of PNG-looking bytes (with or without Content-Length)."""
+        return f"{self.root_url}/big/{nbytes}?length={int(declare_length)}"
+
+    def redirect_url(self, target: str, hops: int = 1) -> str:
+        """A URL that redirects ``hops`` times and then to ``target``."""
+        from urllib.parse import quote
+
+        return f"{self.root_url}/redirect/{hops}?to={quote(target, safe='')}"
+
+    # -- handlers --------------------------------------------------------------------------
+    async def _edit(self, request: web.Request) -> web.StreamResponse:
+        try:
+            received = await _read_request(request)
+        except _Reject as rej:
+            return rej.response
+        self.requests.append(received)
+        if self._canned:
+            c = self._canned.popleft()
+            return web.Response(status=c.status, body=c.body, content_type=c.content_type, headers=c.headers)
+        if self._hangs:
+            self._hangs -= 1
+            await self._release.wait()
+            return web.Response(status=503)
+        try:
+            plan = self._check(received)
+        except _Reject as rej:
+            return rej.response
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        images = await asyncio.to_thread(_render, received, plan)
+        return web.json_response(self._answer(received, plan, images))
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        self.downloads.append(ReceivedRequest(request.path_qs, dict(request.headers)))
+        if name not in self._files:
+            return web.Response(status=404, text="no such file")
+        return web.Response(body=self._files[name], content_type="image/png")
+
+    async def _big(self, request: web.Request) -> web.StreamResponse:
+        nbytes = int(request.match_info["nbytes"])
+        self.downloads.append(ReceivedRequest(request.path_qs, dict(request.headers)))
+        resp = web.StreamResponse(headers={"Content-Type": "image/png"})
+        if request.query.get("length") == "1":
+            resp.content_length = nbytes
+        await resp.prepare(request)
+        sent, chunk = 0, b"\x89PNG\r\n\x1a\n" + bytes(64 * 1024 - 8)
+        try:
+            while sent < nbytes:
+                part = chunk[: nbytes - sent]
+                await resp.write(part)
+                sent += len(part)
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up past its cap, as intended
+        return resp
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        hops, target = int(request.match_info["hops"]), request.query["to"]
+        self.downloads.append(ReceivedRequest(request.path_qs, dict(request.headers)))
+        location = target if hops <= 1 else self.redirect_url(target, hops - 1)
+        raise web.HTTPFound(location)
+
+    async def _no_route(self, request: web.Request) -> web.StreamResponse:
+        return _error_response(404, f"Invalid URL ({request.method} {request.path})")
+
+    # -- the rules -------------------------------------------------------------------------
+    def _check(self, req: ReceivedRequest) -> dict[str, Any]:
+        auth = req.headers.get("Authorization")
+        if not auth:
+            raise _Reject("You didn't provide an API key. Provide it in an Authorization header.", status=401)
+        if auth != f"Bearer {self.api_key}":
+            shown = auth.removeprefix("Bearer ")
+            msg = f"Incorrect API key provided: {shown[:5]}***{shown[-2:]}."
+            raise _Reject(msg, code="invalid_api_key", status=401)
+        for name, values in req.fields.items():
+            if name in _FILE_FIELDS:
+                raise _bad_type(name, "a file", "a string")
+            if len(values) > 1:
+                raise _Reject(f"Duplicate parameter: '{name}'.", name, "duplicate_parameter")
+        for f in req.files:
+            if f.name not in _FILE_FIELDS:
+                raise _bad_type(f.name, "a string", "a file")
+        prompt = req.value("prompt")
+        if not prompt:
+            raise _missing("prompt")
+        if not req.images:
+            raise _missing("image")
+        model = req.value("model") or "dall-e-2"  # the API's default when no model is named
+        if model in self.unknown_models:
+            msg = f"The model '{model}' does not exist or you do not have access to it."
+            raise _Reject(msg, code="model_not_found", status=404)
+        rules = _DALLE2 if model.startswith("dall-e-2") else _GPT
+        for name in [*req.fields, *(f.name for f in req.files)]:
+            if name not in rules["fields"]:
+                raise _Reject(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+        if len(prompt) > rules["prompt"]:
+            msg = (
+                f"Invalid 'prompt': string too long. Expected a string with maximum length {rules['prompt']}"
+            )
+            raise _Reject(
+                f"{msg}, but got a string with length {len(prompt)} instead.",
+                "prompt",
+                "string_above_max_length",
+            )
+        n = _int_field(req, "n", 1)
+        if not 1 <= n <= 10:
+            raise _Reject(
+                f"Invalid 'n': expected a value between 1 and 10, got {n}.", "n", "integer_out_of_range"
+            )
+        size = req.value("size") or ("1024x1024" if rules is _DALLE2 else "auto")
+        _one_of("size", size, rules["sizes"])
+        quality = req.value("quality")
+        if quality is not None:
+            _one_of("quality", quality, ("standard",) if rules is _DALLE2 else rules["qualities"])
+        fmt = req.value("response_format") or "url"
+        _one_of("response_format", fmt, ("url", "b64_json"))
+        _check_images(req, rules)
+        return {"model": model, "dalle2": rules is _DALLE2, "n": n, "size": size, "format": fmt}
+
+    def _answer(self, req: ReceivedRequest, plan: dict[str, Any], images: list[bytes]) -> dict[str, Any]:
+        prompt = req.value("prompt") or ""
+        inp = 10 + len(prompt) // 4 + 100 * len(req.images)
+        out = 200 * plan["n"]
+        self.last_usage = (inp, out, inp + out)
+        created = 1_700_000_000 + len(self.requests)
+        flavour = self.flavour
+        if flavour == "b64" and plan["dalle2"] and plan["format"] == "url":
+            flavour = "url"  # dall-e-2 answers with links unless asked for b64_json
+        if flavour == "b64":
+            data = [{"b64_json": base64.b64encode(i).decode()} for i in images]
+            return self._images_body(created, data)
+        if flavour == "url":
+            return self._images_body(created, [{"url": self.file_url(i)} for i in images])
+        if flavour == "chat_markdown":
+            urls = [self.file_url(i) for i in images]
+            md = "\n\n".join(f"![image {k}]({u})" for k, u in enumerate(urls, 1))
+            content: Any = f"Here is your edited image:\n\n{md}\n\n[Download]({urls[0]})"
+        elif flavour == "chat_plain":
+            content = "Done!\n" + "\n".join(
+                f"Image {k}: {self.file_url(i)}." for k, i in enumerate(images, 1)
+            )
+        elif flavour == "chat_data_url":
+            content = "Result: " + " ".join(_data_url(i) for i in images)
+        elif flavour == "chat_parts":
+            content = [{"type": "text", "text": "Here you go."}]
+            content += [{"type": "image_url", "image_url": {"url": _data_url(i)}} for i in images]
+        else:
+            raise ValueError(f"unknown flavour {flavour!r}; use one of {FLAVOURS}")
+        body: dict[str, Any] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": created,
+            "model": plan["model"],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
+        }
+        if self.include_usage:
+            body["usage"] = {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out}
+        return body
+
+    def _images_body(self, created: int, data: list[dict[str, str]]) -> dict[str, Any]:
+        body: dict[str, Any] = {"created": created, "data": data}
+        if self.include_usage and self.last_usage is not None:
+            inp, out, total = self.last_usage
+            body["usage"] = {
+                "input_tokens": inp,
+                "output_tokens": out,
+                "total_tokens": total,
+                "input_tokens_details": {"text_tokens": 10, "image_tokens": inp - 10},
+            }
+        return body
+
+
+def _data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def _int_field(req: ReceivedRequest, name: str, default: int) -> int:
+    raw = req.value(name)
+    try:
+        return default if raw is None else int(raw)
+    except ValueError:
+        raise _bad_type(name, "an integer", "a string") from None
+
+
+def _check_images(req: ReceivedRequest, rules: dict[str, Any]) -> None:
+    images, names = req.images, {f.name for f in req.images}
+    if rules is _DALLE2 and (len(images) != 1 or names != {"image"}):
+        raise _Reject("dall-e-2 accepts exactly one 'image'.", "image", "invalid_value")
+    if names == {"image"} and len(images) > 1:
+        raise _Reject("Duplicate parameter: 'image'. Send several images as 'image[]'.", "image")
+    if len(names) > 1:
+        raise _Reject("Send images either as 'image' or as 'image[]', not both.", "image")
+    if len(images) > 16:
+        raise _Reject(f"Invalid 'image': too many images ({len(images)}), at most 16.", "image")
+    for k, f in enumerate(images, 1):
+        _check_file(f, rules, f"image {k}")
+        if rules is not _DALLE2:
+            continue
+        if f.format != "PNG":
+            raise _Reject("Uploaded image must be a PNG and less than 4 MB.", "image")
+        if f.width != f.height:
+            raise _Reject("Uploaded image must be square.", "image")
+        if f.mode not in ("RGBA", "LA", "L"):
+            raise _Reject(
+                f"Invalid input image - format must be in ['RGBA', 'LA', 'L'], got {f.mode}.", "image"
+            )
+    masks = [f for f in req.files if f.name == "mask"]
+    if len(masks) > 1:
+        raise _Reject("Duplicate parameter: 'mask'.", "mask")
+    if masks:
+        mask = masks[0]
+        _check_file(mask, rules, "mask")
+        if mask.format != "PNG" or mask.mode is None or "A" not in mask.mode:
+            raise _Reject("Invalid mask image: the mask must be a PNG with an alpha channel.", "mask")
+        if mask.size != images[0].size:
+            msg = f"Invalid mask image: mask size {mask.size} does not match image size {images[0].size}."
+            raise _Reject(msg, "mask")
+
+
+def _check_file(f: ReceivedFile, rules: dict[str, Any], what: str) -> None:
+    if not f.filename:
+        raise _bad_type(f.name, "a file", "a string")
+    if f.content_type not in _CTYPE_FORMAT:
+        msg = f"Invalid file '{f.name}': unsupported mimetype ('{f.content_type}'). Supported file formats"
+        raise _Reject(
+            f"{msg} are 'image/jpeg', 'image/png', and 'image/webp'.", f.name, "unsupported_file_mimetype"
+        )
+    if len(f.data) >= rules["max_bytes"]:
+        raise _Reject(f"Invalid {what}: file too large (limit {rules['max_bytes']} bytes).", f.name)
+    if f.format is None or _CTYPE_FORMAT[f.content_type] != f.format:
+        msg = f"Invalid image file or mode for {what}, please check your image file."
+        raise _Reject(msg, f.name, "invalid_image_format")
+
+
+async def _read_request(request: web.Request) -> ReceivedRequest:
+    received = ReceivedRequest(path=request.path, headers=dict(request.headers))
+    if request.content_type != "multipart/form-data":
+        raise _Reject(f"Invalid Content-Type header ({request.content_type}), expected multipart/form-data.")
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise _Reject("Nested multipart bodies are not supported.")
+            data = bytearray()
+            while chunk := await part.read_chunk(256 * 1024):
+                data += chunk
+                if len(data) > 50 * MiB:
+                    raise _Reject("Request entity too large.", status=413)
+            name = part.name or ""
+            if part.filename is None:
+                text = bytes(data).decode("utf-8", errors="replace")
+                received.fields.setdefault(name, []).append(text)
+            else:
+                received.files.append(
+                    ReceivedFile(name, part.filename, part.headers.get("Content-Type"), bytes(data))
+                )
+    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+        raise _Reject(f"Could not parse multipart form: {exc}") from None
+    await asyncio.to_thread(_decode_all, received.files)
+    return received
+
+
+def _decode_all(files: list[ReceivedFile]) -> None:
+    for f in files:
+        try:
+            with Image.open(io.BytesIO(f.data)) as img:
+                img.load()
+                f.format, f.mode, (f.width, f.height) = img.format, img.mode, img.size
+        except Exception:
+            pass  # left undecoded: the rules answer 400 for it
+
+
+def _render(req: ReceivedRequest, plan: dict[str, Any]) -> list[bytes]:
+    mask = req.mask
+    picture = expected_edit(req.images[0].data, mask.data if mask else None, plan["size"])
+    fmt = (req.value("output_format") or "png").upper().replace("JPG", "JPEG")
+    return [_encode(picture, fmt, copy=k) for k in range(1, plan["n"] + 1)]
+
+
+@pytest.fixture
+async def edit_api() -> AsyncIterator[FakeEditAPI]:
+    """A started :class:`FakeEditAPI` for one test; stopped afterwards."""
+    api = FakeEditAPI()
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    api = FakeEditAPI(api_key=args.api_key, host=args.host, port=args.port)
+    api.flavour = args.flavour
+    api.latency = args.latency
+    async with api:
+        print(f"EDITBOT_API_BASE_URL={api.base_url}\nEDITBOT_API_KEY={api.api_key}", flush=True)
+        await asyncio.Event().wait()
+
+
+def main() -> None:
+    """``python -m tests.fakes.edit_api``: serve until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--api-key", default=DEFAULT_KEY)
+    parser.add_argument("--flavour", choices=FLAVOURS, default="b64")
+    parser.add_argument("--latency", type=float, default=0.0)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
