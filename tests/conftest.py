@@ -1,3 +1,8 @@
 """Fixtures shared by every test folder. Fakes register themselves by module in ``pytest_plugins``."""
 
-pytest_plugins: list[str] = ["tests.integration.db_fixtures", "tests.fakes.edit_api", "tests.fakes.telegram_server"]
+pytest_plugins: list[str] = [
+    "tests.integration.db_fixtures",
+    "tests.fakes.edit_api",
+    "tests.fakes.telegram_server",
+    "tests.fakes.discord_server",
+]

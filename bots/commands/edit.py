@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import getpass
 import io
+import logging
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -54,6 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the edit; return the exit status."""
+    # Retries are worth seeing while waiting; everything else arrives as the final one-line message.
+    logging.basicConfig(level=logging.WARNING, format="editbot: %(message)s")
     try:
         return asyncio.run(_edit(args))
     except ConfigError:

@@ -193,7 +193,8 @@ class EditClient:
                     await self._sleep(wait)
                     continue
                 raise error_for(429, info, model=req.model, secret=self._key, retry_after=wait)
-            log.warning("edit API answered HTTP %d (%s)", resp.status_code, info.code or info.type or "-")
+            # Info, not warning: the caller reports the failure; this line is for tracing.
+            log.info("edit API answered HTTP %d (%s)", resp.status_code, info.code or info.type or "-")
             raise error_for(
                 resp.status_code, info, model=req.model, secret=self._key, retry_after=retry_after
             )

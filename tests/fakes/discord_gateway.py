@@ -129,7 +129,14 @@ class Gateway:
                 await ws.close(code=DECODE_ERROR, message=b"Only JSON encoding is supported by the fake.")
                 return ws
             await conn.send({"op": HELLO, "d": {"heartbeat_interval": self.fake.heartbeat_interval_ms}})
-            async for message in ws:
+            while True:
+                message = await ws.receive()
+                if message.type is WSMsgType.CLOSE:
+                    if message.data in (1000, 1001) and conn.session is not None:
+                        conn.session.invalidated = True  # a clean close by the client ends the session
+                    break
+                if message.type in (WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    break
                 if message.type is not WSMsgType.TEXT:
                     await ws.close(code=DECODE_ERROR, message=b"Error while decoding payload.")
                     break
@@ -140,8 +147,8 @@ class Gateway:
                     break
                 await self._on_payload(conn, payload)
         finally:
-            if conn.session is not None and ws.close_code in (1000, 1001):
-                conn.session.invalidated = True  # a clean close ends the session, as on Discord
+            if not ws.closed:
+                await ws.close()
             self.fake._notify()
         return ws
 

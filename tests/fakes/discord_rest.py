@@ -361,6 +361,7 @@ class RestApi:
         if kind != 1 and not 1 <= len(name) <= 32:
             raise form_error(f"{index}.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
         old = previous.get((name, kind))
+        permissions = command.get("default_member_permissions")
         stored = dict(command)
         stored.update(
             {
@@ -370,7 +371,7 @@ class RestApi:
                 "type": kind,
                 "name": name,
                 "description": description if kind == 1 else "",
-                "default_member_permissions": command.get("default_member_permissions"),
+                "default_member_permissions": None if permissions is None else str(int(permissions)),
                 "nsfw": bool(command.get("nsfw", False)),
             }
         )

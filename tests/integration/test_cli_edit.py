@@ -1,0 +1,187 @@
+"""``editbot edit`` as a user runs it: a subprocess against the fake edit API in this test's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bots.commands.edit import _progress, output_paths
+from tests.fakes.edit_api import FakeEditAPI, expected_edit, mask_png, same_pixels, sample_png
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+async def editbot(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Run:
+    """Run ``python -m bots.cli edit ARGS`` in ``tmp_path`` (so no stray .env is read)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")}
+    clean["PYTHONPATH"] = str(ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "edit",
+        *args,
+        cwd=tmp_path,
+        env={**clean, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return Run(proc.returncode, out.decode(), err.decode())
+
+
+def api_env(api: FakeEditAPI, key: str | None = None) -> dict[str, str]:
+    return {"EDITBOT_API_BASE_URL": api.base_url, "EDITBOT_API_KEY": key or api.api_key}
+
+
+def load(path: Path) -> Image.Image:
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+async def test_edit_writes_the_fakes_deterministic_edit(edit_api: FakeEditAPI, tmp_path: Path) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(300, 200))
+    run = await editbot(
+        tmp_path, "photo.png", "--prompt", "invert it", "-o", "out.png", env=api_env(edit_api)
+    )
+    assert run.code == 0, run.err
+    (sent,) = edit_api.requests
+    want = expected_edit(sent.images[0].data, None, sent.value("size"))
+    assert same_pixels(load(tmp_path / "out.png"), want)
+    inp, outp, total = edit_api.last_usage or (0, 0, 0)
+    assert f"wrote out.png ({want.width}x{want.height} PNG" in run.out
+    assert f"usage: {inp} input + {outp} output = {total} tokens" in run.out
+    user = sent.value("user") or ""
+    assert user.startswith("eb-") and len(user) == 35
+
+
+async def test_mask_extra_images_and_n(edit_api: FakeEditAPI, tmp_path: Path) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(320, 240))
+    (tmp_path / "more.png").write_bytes(sample_png(64, 64, seed=9))
+    (tmp_path / "mask.png").write_bytes(mask_png(320, 240, (0, 0, 160, 240)))
+    args = [
+        "photo.png",
+        "--image2",
+        "more.png",
+        "--mask",
+        "mask.png",
+        "-p",
+        "x",
+        "-n",
+        "2",
+        "--quality",
+        "low",
+    ]
+    run = await editbot(tmp_path, *args, "--size", "1536x1024", "-o", "res/out.png", env=api_env(edit_api))
+    assert run.code == 0, run.err
+    (sent,) = edit_api.requests
+    assert [f.name for f in sent.files] == ["image[]", "image[]", "mask"]
+    assert sent.value("quality") == "low" and sent.value("size") == "1536x1024"
+    assert sent.mask is not None
+    want = expected_edit(sent.images[0].data, sent.mask.data, "1536x1024")
+    for path in (tmp_path / "res/out.png", tmp_path / "res/out-2.png"):
+        assert same_pixels(load(path), want)
+
+
+async def test_jpeg_output_name_gets_jpeg_bytes(edit_api: FakeEditAPI, tmp_path: Path) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(64, 64))
+    run = await editbot(tmp_path, "photo.png", "-p", "x", "-o", "out.jpg", env=api_env(edit_api))
+    assert run.code == 0, run.err
+    with Image.open(tmp_path / "out.jpg") as img:
+        assert img.format == "JPEG"
+
+
+async def test_missing_key_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(8, 8))
+    run = await editbot(tmp_path, "photo.png", "-p", "x", "-o", "out.png")
+    assert run.code == 2
+    assert "EDITBOT_API_KEY" in run.err and "Traceback" not in run.err
+
+
+@pytest.mark.parametrize(
+    ("arrange", "key", "words"),
+    [
+        (None, "sk-wrong-key-000000000", "rejected the bot's key"),
+        (lambda api: api.fail_next(500), None, "internal error"),
+        (
+            lambda api: api.fail_next(400, {"error": {"code": "moderation_blocked", "message": "no"}}),
+            None,
+            "safety",
+        ),
+        (lambda api: api.non_image_next(), None, "wasn't an image"),
+    ],
+)
+async def test_failures_are_one_plain_line(
+    edit_api: FakeEditAPI, tmp_path: Path, arrange: object, key: str | None, words: str
+) -> None:
+    if callable(arrange):
+        arrange(edit_api)
+    (tmp_path / "photo.png").write_bytes(sample_png(32, 32))
+    run = await editbot(tmp_path, "photo.png", "-p", "x", "-o", "out.png", env=api_env(edit_api, key))
+    assert run.code == 1
+    last = run.err.strip().splitlines()[-1]
+    assert last.startswith("editbot: ") and words in last
+    assert "Traceback" not in run.err
+    assert (key or edit_api.api_key) not in run.err
+    assert not (tmp_path / "out.png").exists()
+
+
+async def test_bad_input_file_is_a_plain_message(edit_api: FakeEditAPI, tmp_path: Path) -> None:
+    (tmp_path / "notes.png").write_text("not a picture")
+    missing = await editbot(tmp_path, "nowhere.png", "-p", "x", "-o", "o.png", env=api_env(edit_api))
+    broken = await editbot(tmp_path, "notes.png", "-p", "x", "-o", "o.png", env=api_env(edit_api))
+    assert missing.code == 2 and "nowhere.png" in missing.err and "Traceback" not in missing.err
+    assert broken.code == 1 and "Traceback" not in broken.err
+    assert edit_api.requests == []
+
+
+def test_output_paths() -> None:
+    assert output_paths(Path("a/out.png"), 3) == [Path("a/out.png"), Path("a/out-2.png"), Path("a/out-3.png")]
+    assert output_paths(Path("result"), 2) == [Path("result"), Path("result-2")]
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+async def _until(predicate: object, deadline_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while not predicate():  # type: ignore[operator]
+        assert loop.time() < end, "condition not reached before the deadline"
+        await asyncio.sleep(0.01)
+
+
+async def test_progress_prints_lines_when_not_a_tty() -> None:
+    stream = _Stream(tty=False)
+    async with _progress(stream, every=0.05):
+        await _until(lambda: stream.getvalue().count("\n") >= 1)
+    assert "still waiting for the image service" in stream.getvalue()
+    assert "\r" not in stream.getvalue()
+
+
+async def test_progress_updates_in_place_on_a_tty() -> None:
+    stream = _Stream(tty=True)
+    async with _progress(stream):
+        await _until(lambda: "\rwaiting" in stream.getvalue())
+    assert stream.getvalue().endswith("\r\033[K") and "\n" not in stream.getvalue()
