@@ -72,6 +72,8 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
             config=JobConfig(
                 max_input_bytes=settings.max_input_bytes,
                 api_concurrency=settings.api_concurrency,
+                stale_after=settings.job_stale_after,
+                heartbeat_interval=min(20.0, max(0.1, settings.job_stale_after / 4)),
                 pseudonym_secret=settings.secret_for_pseudonyms(),
             ),
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from PIL import Image
+
 from core.actions import OutputImage
 from core.errors import ImageTooLarge
 from core.imaging import decode, encode
@@ -44,7 +46,8 @@ def fit_for_upload(
 ) -> OutputImage:
     """``data`` as a file of at most ``max_bytes`` (and ``width + height <= max_side_sum``).
 
-    Tries, in order: the file as it is; PNG; JPEG at high quality; JPEG at smaller and smaller sizes.
+    Tries, in order: the file as it is; PNG (for lossless or transparent results); JPEG at high
+    quality; JPEG at smaller and smaller sizes.
     E.g. Discord: ``max_bytes=10 * 1024 * 1024``; Telegram photos: ``max_bytes=10_000_000,
     max_side_sum=10_000``. Raises ImageTooLarge when not even a small JPEG fits.
     """
@@ -60,8 +63,7 @@ def fit_for_upload(
             height=height,
         )
     image = decode.load(src, lambda size: _within_side_sum(size, max_side_sum))
-    # Re-running zlib over a PNG that is already too big gains a few percent at best: skip to JPEG.
-    if src.format != "PNG" or image.size != src.size:
+    if _png_worth_trying(src, image):
         out = encode.png(image, level=encode.PNG_DEFAULT)
         if len(out.data) <= max_bytes:
             return _output(out, name)
@@ -80,6 +82,14 @@ def fit_for_upload(
         image = decode.resize(image, size)
         out = encode.jpeg(image, quality=encode.JPEG_QUALITY - 2)
     return _output(out, name)
+
+
+def _png_worth_trying(src: decode.Source, image: Image.Image) -> bool:
+    """PNG keeps transparency and exact pixels; it is pointless for photos that were lossy already
+    (several times JPEG's size), and re-running zlib over a PNG that was too big gains little."""
+    if src.format == "PNG" and image.size == src.stored_size and src.orientation == 1:
+        return False
+    return image.mode == "RGBA" or src.format in ("PNG", "GIF")
 
 
 def _within_side_sum(size: tuple[int, int], max_side_sum: int | None) -> tuple[int, int]:

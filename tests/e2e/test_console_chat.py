@@ -1,4 +1,4 @@
-"""`editbot chat` end to end: a subprocess with the real engine, SQLite, pipeline and client, against the fake API."""
+"""`editbot chat` end to end: subprocess runs of the real stack against the fake edit API."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from tests.fakes.edit_api import FakeEditAPI, expected_edit, same_pixels, sample_png
+from tests.polling import eventually
 
 
 def _bw_mask(width: int, height: int, box: tuple[int, int, int, int]) -> bytes:
@@ -121,6 +122,42 @@ async def test_missing_api_key_names_the_variable(tmp_path: Path) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 2
     assert b"EDITBOT_API_KEY" in err and b"Traceback" not in err
+
+
+async def test_killed_mid_edit_is_refunded_and_told_on_restart(tmp_path: Path, edit_api: FakeEditAPI) -> None:
+    """A real crash: SIGKILL while the edit API is working; the next start refunds and tells the user."""
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(sample_png(64, 64))
+    edit_api.hang_next()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")},
+        "EDITBOT_API_BASE_URL": edit_api.base_url,
+        "EDITBOT_API_KEY": edit_api.api_key,
+        "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        "EDITBOT_JOB_STALE_AFTER": "0.1",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "chat",
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(f"/photo {photo}\nmake it blue\n".encode())
+    await proc.stdin.drain()
+    await eventually(lambda: len(edit_api.requests) == 1, within=60)
+    proc.kill()
+    await proc.wait()
+
+    code, out, err = await _chat(tmp_path, edit_api, "/usage\n", EDITBOT_JOB_STALE_AFTER="0.1")
+    assert code == 0, err
+    assert "The bot restarted while working on your edit. It was not charged" in out
+    assert "You've used 0 of 10" in out

@@ -6,13 +6,15 @@ import asyncio
 import io
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from bots.commands.edit import _progress, output_paths
+from bots.commands.edit import _progress, describe, output_paths
+from core.errors import BadResponse, ContentRefused, EditbotError, InvalidRequest, PromptTooLong
 from tests.fakes.edit_api import FakeEditAPI, expected_edit, mask_png, same_pixels, sample_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,23 +116,14 @@ async def test_missing_key_names_the_variable(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("arrange", "key", "words"),
-    [
-        (None, "sk-wrong-key-000000000", "rejected the bot's key"),
-        (lambda api: api.fail_next(500), None, "internal error"),
-        (
-            lambda api: api.fail_next(400, {"error": {"code": "moderation_blocked", "message": "no"}}),
-            None,
-            "safety",
-        ),
-        (lambda api: api.non_image_next(), None, "wasn't an image"),
-    ],
+    ("status", "key", "words"),
+    [(None, "sk-wrong-key-000000000", "rejected the bot's key"), (500, None, "internal error")],
 )
 async def test_failures_are_one_plain_line(
-    edit_api: FakeEditAPI, tmp_path: Path, arrange: object, key: str | None, words: str
+    edit_api: FakeEditAPI, tmp_path: Path, status: int | None, key: str | None, words: str
 ) -> None:
-    if callable(arrange):
-        arrange(edit_api)
+    if status is not None:
+        edit_api.fail_next(status)
     (tmp_path / "photo.png").write_bytes(sample_png(32, 32))
     run = await editbot(tmp_path, "photo.png", "-p", "x", "-o", "out.png", env=api_env(edit_api, key))
     assert run.code == 1
@@ -139,6 +132,33 @@ async def test_failures_are_one_plain_line(
     assert "Traceback" not in run.err
     assert (key or edit_api.api_key) not in run.err
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("exc", "line"),
+    [
+        (
+            ContentRefused("x", status=400, code="moderation_blocked"),
+            "The image service's safety system refused this edit. Try rewording the request. "
+            "Your edit was not charged. (HTTP 400, moderation_blocked)",
+        ),
+        (
+            BadResponse("x", reason="not an image"),
+            "The image service sent back something that wasn't an image.",
+        ),
+        (
+            PromptTooLong("x", length=1200, limit=1000, model="dall-e-2"),
+            "(1200 characters). dall-e-2 accepts at most 1000.",
+        ),
+        (
+            InvalidRequest("HTTP 400: boom", status=400),
+            "HTTP 400: boom (HTTP 400)",
+        ),  # no reason: the message itself
+    ],
+)
+def test_describe_uses_the_catalog(exc: EditbotError, line: str) -> None:
+    assert line in describe(exc)
+    assert "\n" not in describe(exc)
 
 
 async def test_bad_input_file_is_a_plain_message(edit_api: FakeEditAPI, tmp_path: Path) -> None:
@@ -164,10 +184,10 @@ class _Stream(io.StringIO):
         return self._tty
 
 
-async def _until(predicate: object, deadline_s: float = 10.0) -> None:
+async def _until(predicate: Callable[[], bool], deadline_s: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline_s
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert loop.time() < end, "condition not reached before the deadline"
         await asyncio.sleep(0.01)
 

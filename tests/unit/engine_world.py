@@ -40,9 +40,10 @@ class World:
         models: tuple[str, ...] = ("gpt-image-1", "dall-e-2"),
         timeout: float = 900.0,
         prepare: Any = fake_prepare,
+        store_factory: Any = None,
     ) -> None:
         self.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-        self.store = FakeStore(clock=lambda: self.now)
+        self.store = (store_factory or FakeStore)(clock=lambda: self.now)
         self.editor = FakeEditor()
         self.fetcher = FakeFetcher()
         self.outbox = FakeOutbox()

@@ -50,11 +50,14 @@ def test_a_result_that_fits_is_passed_through_untouched() -> None:
     assert (out.filename, out.content_type, out.width, out.height) == ("edited.png", "image/png", 300, 200)
 
 
-def test_webp_results_become_png() -> None:
-    data = samples.encode(samples.photo(300, 200), "WEBP")
-    out = fit_for_upload(data, 10 * 1024 * 1024, name="result")
-    assert (out.filename, out.content_type) == ("result.png", "image/png")
-    assert _open(out).format == "PNG"
+@pytest.mark.parametrize(("mode", "fmt"), [("RGB", "JPEG"), ("RGBA", "PNG")])
+def test_webp_results_become_jpeg_or_png_with_transparency(mode: str, fmt: str) -> None:
+    image = samples.photo(300, 200).convert(mode)
+    if mode == "RGBA":
+        image.putalpha(128)
+    out = fit_for_upload(samples.encode(image, "WEBP"), 10 * 1024 * 1024, name="result")
+    assert out.filename == f"result.{fmt.lower().replace('jpeg', 'jpg')}"
+    assert _open(out).format == fmt
 
 
 def test_a_big_noisy_png_shrinks_below_the_limit() -> None:
