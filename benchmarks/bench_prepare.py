@@ -16,7 +16,9 @@ Time: median wall time of ``--runs`` calls after one warm-up call.
 Memory: every variant runs in a fresh subprocess; its peak is ``ru_maxrss`` (the kernel's high-water
 mark of resident memory) after the runs minus ``ru_maxrss`` just before them, when the interpreter,
 Pillow and the input bytes are already loaded. tracemalloc would miss the point: Pillow allocates
-pixel buffers with C ``malloc``, outside Python's allocator, so only RSS sees them.
+pixel buffers with C ``malloc``, outside Python's allocator, so only RSS sees them. Linux carries a
+parent's high-water mark into a child across exec, so the parent stays small: even the photo is
+generated in a subprocess.
 """
 
 from __future__ import annotations
@@ -130,11 +132,14 @@ def measure(variant: str, family: str, data: bytes, runs: int) -> Measurement:
 
 def measure_in_subprocess(variant: str, family: str, photo: Path, runs: int) -> Measurement:
     """:func:`measure` in a fresh interpreter, so the memory peak is this variant's alone."""
-    command = [sys.executable, "-m", "benchmarks.bench_prepare", "--worker", variant, family, str(photo)]
-    done = subprocess.run(
-        [*command, "--runs", str(runs)], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return Measurement(**json.loads(done.stdout.strip().splitlines()[-1]))
+    out = _module(["--worker", variant, family, str(photo), "--runs", str(runs)])
+    return Measurement(**json.loads(out.strip().splitlines()[-1]))
+
+
+def _module(args: list[str]) -> str:
+    """Run this module with ``args`` in a fresh interpreter; return its standard output."""
+    command = [sys.executable, "-m", "benchmarks.bench_prepare", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def report(results: list[Measurement]) -> str:
@@ -160,16 +165,20 @@ def report(results: list[Measurement]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Generate the photo, measure every family x variant in its own process, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=7, help="timed calls per variant (default 7)")
+    parser.add_argument("--runs", type=int, default=5, help="timed calls per variant (default 5)")
     parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "FAMILY", "PHOTO"), help=argparse.SUPPRESS)
+    parser.add_argument("--make-photo", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.make_photo:
+        Path(args.make_photo).write_bytes(make_photo())
+        return 0
     if args.worker:
         variant, family, photo = args.worker
         print(json.dumps(asdict(measure(variant, family, Path(photo).read_bytes(), args.runs))))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "photo.jpg"
-        photo.write_bytes(make_photo())
+        _module(["--make-photo", str(photo)])
         info = probe(photo.read_bytes())
         print(
             f"input: {info.width}x{info.height} upright (stored 4000x3000, EXIF orientation "

@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.fakes.edit_api",
     "tests.fakes.telegram_server",
     "tests.fakes.discord_server",
+    "tests.e2e.telegram_harness",
 ]

@@ -65,7 +65,11 @@ def make_http_client(timeout_s: float) -> httpx.AsyncClient:
 
 
 class EditClient:
-    """Client for ``POST {base_url}/images/edits`` on top of a caller-owned :class:`httpx.AsyncClient`."""
+    """Client for ``POST {base_url}/images/edits`` on top of a caller-owned :class:`httpx.AsyncClient`.
+
+    The ``http`` client must carry no credentials of its own (see :func:`make_http_client`): it
+    also fetches result links, which may live on third-party storage.
+    """
 
     def __init__(
         self,
@@ -183,6 +187,14 @@ class EditClient:
 
             if 200 <= resp.status_code < 300:
                 return resp.status_code, data
+            if 300 <= resp.status_code < 400:
+                # A POST is never replayed elsewhere; the operator should fix the address instead.
+                where = resp.headers.get("location", "?")
+                raise BadResponse(
+                    f"the edit API redirects (HTTP {resp.status_code}) to {where}",
+                    reason="the API address redirects; set EDITBOT_API_BASE_URL to the final address",
+                    status=resp.status_code,
+                )
             info = parse_error_body(data)
             retry_after = parse_retry_after(resp.headers)
             if resp.status_code == 429 and not is_billing_limit(info):

@@ -47,6 +47,9 @@ class MultipartBody:
 def validate(req: EditRequest, spec: ModelSpec) -> None:
     """Raise the :class:`~core.errors.InputError` the API would answer with, if ``req`` breaks ``spec``."""
     model = spec.name
+    if req.user is not None and req.user.isdigit():
+        # Telegram and Discord ids are numbers; the API must only ever see a pseudonym.
+        raise ValueError("EditRequest.user must be a pseudonym (UserKey.pseudonym), not a platform id")
     if not req.prompt.strip():
         raise PromptMissing("the prompt is empty", model=model)
     if len(req.prompt) > spec.max_prompt_chars:

@@ -65,7 +65,7 @@ def parse_body(body: bytes) -> ParsedBody | ErrorInBody:
     doc = _load_json(body)
     if not isinstance(doc, dict):
         raise BadResponse("the body is not a JSON object", reason="not a JSON object")
-    if "error" in doc and not doc.get("data") and not doc.get("choices"):
+    if doc.get("error") and not doc.get("data") and not doc.get("choices"):
         return ErrorInBody(doc)
 
     if isinstance(doc.get("data"), list):

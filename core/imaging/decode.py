@@ -32,7 +32,7 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from core.errors import EditbotError, ImageTooLarge, UnreadableImage, UnsupportedImage
+from core.errors import ImageTooLarge, UnreadableImage, UnsupportedImage
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 50 * MIB
@@ -214,6 +214,8 @@ def open_source(data: bytes, limits: Limits) -> Source:
         # The catch is broad on purpose: malformed headers raise a zoo of exception types.
         raise UnreadableImage(f"broken {fmt} header: {exc}", format=fmt) from exc
     check_pixels(image.size, len(data), limits)
+    # A PNG's eXIf chunk may come after the pixel data, and asking Pillow for it would decode them:
+    # until load() a PNG without EXIF before its pixels counts as upright.
     orientation = _orientation(image) if fmt != "PNG" or "exif" in image.info else 1
     return Source(image=image, format=fmt, orientation=orientation, byte_size=len(data), limits=limits)
 
@@ -267,13 +269,12 @@ def load(src: Source, target: Callable[[Size], Size] | None = None) -> Image.Ima
 
 
 def _decode(src: Source) -> None:
+    """Decode the pixels, turning every failure into one of our errors."""
     try:
         src.image.load()
     except Image.DecompressionBombError as exc:
         # A GIF whose first frame reaches beyond its logical screen can still trip Pillow's own check.
         raise ImageTooLarge(str(exc), size_mb=_mb(src.byte_size), limit_mb=_mb(src.limits.max_bytes)) from exc
-    except EditbotError:
-        raise
     except Exception as exc:
         # Truncated data ("image file is truncated"), corrupt entropy coding, bad zlib streams...
         raise UnreadableImage(f"cannot decode {src.format}: {exc}", format=src.format) from exc

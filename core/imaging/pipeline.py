@@ -58,12 +58,13 @@ def prepare_inputs(
         )
     requested = layout.requested_size(spec, size)
     limits = decode.Limits(max_bytes=max_input_bytes)
-    first, prepared_mask, chosen = _prepare_first(images[0], mask, spec, requested, limits)
-    others = tuple(
-        _prepare_other(data, number, spec, requested, limits)
-        for number, data in enumerate(images[1:], start=2)
+    first, prepared_mask, chosen = _prepare_one(images[0], mask, spec, requested, limits)
+    others = tuple(_prepare_one(data, None, spec, requested, limits)[0] for data in images[1:])
+    named = tuple(
+        _prepared(encoded, f"image-{number}") for number, encoded in enumerate((first, *others), start=1)
     )
-    return PreparedInputs(images=(first, *others), mask=prepared_mask, size=chosen)
+    mask_file = _prepared(prepared_mask, "mask") if prepared_mask is not None else None
+    return PreparedInputs(images=named, mask=mask_file, size=chosen)
 
 
 async def prepare_inputs_async(
@@ -78,19 +79,17 @@ async def prepare_inputs_async(
     return await asyncio.to_thread(prepare_inputs, images, mask, spec, size, max_input_bytes=max_input_bytes)
 
 
-def _prepare_first(
+def _prepare_one(
     data: bytes, mask: bytes | None, spec: ModelSpec, requested: str | None, limits: decode.Limits
-) -> tuple[PreparedImage, PreparedImage | None, str]:
+) -> tuple[encode.Encoded, encode.Encoded | None, str]:
+    """One photo (and the mask that applies to it): encoded image, encoded mask, size to request."""
     src = decode.open_source(data, limits)
     photo = decode.load(src, lambda upright: layout.plan(spec, upright, requested).content)
     # Planned again now that the orientation is certain (a PNG may state it after its pixels).
     plan = layout.plan(spec, src.size, requested)
     area = masks.edit_area(mask, photo, src.size, limits).image if mask is not None else None
     want_png = spec.square_only or mask is not None or photo.mode == "RGBA" or src.format in _LOSSLESS
-    while True:
-        encoded = _encode(_compose(photo, plan, spec), png=want_png, limit=spec.max_image_bytes)
-        if encoded is not None:
-            break
+    while (encoded := _encode(_compose(photo, plan, spec), png=want_png, limit=spec.max_image_bytes)) is None:
         smaller = layout.shrink(plan, spec, src.size)
         if smaller is None:
             raise _over_limit(spec)
@@ -98,27 +97,7 @@ def _prepare_first(
         photo = decode.resize(photo, plan.content)
         if area is not None:
             area = area.resize(plan.content, Image.Resampling.NEAREST)
-    image = _prepared(encoded, "image-1")
-    if area is None:
-        return image, None, plan.size
-    return image, _prepared(_mask_png(area, plan), "mask"), plan.size
-
-
-def _prepare_other(
-    data: bytes, number: int, spec: ModelSpec, requested: str | None, limits: decode.Limits
-) -> PreparedImage:
-    """A further input image (GPT-image models): same rules as the first, without a mask."""
-    src = decode.open_source(data, limits)
-    photo = decode.load(src, lambda upright: layout.plan(spec, upright, requested).content)
-    plan = layout.plan(spec, src.size, requested)
-    want_png = spec.square_only or photo.mode == "RGBA" or src.format in _LOSSLESS
-    while (encoded := _encode(_compose(photo, plan, spec), png=want_png, limit=spec.max_image_bytes)) is None:
-        smaller = layout.shrink(plan, spec, src.size)
-        if smaller is None:
-            raise _over_limit(spec)
-        plan = smaller
-        photo = decode.resize(photo, plan.content)
-    return _prepared(encoded, f"image-{number}")
+    return encoded, (_mask_png(area, plan) if area is not None else None), plan.size
 
 
 def _compose(photo: Image.Image, plan: Layout, spec: ModelSpec) -> Image.Image:

@@ -6,6 +6,9 @@ callback is accepted once, within ``initial_response_deadline``; ``original`` is
 registered (synced commands, the modal it sent), so a test cannot send what Discord's client never would.
 """
 
+# ASYNC109: ``timeout`` here is the deadline of a test-facing wait, not a cancel scope the caller should own.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -99,13 +102,13 @@ class FakeInteraction:
     @property
     def token_expired(self) -> bool:
         """Whether webhook calls with this token now fail with 401 Invalid Webhook Token."""
-        return self.expired or self.fake._loop_time() > self.created_at + self.fake.token_lifetime
+        return self.expired or self.fake._now() > self.created_at + self.fake.token_lifetime
 
     @property
     def callback_expired(self) -> bool:
         """Whether the callback now fails with 404 Unknown interaction."""
         deadline = self.fake.initial_response_deadline
-        late = deadline is not None and self.fake._loop_time() > self.created_at + deadline
+        late = deadline is not None and self.fake._now() > self.created_at + deadline
         return self.token_expired or late
 
     def expire(self) -> None:
@@ -207,7 +210,6 @@ def build_command_options(
     command: dict[str, Any],
     path: list[str],
     values: Mapping[str, Any],
-    fake: FakeDiscord,
     guild: FakeGuild | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Typed ``options`` plus ``resolved`` for a chat command, following the synced definition."""

@@ -7,6 +7,9 @@ first gateway connection at the class attribute ``discord.gateway.DiscordWebSock
 Both are process-wide, so :func:`point_discord_py` restores them when it exits.
 """
 
+# ASYNC109: ``timeout`` bounds how long a test waits for the client to identify; it is not a cancel scope.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio

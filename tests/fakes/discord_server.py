@@ -1,4 +1,4 @@
-"""A fake Discord (REST + gateway + CDN) on 127.0.0.1 for driving the real discord.py client in tests.
+"""A fake Discord (REST, gateway, CDN) on 127.0.0.1 for driving the real discord.py client in tests.
 
 Usage::
 
@@ -10,17 +10,20 @@ Usage::
             assert hit.deferred
             result = await hit.wait_for_original(lambda m: m.files)
 
-Invariants: all state lives on the :class:`FakeDiscord` instance (one per test); waiting never sleeps a fixed time
-— every state change wakes :meth:`FakeDiscord.wait_for`, which gives up at its deadline with the recent requests in
-the error. A default world exists from the start: ``default_user`` (alice) is a plain member of ``default_guild``,
-whose first channel is ``default_channel``; the bot is a member with :data:`BOT_PERMISSIONS`.
+Invariants: all state lives on one :class:`FakeDiscord` per test; waiting never sleeps a fixed time — every change
+wakes :meth:`FakeDiscord.wait_for`, which gives up at its deadline listing the recent requests. The default world
+(see :class:`DiscordWorld`) has ``default_user`` as a plain member of ``default_guild`` and ``default_channel``.
 """
+
+# ASYNC109: ``timeout`` here is the deadline of a test-facing wait, not a cancel scope the caller should own.
+# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import re
+import contextlib
+import fnmatch
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -30,6 +33,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.discord_gateway import Gateway, GatewaySession
+from tests.fakes.discord_http import Fault, RecordedRequest
 from tests.fakes.discord_interactions import (
     APPLICATION_COMMAND,
     MESSAGE_COMPONENT,
@@ -39,25 +43,17 @@ from tests.fakes.discord_interactions import (
     build_command_options,
 )
 from tests.fakes.discord_models import (
-    BOT_PERMISSIONS,
-    EVERYONE_PERMISSIONS,
-    ChannelType,
     FakeChannel,
-    FakeFile,
     FakeGuild,
-    FakeMember,
     FakeMessage,
-    FakeRole,
     FakeUser,
     Intent,
-    MessageFlag,
     Perm,
-    guess_content_type,
-    image_size,
     snowflake,
 )
-from tests.fakes.discord_rest import Fault, RecordedRequest, RestApi
+from tests.fakes.discord_rest import build_app
 from tests.fakes.discord_sdk import preserved_discord_py_endpoints
+from tests.fakes.discord_world import DiscordWorld
 
 __all__ = ["FakeDiscord", "FakeInteraction", "FakeMessage", "Perm", "fake_discord"]
 
@@ -65,8 +61,8 @@ MiB = 1024 * 1024
 T = TypeVar("T")
 
 
-class FakeDiscord:
-    """The fake server and the test-side API to build a world, act as users, and inspect what the bot did."""
+class FakeDiscord(DiscordWorld):
+    """The fake server and the test-side API: build a world, act as users, inspect what the bot did."""
 
     def __init__(
         self,
@@ -79,50 +75,31 @@ class FakeDiscord:
         attachment_size_limit: int = 10 * MiB,
         heartbeat_interval_ms: int = 41_250,
     ) -> None:
-        self.application_id = application_id or snowflake()
+        super().__init__(application_id=application_id, bot_name=bot_name)
         prefix = base64.urlsafe_b64encode(str(self.application_id).encode()).decode().rstrip("=")
         self.token = token or f"{prefix}.fake.{secrets.token_urlsafe(27)}"
         self.token_lifetime = token_lifetime
         self.initial_response_deadline = initial_response_deadline
         self.attachment_size_limit = attachment_size_limit
         self.heartbeat_interval_ms = heartbeat_interval_ms
-        self.application_flags = 0
-        self.base_url = ""
-        self.users: dict[int, FakeUser] = {}
-        self.guilds: dict[int, FakeGuild] = {}
-        self.cdn: dict[str, FakeFile] = {}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
-        self.commands_synced: dict[int | None, list[dict[str, Any]]] = {}
-        self.sync_count = 0
-        self.resume_count = 0
+        self.internal_errors: list[Exception] = []
         self.interactions: list[FakeInteraction] = []
+        self.resume_count = 0
+        self.gateway = Gateway(self)
         self._interactions: dict[int, FakeInteraction] = {}
         self._interactions_by_token: dict[str, FakeInteraction] = {}
-        self._files: dict[int, FakeFile] = {}
-        self._dms: dict[int, FakeChannel] = {}
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
-        self.gateway = Gateway(self)
-        self.rest = RestApi(self)
-        self.bot_user = FakeUser(self.application_id, bot_name, bot=True)
-        self.users[self.bot_user.id] = self.bot_user
-        self.app_owner = self.add_user("developer")
-        self.default_user = self.add_user("alice")
-        self.default_guild = self.add_guild("Test Server", owner=self.add_user("owner"))
-        self.default_guild.add_member(self.default_user)
-        self.default_channel = self.default_guild.default_channel
 
-    # -- lifecycle ----------------------------------------------------------------------------------------------
+    # -- lifecycle ----------------------------------------------------------------------------------------
 
     async def start(self) -> Self:
-        """Listen on a random port of 127.0.0.1."""
-        app = web.Application(middlewares=[self.rest.middleware])
-        self.rest.install(app)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        """Listen on a free port of 127.0.0.1."""
+        self._runner = web.AppRunner(build_app(self), shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"
         return self
@@ -142,152 +119,15 @@ class FakeDiscord:
 
     @property
     def api_url(self) -> str:
-        """The REST base, e.g. ``http://127.0.0.1:PORT/api/v10`` (the value for ``EDITBOT_DISCORD_API_URL``)."""
+        """The REST base ``http://127.0.0.1:PORT/api/v10`` (what ``EDITBOT_DISCORD_API_URL`` would be)."""
         return f"{self.base_url}/api/v10"
 
     @property
     def gateway_url(self) -> str:
-        """The gateway, e.g. ``ws://127.0.0.1:PORT/gateway`` (the value for ``EDITBOT_DISCORD_GATEWAY_URL``)."""
+        """The gateway ``ws://127.0.0.1:PORT/gateway`` (what ``EDITBOT_DISCORD_GATEWAY_URL`` would be)."""
         return self.base_url.replace("http://", "ws://", 1) + "/gateway"
 
-    # -- world building -----------------------------------------------------------------------------------------
-
-    def add_user(self, name: str, *, locale: str = "en-US", bot: bool = False) -> FakeUser:
-        """Create a user; ``locale`` becomes the ``locale`` of their interactions."""
-        user = FakeUser(snowflake(), name, locale=locale, bot=bot, global_name=name.title())
-        self.users[user.id] = user
-        return user
-
-    def add_guild(
-        self,
-        name: str,
-        *,
-        owner: FakeUser | None = None,
-        locale: str = "en-US",
-        channels: Iterable[str] = ("general",),
-        bot_permissions: int = BOT_PERMISSIONS,
-    ) -> FakeGuild:
-        """Create a guild the bot is in (a GUILD_CREATE goes to sessions that identify afterwards)."""
-        owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
-        guild = FakeGuild(snowflake(), name, owner.id, locale=locale)
-        guild.roles.append(FakeRole(guild.id, "@everyone", int(EVERYONE_PERMISSIONS)))
-        for channel_name in channels:
-            guild.add_text_channel(channel_name)
-        guild.add_member(owner)
-        guild.add_member(self.bot_user, roles=[guild.add_role(self.bot_user.username, bot_permissions)])
-        self.guilds[guild.id] = guild
-        return guild
-
-    def set_bot_permissions(self, guild: FakeGuild, permissions: int) -> None:
-        """Replace the bot's permissions in ``guild`` (e.g. drop ATTACH_FILES to test a refusal)."""
-        member = guild.member(self.bot_user)
-        for role in member.roles:
-            role.permissions = 0
-        guild.everyone.permissions = 0
-        member.roles[0].permissions = int(permissions)
-
-    def bot_permissions(self, channel: FakeChannel) -> int:
-        """The bot's permissions where ``channel`` is (everything a DM allows, for DMs)."""
-        if channel.guild is None:
-            return int(EVERYONE_PERMISSIONS)
-        return channel.guild.member(self.bot_user).permissions
-
-    def dm_channel(self, user: FakeUser) -> FakeChannel:
-        """The DM channel between the bot and ``user`` (created on first use)."""
-        if user.id not in self._dms:
-            self._dms[user.id] = FakeChannel(snowflake(), ChannelType.DM, recipient=user)
-        return self._dms[user.id]
-
-    def find_channel(self, channel_id: int) -> FakeChannel | None:
-        """A guild or DM channel by id."""
-        for channel in self._dms.values():
-            if channel.id == channel_id:
-                return channel
-        for guild in self.guilds.values():
-            for channel in guild.channels:
-                if channel.id == channel_id:
-                    return channel
-        return None
-
-    def add_attachment(
-        self,
-        data: bytes,
-        filename: str,
-        content_type: str | None = None,
-        *,
-        channel: FakeChannel | None = None,
-    ) -> dict[str, Any]:
-        """Put a user's upload on the fake CDN; returns the attachment object (id, size, url, proxy_url, ...)."""
-        return self._store_file(
-            channel, filename, data, content_type=content_type, ephemeral=channel is None
-        ).attachment
-
-    def _store_file(
-        self,
-        channel: FakeChannel | None,
-        filename: str,
-        data: bytes,
-        description: str | None = None,
-        *,
-        content_type: str | None = None,
-        ephemeral: bool = False,
-    ) -> FakeFile:
-        if not self.base_url:
-            raise RuntimeError("start the fake before adding files (URLs need its port)")
-        file_id = snowflake()
-        safe = re.sub(r"[^\w.-]", "_", filename) or "unknown"
-        kind = content_type or guess_content_type(safe, data)
-        folder = (
-            f"ephemeral-attachments/{self.application_id}"
-            if ephemeral
-            else f"attachments/{channel.id if channel else 0}"
-        )
-        path = f"/{folder}/{file_id}/{safe}"
-        now = int(time.time())
-        signature = f"?ex={now + 86400:x}&is={now:x}&hm={secrets.token_hex(32)}&"
-        attachment: dict[str, Any] = {
-            "id": str(file_id),
-            "filename": safe,
-            "size": len(data),
-            "url": f"{self.base_url}{path}{signature}",
-            "proxy_url": f"{self.base_url}/media{path}{signature}",
-            "content_type": kind,
-        }
-        size = image_size(data, kind)
-        if size is not None:
-            attachment["width"], attachment["height"] = size
-        if description:
-            attachment["description"] = description
-        if ephemeral:
-            attachment["ephemeral"] = True
-        file = FakeFile(safe, kind, data, attachment)
-        self.cdn[path] = file
-        self._files[file_id] = file
-        return file
-
-    def application_payload(self) -> dict[str, Any]:
-        """The application object (``GET /oauth2/applications/@me``)."""
-        return {
-            "id": str(self.application_id),
-            "name": self.bot_user.username,
-            "icon": None,
-            "description": "",
-            "summary": "",
-            "rpc_origins": [],
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "bot": self.bot_user.payload(),
-            "owner": self.app_owner.payload(),
-            "team": None,
-            "verify_key": "0" * 64,
-            "flags": self.application_flags,
-            "interactions_endpoint_url": None,
-            "redirect_uris": [],
-            "tags": [],
-            "approximate_guild_count": len(self.guilds),
-        }
-
-    # -- users acting -------------------------------------------------------------------------------------------
+    # -- users acting ---------------------------------------------------------------------------------------
 
     async def post_message(
         self,
@@ -298,13 +138,13 @@ class FakeDiscord:
         attachments: Iterable[Any] = (),
         embeds: Iterable[dict[str, Any]] = (),
     ) -> FakeMessage:
-        """A user posts a message (MESSAGE_CREATE goes to the bot as its intents allow)."""
+        """A user posts a message; MESSAGE_CREATE reaches the bot as its intents allow."""
         channel = channel or self.default_channel
         if channel.guild is not None and author.id not in channel.guild.members:
             channel.guild.add_member(author)
         message = FakeMessage(snowflake(), channel, author, embeds=list(embeds))
         message.set_content(content)
-        message.files = [self._files[int(attachment_payload(a)["id"])] for a in attachments]
+        message.files = [self.file(attachment_payload(a)) for a in attachments]
         await self._publish(message, created=True)
         return message
 
@@ -320,28 +160,23 @@ class FakeDiscord:
         resolved: dict[str, Any] | None = None,
         check_permissions: bool = True,
     ) -> FakeInteraction:
-        """A user runs ``/name`` (``"group sub"`` for subcommands) with ``options`` by option name.
+        """A user runs ``/name`` (``"group sub"`` for subcommands), giving ``options`` by name.
 
-        Values: ``str``/``int``/``float``/``bool``; a :class:`FakeUser`, :class:`FakeChannel` or :class:`FakeRole`;
-        an attachment from :meth:`add_attachment` (it lands in ``data.resolved.attachments``). A list passes raw
-        option dicts through (with ``resolved`` as given). The command must have been synced, as on Discord.
+        Values: ``str``, ``int``, ``float``, ``bool``; a :class:`FakeUser`, channel or role; an attachment from
+        :meth:`add_attachment` (it lands in ``data.resolved.attachments``). A list passes raw option dicts
+        through, with ``resolved`` as given. The command must have been synced where the user is, as on Discord.
         """
         user, channel = self._who_where(user, guild, channel)
         root, *path = name.split()
-        command, scope = self._find_command(root, 1, user, channel, check_permissions)
+        command, scope = self.find_command(root, 1, user, channel, check_permissions=check_permissions)
         data: dict[str, Any] = {"id": command["id"], "name": root, "type": 1}
         if isinstance(options, list):
-            data["options"] = options
-            built_resolved = resolved or {}
+            data["options"], found = options, resolved or {}
         else:
-            data["options"], built_resolved = build_command_options(
-                command, path, options or {}, self, channel.guild
-            )
-        if built_resolved:
-            data["resolved"] = built_resolved
-        if scope is not None:
-            data["guild_id"] = str(scope)
-        return await self._dispatch(APPLICATION_COMMAND, data, user=user, channel=channel, locale=locale)
+            data["options"], found = build_command_options(command, path, options or {}, channel.guild)
+        if found:
+            data["resolved"] = found
+        return await self._command(data, scope, user, channel, locale)
 
     async def message_command(
         self,
@@ -352,19 +187,17 @@ class FakeDiscord:
         locale: str | None = None,
         check_permissions: bool = True,
     ) -> FakeInteraction:
-        """A user picks Apps > ``name`` on ``target_message`` (the message lands in ``data.resolved.messages``)."""
+        """A user picks Apps > ``name`` on ``target_message`` (it lands in ``data.resolved.messages``)."""
         user, channel = self._who_where(user, None, target_message.channel)
-        command, scope = self._find_command(name, 3, user, channel, check_permissions)
-        data: dict[str, Any] = {
+        command, scope = self.find_command(name, 3, user, channel, check_permissions=check_permissions)
+        data = {
             "id": command["id"],
             "name": name,
             "type": 3,
             "target_id": str(target_message.id),
             "resolved": {"messages": {str(target_message.id): target_message.payload()}},
         }
-        if scope is not None:
-            data["guild_id"] = str(scope)
-        return await self._dispatch(APPLICATION_COMMAND, data, user=user, channel=channel, locale=locale)
+        return await self._command(data, scope, user, channel, locale)
 
     async def user_command(
         self,
@@ -372,16 +205,15 @@ class FakeDiscord:
         target: FakeUser,
         *,
         user: FakeUser | None = None,
-        guild: FakeGuild | None = None,
         channel: FakeChannel | None = None,
         locale: str | None = None,
         check_permissions: bool = True,
     ) -> FakeInteraction:
         """A user picks Apps > ``name`` on another user."""
-        user, channel = self._who_where(user, guild, channel)
-        command, scope = self._find_command(name, 2, user, channel, check_permissions)
+        user, channel = self._who_where(user, None, channel)
+        command, scope = self.find_command(name, 2, user, channel, check_permissions=check_permissions)
         resolved: dict[str, Any] = {"users": {str(target.id): target.payload()}}
-        member = channel.guild.members.get(target.id) if channel.guild else None
+        member = channel.guild.members.get(target.id) if channel.guild is not None else None
         if member is not None:
             resolved["members"] = {str(target.id): member.payload(with_user=False, with_permissions=True)}
         data = {
@@ -391,9 +223,7 @@ class FakeDiscord:
             "target_id": str(target.id),
             "resolved": resolved,
         }
-        if scope is not None:
-            data["guild_id"] = str(scope)
-        return await self._dispatch(APPLICATION_COMMAND, data, user=user, channel=channel, locale=locale)
+        return await self._command(data, scope, user, channel, locale)
 
     async def button_press(
         self,
@@ -404,7 +234,7 @@ class FakeDiscord:
         locale: str | None = None,
         values: list[str] | None = None,
     ) -> FakeInteraction:
-        """A user clicks the component ``custom_id`` on ``message`` (``values`` for select menus)."""
+        """A user clicks the component ``custom_id`` on ``message`` (``values`` for a select menu)."""
         component = next((c for c in message.walk_components() if c.get("custom_id") == custom_id), None)
         if component is None:
             raise LookupError(
@@ -418,9 +248,7 @@ class FakeDiscord:
             data["id"] = component["id"]
         if values is not None:
             data["values"] = list(values)
-        return await self._dispatch(
-            MESSAGE_COMPONENT, data, user=user, channel=channel, locale=locale, message=message
-        )
+        return await self._dispatch(MESSAGE_COMPONENT, data, user, channel, locale, message=message)
 
     async def modal_submit(
         self,
@@ -434,15 +262,13 @@ class FakeDiscord:
         attachments: Iterable[Any] = (),
         locale: str | None = None,
     ) -> FakeInteraction:
-        """Submit a modal with raw submission ``components`` (prefer :meth:`FakeInteraction.submit_modal`)."""
+        """Submit a modal with raw submission ``components`` (:meth:`FakeInteraction.submit_modal` builds them)."""
         user, channel = self._who_where(user, guild, channel)
         data: dict[str, Any] = {"custom_id": custom_id, "components": components}
         files = [attachment_payload(a) for a in attachments]
         if files:
             data["resolved"] = {"attachments": {a["id"]: a for a in files}}
-        return await self._dispatch(
-            MODAL_SUBMIT, data, user=user, channel=channel, locale=locale, message=message
-        )
+        return await self._dispatch(MODAL_SUBMIT, data, user, channel, locale, message=message)
 
     def _who_where(
         self, user: FakeUser | None, guild: FakeGuild | None, channel: FakeChannel | None
@@ -453,52 +279,32 @@ class FakeDiscord:
             channel.guild.add_member(user)
         return user, channel
 
-    def _find_command(
-        self, name: str, kind: int, user: FakeUser, channel: FakeChannel, check_permissions: bool
-    ) -> tuple[dict[str, Any], int | None]:
-        guild = channel.guild
-        scopes: list[int | None] = [guild.id, None] if guild is not None else [None]
-        for scope in scopes:
-            for command in self.commands_synced.get(scope, []):
-                if command["name"] == name and command["type"] == kind:
-                    self._check_available(command, user, channel, check_permissions)
-                    return command, scope
-        synced = {scope: [c["name"] for c in commands] for scope, commands in self.commands_synced.items()}
-        raise LookupError(f"no command {name!r} of type {kind} was synced for this channel; synced: {synced}")
-
-    @staticmethod
-    def _check_available(command: dict[str, Any], user: FakeUser, channel: FakeChannel, check: bool) -> None:
-        contexts = command.get("contexts")
-        if channel.guild is None:
-            if (contexts is not None and 1 not in contexts) or command.get("dm_permission") is False:
-                raise LookupError(f"command {command['name']!r} is not available in DMs")
-            return
-        if contexts is not None and 0 not in contexts:
-            raise LookupError(f"command {command['name']!r} is not available in guilds")
-        needed = command.get("default_member_permissions")
-        if needed is None or not check:
-            return
-        granted = channel.guild.member(user).permissions
-        if not granted & Perm.ADMINISTRATOR and (int(needed) == 0 or granted & int(needed) != int(needed)):
-            raise PermissionError(
-                f"{user.username} cannot see {command['name']!r} (needs permissions {needed})"
-            )
+    async def _command(
+        self,
+        data: dict[str, Any],
+        scope: int | None,
+        user: FakeUser,
+        channel: FakeChannel,
+        locale: str | None,
+    ) -> FakeInteraction:
+        if scope is not None:
+            data["guild_id"] = str(scope)
+        return await self._dispatch(APPLICATION_COMMAND, data, user, channel, locale)
 
     async def _dispatch(
         self,
         kind: int,
         data: dict[str, Any],
-        *,
         user: FakeUser,
         channel: FakeChannel,
         locale: str | None,
+        *,
         message: FakeMessage | None = None,
-        timeout: float = 10.0,
     ) -> FakeInteraction:
-        session = await self.wait_until_ready(timeout)
+        session = await self.wait_until_ready()
         interaction_id = snowflake()
-        raw = f"interaction:{interaction_id}:{secrets.token_urlsafe(48)}"
-        token = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        secret = f"interaction:{interaction_id}:{secrets.token_urlsafe(48)}"
+        token = base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
         guild = channel.guild
         payload: dict[str, Any] = {
             "id": str(interaction_id),
@@ -514,11 +320,11 @@ class FakeDiscord:
             "entitlements": [],
             "entitlement_sku_ids": [],
             "attachment_size_limit": self.attachment_size_limit,
-            "context": 0 if guild is not None else 1,
+            "context": 0 if guild is not None else 1,  # GUILD / BOT_DM
             "authorizing_integration_owners": {"0": str(guild.id) if guild is not None else "0"},
         }
         if guild is not None:
-            member: FakeMember = guild.member(user)
+            member = guild.member(user)
             payload["guild_id"] = str(guild.id)
             payload["guild"] = {"id": str(guild.id), "locale": guild.locale, "features": []}
             payload["guild_locale"] = guild.locale
@@ -529,15 +335,7 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = message.payload()
         handle = FakeInteraction(
-            self,
-            interaction_id,
-            token,
-            kind,
-            payload,
-            user,
-            channel,
-            self._loop_time(),
-            source_message=message,
+            self, interaction_id, token, kind, payload, user, channel, self._now(), source_message=message
         )
         self.interactions.append(handle)
         self._interactions[interaction_id] = handle
@@ -546,14 +344,11 @@ class FakeDiscord:
         self._notify()
         return handle
 
-    # -- inspection and waiting -----------------------------------------------------------------------------------
+    # -- inspection and waiting -----------------------------------------------------------------------------
 
-    def messages_in(
-        self, channel: FakeChannel | None = None, *, include_ephemeral: bool = False
-    ) -> list[FakeMessage]:
-        """Messages in ``channel`` (default channel if omitted), oldest first, without deleted ones."""
-        channel = channel or self.default_channel
-        return [m for m in channel.messages if not m.deleted and (include_ephemeral or not m.ephemeral)]
+    def requests_to(self, method: str, path_glob: str) -> list[RecordedRequest]:
+        """Recorded requests, e.g. ``("PATCH", "/webhooks/*/messages/@original")`` (paths lack ``/api/v10``)."""
+        return [r for r in self.requests if r.method == method and fnmatch.fnmatchcase(r.path, path_glob)]
 
     async def wait_for_message(
         self,
@@ -562,28 +357,15 @@ class FakeDiscord:
         channel: FakeChannel | None = None,
         timeout: float = 5.0,
     ) -> FakeMessage:
-        """The newest message in ``channel`` matching ``predicate`` (default: any message by the bot)."""
+        """The newest message in ``channel`` (ephemeral ones included) matching ``predicate`` (default: the bot's)."""
         check = predicate or (lambda m: m.author is self.bot_user)
 
-        def ready() -> FakeMessage | None:
-            found = [m for m in self.messages_in(channel, include_ephemeral=True) if check(m)]
-            return found[-1] if found else None
+        def found() -> FakeMessage | None:
+            matching = [m for m in self.messages_in(channel, include_ephemeral=True) if check(m)]
+            return matching[-1] if matching else None
 
-        where = (channel or self.default_channel).name or "DM"
-        return await self.wait_for(ready, timeout, f"a matching message in #{where}")
-
-    def command(self, name: str, *, guild: FakeGuild | None = None, type: int = 1) -> dict[str, Any] | None:
-        """A synced command as stored (``guild=None``: the global one)."""
-        scope = None if guild is None else guild.id
-        return next(
-            (c for c in self.commands_synced.get(scope, []) if (c["name"], c["type"]) == (name, type)), None
-        )
-
-    def requests_to(self, method: str, path_glob: str) -> list[RecordedRequest]:
-        """Recorded requests like ``("PATCH", "/webhooks/*/messages/@original")`` (paths without ``/api/v10``)."""
-        import fnmatch
-
-        return [r for r in self.requests if r.method == method and fnmatch.fnmatchcase(r.path, path_glob)]
+        where = (channel or self.default_channel).name or "a DM"
+        return await self.wait_for(found, timeout, f"a matching message in {where}")
 
     async def wait_for(
         self, predicate: Callable[[], T], timeout: float = 5.0, what: str = "a condition"
@@ -593,6 +375,7 @@ class FakeDiscord:
         deadline = loop.time() + timeout
         while True:
             changed = self._changed
+            self.raise_internal_errors()
             result = predicate()
             if result:
                 return result
@@ -600,25 +383,28 @@ class FakeDiscord:
             if remaining <= 0:
                 recent = "\n  ".join(str(r) for r in self.requests[-12:]) or "(none)"
                 raise TimeoutError(
-                    f"timed out after {timeout}s waiting for {what}; recent requests:\n  {recent}"
+                    f"gave up after {timeout}s waiting for {what}; recent requests:\n  {recent}"
                 )
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
-            except TimeoutError:
-                pass
+
+    def raise_internal_errors(self) -> None:
+        """Re-raise the first exception a handler of the fake hit (a bug in the fake, not in the bot)."""
+        if self.internal_errors:
+            raise RuntimeError("the fake Discord failed while handling a request") from self.internal_errors[0]
 
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
     @staticmethod
-    def _loop_time() -> float:
+    def _now() -> float:
         return time.monotonic()
 
-    # -- tokens, faults, gateway control --------------------------------------------------------------------------
+    # -- tokens, faults, the gateway --------------------------------------------------------------------------
 
     def expire_token(self, target: FakeInteraction | str) -> None:
-        """Expire an interaction token now: webhooks answer 401/50027, the callback 404/10062."""
+        """Expire an interaction's token now: webhook calls get 401/50027 and the callback 404/10062."""
         interaction = target if isinstance(target, FakeInteraction) else self._interactions_by_token[target]
         interaction.expire()
         self._notify()
@@ -633,29 +419,23 @@ class FakeDiscord:
         times: int = 1,
         retry_after: float = 0.01,
     ) -> None:
-        """Answer the next ``times`` matching API requests with ``status`` (429 gets a real rate-limit body)."""
+        """Answer the next ``times`` matching API requests with ``status`` (a 429 gets a real rate-limit body)."""
         headers: dict[str, str] = {}
         if status == 429:
             body = body or {
                 "message": "You are being rate limited.",
                 "retry_after": retry_after,
                 "global": False,
-                "code": 0,
             }
-            headers = {
-                "Via": "1.1 google",
-                "Retry-After": str(max(1, round(retry_after))),
-                "X-RateLimit-Scope": "user",
-            }
-        self.faults.append(
-            Fault(
-                method.upper(), path_glob, status, body or {"message": f"{status}", "code": 0}, headers, times
-            )
-        )
+            body.setdefault("code", 0)
+            headers = {"Via": "1.1 google", "Retry-After": str(max(1, round(retry_after)))}
+            headers["X-RateLimit-Scope"] = "user"
+        body = body or {"message": f"{status}: Fake failure", "code": 0}
+        self.faults.append(Fault(method.upper(), path_glob, status, body, headers, times))
 
     @property
     def session_count(self) -> int:
-        """How many sessions have identified so far."""
+        """How many gateway sessions have identified so far."""
         return len(self.gateway.sessions)
 
     @property
@@ -664,7 +444,7 @@ class FakeDiscord:
         return self.gateway.current() is not None
 
     async def wait_until_ready(self, timeout: float = 10.0, *, after: int = 0) -> GatewaySession:
-        """Wait for a live identified session (numbered above ``after``) with READY and GUILD_CREATEs sent."""
+        """Wait for a live session, numbered above ``after``, that got READY and every GUILD_CREATE."""
 
         def ready() -> GatewaySession | None:
             session = self.gateway.current()
@@ -673,43 +453,13 @@ class FakeDiscord:
         return await self.wait_for(ready, timeout, "the bot to identify on the gateway")
 
     async def disconnect_bot(self, code: int = 4000, *, invalidate_session: bool = False) -> None:
-        """Close the bot's gateway connection from the server side (discord.py reconnects and RESUMEs)."""
+        """Close the bot's gateway connection from the server side (discord.py then RESUMEs or re-IDENTIFYs)."""
         await self.gateway.disconnect(code, invalidate=invalidate_session)
 
-    # -- helpers for the REST side ------------------------------------------------------------------------------
-
-    def _new_interaction_message(
-        self, interaction: FakeInteraction, data: dict[str, Any], *, loading: bool, followup: bool = False
-    ) -> FakeMessage:
-        flags = int(data.get("flags") or 0) & MessageFlag.EPHEMERAL
-        if loading:
-            flags |= MessageFlag.LOADING
-        kind = 0
-        if interaction.type == APPLICATION_COMMAND and not followup:
-            kind = 20 if interaction.data.get("type", 1) == 1 else 23
-        metadata: dict[str, Any] = {
-            "id": str(interaction.id),
-            "type": interaction.type,
-            "user": interaction.user.payload(),
-            "authorizing_integration_owners": interaction.payload["authorizing_integration_owners"],
-        }
-        if interaction.source_message is not None and interaction.type == MESSAGE_COMPONENT:
-            metadata["interacted_message_id"] = str(interaction.source_message.id)
-        if followup and interaction.original is not None:
-            metadata["original_response_message_id"] = str(interaction.original.id)
-        return FakeMessage(
-            snowflake(),
-            interaction.channel,
-            self.bot_user,
-            flags=flags,
-            type=kind,
-            webhook_id=self.application_id,
-            application_id=self.application_id,
-            interaction_metadata=metadata,
-        )
+    # -- message events (used by the REST handlers) -----------------------------------------------------------
 
     async def _publish(self, message: FakeMessage, *, created: bool) -> None:
-        """Store a new message or note an edit, and send MESSAGE_CREATE/UPDATE as the session's intents allow."""
+        """Store a new message (or note an edit) and send MESSAGE_CREATE/UPDATE as the session's intents allow."""
         if created:
             message.channel.messages.append(message)
         self._notify()
@@ -734,8 +484,7 @@ class FakeDiscord:
         if session is None or message.ephemeral:
             return None
         guild = message.channel.guild
-        needed = Intent.GUILD_MESSAGES if guild is not None else Intent.DIRECT_MESSAGES
-        if not session.intents & needed:
+        if not session.intents & (Intent.GUILD_MESSAGES if guild is not None else Intent.DIRECT_MESSAGES):
             return None
         data = message.payload()
         if guild is not None:
@@ -743,9 +492,9 @@ class FakeDiscord:
             member = guild.members.get(message.author.id)
             if member is not None:
                 data["member"] = member.payload(with_user=False)
-        privileged = session.intents & Intent.MESSAGE_CONTENT
+        # Without the MESSAGE_CONTENT intent, guild messages arrive empty unless they are the bot's or mention it.
         exempt = guild is None or message.author is self.bot_user or self.bot_user.id in message.mentions
-        if not privileged and not exempt:
+        if not session.intents & Intent.MESSAGE_CONTENT and not exempt:
             data.update(content="", embeds=[], attachments=[], components=[])
         return session, data
 
@@ -756,3 +505,4 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     with preserved_discord_py_endpoints():
         async with FakeDiscord() as fake:
             yield fake
+            fake.raise_internal_errors()

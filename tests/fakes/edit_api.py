@@ -215,7 +215,15 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str | None]] = {
 
 
 class FakeEditAPI:
-    """The fake server plus knobs: ``flavour``, ``latency``, ``include_usage``, queued answers."""
+    """The fake server and its knobs.
+
+    Read: ``base_url`` and ``api_key`` (what a client needs), ``requests`` (every edit POST, refused
+    ones included), ``downloads`` (GETs of result links), ``last_usage`` (input, output, total tokens
+    of the last edit). Set: ``flavour`` (one of :data:`FLAVOURS`), ``latency`` (seconds before
+    answering), ``include_usage``, ``unknown_models`` (answered 404 ``model_not_found``). Queue:
+    :meth:`respond_next`, :meth:`fail_next`, :meth:`hang_next` and the ``*_next`` shortcuts, each
+    used up by one edit POST, in order.
+    """
 
     def __init__(
         self,
@@ -243,6 +251,7 @@ class FakeEditAPI:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> FakeEditAPI:
         """Listen on ``host`` (a random port unless one was given)."""
+        self._release = asyncio.Event()
         app = web.Application(client_max_size=64 * MiB)
         app.router.add_post("/v1/images/edits", self._edit)
         app.router.add_get("/files/{name}", self._file)

@@ -277,7 +277,7 @@ class _MarkdownParser:
         return end + 3
 
     def _link_target(self, i: int) -> int:
-        _, entity, byte_offset = self._open.pop()
+        _, entity, _ = self._open.pop()
         if not self._src.startswith("(", i + 1):
             if self._v2:
                 raise _fail("Character ']' is reserved and must be escaped with the preceding '\\'")

@@ -122,5 +122,5 @@ class FloodControl:
 
 def _is_group(chat_id: int | str | None) -> bool:
     if isinstance(chat_id, str):
-        return chat_id.startswith("@") or chat_id.lstrip("-").isdigit() and int(chat_id) < 0
+        return chat_id.startswith("@") or (chat_id.lstrip("-").isdigit() and int(chat_id) < 0)
     return chat_id is not None and chat_id < 0

@@ -27,9 +27,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from .telegram_methods import METHODS, UPLOAD_LIMIT, ApiError, Described, Params
+from .telegram_methods import METHODS
 from .telegram_model import JSON, BotAccount, BotCall, UploadedFile
-from .telegram_state import TelegramState
+from .telegram_people import TelegramPeople
+from .telegram_wire import UPLOAD_LIMIT, ApiError, Described, Params
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -58,8 +59,8 @@ class _Poll:
     terminated = False
 
 
-class FakeTelegram(TelegramState):
-    """The fake Bot API server plus the simulated Telegram world behind it (see ``TelegramState``)."""
+class FakeTelegram(TelegramPeople):
+    """The fake Bot API server plus the simulated world behind it (``TelegramPeople``, ``TelegramState``)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time, webhook_retry_delay: float = 0.05) -> None:
         super().__init__(clock=clock)
@@ -220,8 +221,8 @@ class FakeTelegram(TelegramState):
         """True while a getUpdates request of ``bot`` is waiting for updates."""
         return (bot or self.bot).token in self._polls
 
-    async def long_poll(self, bot: BotAccount, limit: int, timeout: float) -> list[JSON]:
-        """Answer getUpdates: at once when updates are queued, else when one arrives or ``timeout`` ends."""
+    async def long_poll(self, bot: BotAccount, limit: int, wait_seconds: float) -> list[JSON]:
+        """Answer getUpdates now if updates are queued, else on the next one or after ``wait_seconds``."""
         previous = self._polls.get(bot.token)
         poll = self._polls[bot.token] = _Poll()
         signal = self.update_signals[bot.token]
@@ -229,7 +230,7 @@ class FakeTelegram(TelegramState):
             previous.terminated = True
             signal.fire()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait_seconds
         try:
             while True:
                 if poll.terminated:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -437,3 +438,32 @@ def _record(sleeps: list[float]) -> Callable[[float], Awaitable[None]]:
         sleeps.append(seconds)
 
     return record
+
+
+async def test_redirecting_api_address_is_reported_not_followed(sleeps: list[float]) -> None:
+    seen: list[str] = []
+
+    async def moved(req: httpx.Request) -> httpx.Response:
+        seen.append(str(req.url))
+        return httpx.Response(301, headers={"Location": "https://elsewhere.example/v1/images/edits"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(moved)) as http:
+        c = EditClient(http, "http://api.example/v1", "sk-x", sleep=_record(sleeps))
+        with pytest.raises(BadResponse, match="elsewhere.example") as info:
+            await c.edit(request())
+    assert "EDITBOT_API_BASE_URL" in info.value.details["reason"]
+    assert seen == ["http://api.example/v1/images/edits"]
+
+
+async def test_the_key_never_reaches_the_logs(
+    edit_api: FakeEditAPI, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "sk-wrong-key-for-the-log-test-123"
+    edit_api.fail_next(429, headers={"Retry-After": "0"})
+    edit_api.respond_next(401, {"error": {"message": f"Incorrect API key provided: {key}."}})
+    c = EditClient(http, edit_api.base_url, key, sleep=_record([]))
+    with caplog.at_level(logging.DEBUG), pytest.raises(AuthenticationFailed) as info:
+        await c.edit(request())
+    assert len(edit_api.requests) == 2
+    assert caplog.records and key not in caplog.text
+    assert key not in str(info.value) and key not in repr(info.value.details)

@@ -187,3 +187,9 @@ async def test_empty_key_is_a_config_error() -> None:
     async with httpx.AsyncClient() as http:
         with pytest.raises(ConfigError, match="EDITBOT_API_KEY"):
             EditClient(http, "http://127.0.0.1:9/v1", "")
+
+
+async def test_a_raw_platform_id_is_never_sent_as_user(edit_api: FakeEditAPI, client: EditClient) -> None:
+    with pytest.raises(ValueError, match="pseudonym"):
+        await client.edit(edit([PHOTO], user="123456789"))
+    assert edit_api.requests == []

@@ -218,3 +218,20 @@ def test_animated_gif_uses_the_first_frame() -> None:
     out = _open(prepare_inputs([data], None, GPT_IMAGE_1).images[0].data).convert("RGB")
     pixel = out.getpixel((20, 20))
     assert isinstance(pixel, tuple) and pixel[0] > 200 and pixel[2] < 50
+
+
+def test_png_exif_orientation_is_applied() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    data = samples.encode(samples.photo(300, 100, noise=0), "PNG", exif=exif)
+    prepared = prepare_inputs([data], None, GPT_IMAGE_1).images[0]
+    assert (prepared.width, prepared.height) == (100, 300)
+
+
+def test_progressive_jpeg_is_drafted_and_oriented() -> None:
+    photo = samples.photo(3200, 2400, seed=9, noise=0.02)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = samples.encode(photo, "JPEG", quality=85, progressive=True, exif=exif)
+    prepared = prepare_inputs([data], None, GPT_IMAGE_1).images[0]
+    assert (prepared.width, prepared.height) == (1024, 1365)

@@ -33,7 +33,7 @@ def test_requested_size_validation() -> None:
 def test_closest_by_aspect_prefers_the_larger_size_on_ties() -> None:
     candidates = [(1024, 1024), (1536, 1024), (1024, 1536)]
     assert closest_by_aspect((4000, 3000), candidates) == (1536, 1024)
-    assert closest_by_aspect((500, 500), candidates + [(512, 512)]) == (1024, 1024)
+    assert closest_by_aspect((500, 500), [*candidates, (512, 512)]) == (1024, 1024)
 
 
 @given(source=sizes)
@@ -56,7 +56,8 @@ def test_dalle2_layouts_are_centred_on_an_allowed_square(
     assert layout.canvas == (side, side) and side in (256, 512, 1024)
     assert max(layout.content) == side  # fills the square along the long side
     ox, oy = layout.offset
-    assert 0 <= ox and 0 <= oy and ox + layout.content[0] <= side and oy + layout.content[1] <= side
+    assert ox >= 0 and oy >= 0
+    assert ox + layout.content[0] <= side and oy + layout.content[1] <= side
     assert abs(2 * ox + layout.content[0] - side) <= 1 and abs(2 * oy + layout.content[1] - side) <= 1
     if requested is None:
         # the smallest allowed side that holds the photo without upscaling, or the largest

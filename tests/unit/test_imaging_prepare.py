@@ -186,3 +186,11 @@ async def test_async_variant_gives_the_same_result() -> None:
     data = samples.jpeg(samples.photo(640, 480, seed=8))
     sync = prepare_inputs([data], None, GPT_IMAGE_1)
     assert await prepare_inputs_async([data], None, GPT_IMAGE_1) == sync
+
+
+def test_a_mask_for_a_model_without_masks_is_an_invalid_option() -> None:
+    no_masks = replace(GPT_IMAGE_1, name="no-mask-model", supports_mask=False)
+    data = samples.jpeg(samples.photo(64, 64))
+    with pytest.raises(InvalidOption) as err:
+        prepare_inputs([data], data, no_masks)
+    assert err.value.details["option"] == "mask"

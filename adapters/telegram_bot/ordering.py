@@ -1,0 +1,53 @@
+"""Per-user ordering on top of PTB's concurrent update processing.
+
+Updates of different users run concurrently (one user's slow request never delays another's),
+while the updates of one user in one chat are handled strictly in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+
+def _key(update: object) -> tuple[int, int] | None:
+    if not isinstance(update, Update) or update.effective_user is None:
+        return None
+    chat = update.effective_chat
+    return (chat.id if chat else 0, update.effective_user.id)
+
+
+class PerUserOrder(BaseUpdateProcessor):
+    """Concurrent across users, sequential within one user's conversation."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self._waiting: dict[tuple[int, int], int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await the handler coroutine under the lock of the update's user."""
+        key = _key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""

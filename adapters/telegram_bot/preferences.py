@@ -1,0 +1,113 @@
+"""/settings: an inline keyboard for the user's defaults (model, size, quality, number of results).
+
+Choices come from the operator's allowed models and each model's capabilities, so a user cannot
+save a combination the model would refuse; switching model drops settings the new one lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from adapters.telegram_bot.outbox import TelegramOutbox
+from adapters.telegram_bot.translate import origin_of
+from core import i18n
+from core.engine import ConversationEngine
+from core.events import EditOptions, Origin
+from core.models import spec_for
+
+MAX_RESULTS = 4
+
+
+class PreferencesMenu:
+    """Shows and updates a user's saved defaults."""
+
+    PATTERN = r"^set:(model|size|quality|n):"
+
+    def __init__(self, engine: ConversationEngine, outbox: TelegramOutbox) -> None:
+        self._engine = engine
+        self._outbox = outbox
+
+    def _effective(self, prefs: EditOptions) -> EditOptions:
+        models = self._engine.config.allowed_models
+        model = prefs.model if prefs.model in models else self._engine.config.default_model
+        spec = spec_for(model)
+        return EditOptions(
+            model=model,
+            size=prefs.size if prefs.size in spec.sizes else None,
+            quality=prefs.quality if prefs.quality in spec.qualities else None,
+            n=prefs.n if prefs.n and 1 <= prefs.n <= min(MAX_RESULTS, spec.max_n) else 1,
+        )
+
+    def render(self, locale: str, prefs: EditOptions) -> tuple[str, InlineKeyboardMarkup]:
+        """The settings message and its keyboard."""
+        current = self._effective(prefs)
+        assert current.model is not None
+        spec = spec_for(current.model)
+        default = i18n.render(locale, "settings_default")
+        text = i18n.render(
+            locale,
+            "settings",
+            model=current.model,
+            size=current.size or default,
+            quality=current.quality or default,
+            n=current.n,
+        )
+
+        def row(field: str, values: list[str], chosen: str | None) -> list[InlineKeyboardButton]:
+            return [
+                InlineKeyboardButton(("✓ " if v == chosen else "") + v, callback_data=f"set:{field}:{v}")
+                for v in values
+            ]
+
+        rows = [
+            row("model", list(self._engine.config.allowed_models), current.model),
+            row("size", list(spec.sizes), current.size),
+            row("quality", list(spec.qualities), current.quality),
+            row("n", [str(i) for i in range(1, min(MAX_RESULTS, spec.max_n) + 1)], str(current.n)),
+        ]
+        return text, InlineKeyboardMarkup([r for r in rows if r])
+
+    async def show(self, origin: Origin) -> None:
+        """Send the settings message."""
+        text, markup = self.render(origin.locale, await self._engine.preferences(origin))
+        await self._outbox.text(origin, text, markup)
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Apply one choice, save it, redraw the menu."""
+        query = update.callback_query
+        if query is None or query.data is None or not isinstance(query.message, Message):
+            return
+        _, field, value = query.data.split(":", 2)
+        origin = origin_of(query.message, query.from_user, f"cb:{query.id}")
+        prefs = self._effective(await self._engine.preferences(origin))
+        changed = self._apply(prefs, field, value)
+        if changed is None:
+            await query.answer(i18n.render(origin.locale, "settings_invalid"), show_alert=True)
+            return
+        await self._engine.set_preferences(origin, changed)
+        await query.answer(i18n.render(origin.locale, "settings_saved"))
+        text, markup = self.render(origin.locale, changed)
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+
+    def _apply(self, prefs: EditOptions, field: str, value: str) -> EditOptions | None:
+        assert prefs.model is not None
+        spec = spec_for(prefs.model)
+        if field == "model":
+            if value not in self._engine.config.allowed_models:
+                return None
+            return self._effective(replace(prefs, model=value))
+        if field == "size" and value in spec.sizes:
+            return replace(prefs, size=value)
+        if field == "quality" and value in spec.qualities:
+            return replace(prefs, quality=value)
+        if field == "n" and value.isdigit() and 1 <= int(value) <= min(MAX_RESULTS, spec.max_n):
+            return replace(prefs, n=int(value))
+        return None

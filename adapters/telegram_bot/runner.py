@@ -1,0 +1,109 @@
+"""Start and stop the Telegram bot inside the running event loop (long polling or webhook)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from adapters.telegram_bot.handlers import TelegramHandlers
+from adapters.telegram_bot.ordering import PerUserOrder
+from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
+from adapters.telegram_bot.preferences import PreferencesMenu
+from bots.bootstrap import Core
+from core import i18n
+from core.identity import Platform
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("edit", "settings", "usage", "skip", "cancel", "help")
+
+
+def build_application(
+    settings: Settings, core: Core, *, album_delay: float = 1.0
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A PTB Application wired to the core; its outbox and fetcher are attached to the job runner."""
+    # Opt in to PTB 22's timedelta durations now, instead of a deprecation warning per 429.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    assert settings.telegram_token is not None
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerUserOrder(256))
+        .connect_timeout(10)
+        .read_timeout(30)
+        .write_timeout(60)
+        .media_write_timeout(120)
+        .build()
+    )
+    outbox = TelegramOutbox(app.bot)
+    handlers = TelegramHandlers(core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay)
+    handlers.register(app)
+    app.bot_data["handlers"] = handlers
+    core.runner.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
+    return app
+
+
+async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """setMyCommands in every catalog language (Telegram picks by the user's language)."""
+    for locale in i18n.available():
+        commands = [BotCommand(c, i18n.render(locale, f"command_{c}")) for c in COMMANDS]
+        language = None if locale == i18n.FALLBACK else locale.split("-")[0]
+        await app.bot.set_my_commands(commands, language_code=language)
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram must send with webhook calls: configured, or derived from the token."""
+    if settings.telegram_webhook_secret is not None:
+        return settings.telegram_webhook_secret.get_secret_value()
+    assert settings.telegram_token is not None
+    return hashlib.sha256(
+        b"editbot-webhook:" + settings.telegram_token.get_secret_value().encode()
+    ).hexdigest()
+
+
+@asynccontextmanager
+async def run_telegram(
+    settings: Settings, core: Core, *, album_delay: float = 1.0
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """Run the bot until the context exits: polling by default, a webhook when a URL is configured."""
+    app = build_application(settings, core, album_delay=album_delay)
+    async with app:
+        await register_commands(app)
+        await app.start()
+        assert app.updater is not None
+        allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
+        if settings.telegram_webhook_url:
+            url = settings.telegram_webhook_url
+            path = url.split("://", 1)[-1].partition("/")[2]
+            await app.updater.start_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                url_path=path,
+                webhook_url=url,
+                secret_token=webhook_secret(settings),
+                allowed_updates=allowed,
+            )
+            log.info(
+                "Telegram webhook listening on %s:%s",
+                settings.telegram_webhook_listen,
+                settings.telegram_webhook_port,
+            )
+        else:
+            await app.updater.start_polling(allowed_updates=allowed)
+        try:
+            yield app
+        finally:
+            await app.bot_data["handlers"].albums.close()
+            await app.updater.stop()
+            await app.stop()
