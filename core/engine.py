@@ -33,6 +33,7 @@ from core.events import (
     Origin,
     TextReceived,
 )
+from core.i18n import explain
 from core.jobs import JobRunner
 from core.quotas import format_time
 from core.refs import ImageRef
@@ -85,7 +86,8 @@ class ConversationEngine:
             try:
                 actions = await self._dispatch(origin, conv, event)
             except errors.EditbotError as exc:
-                actions = [SendError(origin, exc.kind, _printable(exc.details))]
+                kind, details = explain(exc)
+                actions = [SendError(origin, kind, _printable(details))]
             return [SendText(origin, text) for text in notices] + actions
 
     async def _load(self, key: ConversationKey) -> tuple[Conversation, list[Text]]:

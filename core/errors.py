@@ -11,6 +11,7 @@ EditbotError
 │   ├── UnsupportedImage             not a JPEG/PNG/WEBP/GIF, or not an image at all
 │   ├── UnreadableImage              an image format we accept, but the data is broken
 │   ├── MaskMismatch                 the mask cannot be aligned to the photo
+│   ├── MaskRequired                 the model edits only masked areas, and there is no mask
 │   ├── PromptTooLong / PromptMissing
 │   ├── TooManyImages                more inputs than the model accepts
 │   └── InvalidOption                size/quality/n/model not valid for the model
@@ -32,6 +33,7 @@ EditbotError
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 
@@ -79,6 +81,12 @@ class MaskMismatch(InputError):
     """The mask cannot be aligned with the photo."""
 
     kind = "mask_mismatch"
+
+
+class MaskRequired(InputError):
+    """The model (dall-e-2) edits only transparent or masked areas, and none were given."""
+
+    kind = "mask_required"
 
 
 class PromptMissing(InputError):
@@ -174,6 +182,8 @@ class RateLimited(EditAPIError):
     def __init__(self, message: str = "", *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        # The catalog message names the wait in whole seconds; 30 when the server gave no hint.
+        self.details.setdefault("retry_after", math.ceil(retry_after) if retry_after else 30)
 
 
 class ServerError(EditAPIError):

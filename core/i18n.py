@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.actions import Text
+from core.errors import EditbotError
 
 _ROOT = Path(__file__).parent / "locales"
 FALLBACK = "en"
@@ -62,3 +63,15 @@ def render(locale: str, text: Text | str, **params: Any) -> str:
     # A parameter may itself be a catalog message (a period name, a phase) rendered in the same language.
     values = {k: render(locale, v) if isinstance(v, Text) else v for k, v in values.items()}
     return template.format_map(_Default(values))
+
+
+def explain(exc: EditbotError) -> tuple[str, dict[str, Any]]:
+    """The catalog key and parameters that tell a user about ``exc`` in their own language."""
+    details = dict(exc.details)
+    kind = exc.kind
+    if kind == "image_too_large" and "megapixels" in details:
+        kind = "image_too_many_pixels"
+    code = details.get("reason_code")
+    if kind == "mask_mismatch" and code:
+        details["reason"] = Text(f"mask_reason_{code}")
+    return kind, details

@@ -36,6 +36,7 @@ from core.actions import (
 )
 from core.editapi import EditRequest, EditResult
 from core.events import EditOptions, Origin, origin_from_json, origin_to_json
+from core.i18n import explain
 from core.identity import Platform, UserKey
 from core.imaging import describe, prepare_inputs_async
 from core.media import PreparedInputs
@@ -269,7 +270,8 @@ class JobRunner:
             await asyncio.shield(self._finish_failed(job, origin, progress, kind, {}, status))
             raise
         except errors.EditbotError as exc:
-            await self._finish_failed(job, origin, progress, exc.kind, exc.details)
+            kind, details = explain(exc)
+            await self._finish_failed(job, origin, progress, kind, details)
         except Exception:
             log.exception("job %s failed unexpectedly", job.id)
             await self._finish_failed(job, origin, progress, "internal", {})

@@ -12,7 +12,7 @@ from core import errors
 from core.actions import Text
 from core.events import EditOptions
 from core.jobs import EditSpec
-from core.models import ModelSpec, spec_for
+from core.models import Family, ModelSpec, spec_for
 from core.refs import ImageRef
 
 _MB = 1024 * 1024
@@ -77,6 +77,9 @@ def build_edit(
     if mask is not None and not spec.supports_mask:
         notices.append(Text("mask_ignored", {"model": model}))
         mask = None
+    if spec.family is Family.DALLE2 and mask is None and not any(ref.mime == "image/png" for ref in images):
+        # dall-e-2 edits only transparent areas; an opaque photo without a mask has none.
+        raise errors.MaskRequired(model=model)
 
     size = _pick("size", options.size, preferences.size, spec.sizes, model)
     quality = _pick("quality", options.quality, preferences.quality, spec.qualities, model)

@@ -198,6 +198,7 @@ class TelegramOutbox:
             filename=image.filename,
             caption=caption,
             disable_content_type_detection=True,
+            reply_parameters=_reply(origin),
             **_where(origin),
         )
         doc = message.document

@@ -42,7 +42,6 @@ from core.errors import (
 )
 
 MAX_REASON_CHARS = 200
-DEFAULT_RETRY_AFTER_S = 30
 _REFUSAL = ("moderation_blocked", "content_policy_violation", "content_filter", "safety_violation")
 _UNKNOWN_MODEL = re.compile(
     r"model_not_found|invalid model|unknown model|does not exist|no available channel for model"
@@ -201,8 +200,5 @@ def error_for(
 
 
 def rate_limited(summary: str, retry_after: float | None, **common: Any) -> RateLimited:
-    """A :class:`RateLimited` whose ``details["retry_after"]`` is whole seconds for the catalog message."""
-    exc = RateLimited(summary, retry_after=retry_after, **common)
-    # RateLimited keeps retry_after as an attribute only; the catalog text needs it in details.
-    exc.details["retry_after"] = math.ceil(retry_after) if retry_after else DEFAULT_RETRY_AFTER_S
-    return exc
+    """A :class:`RateLimited` (its ``details["retry_after"]`` is whole seconds for the catalog message)."""
+    return RateLimited(summary, retry_after=retry_after, **common)

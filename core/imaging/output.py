@@ -69,8 +69,8 @@ def fit_for_upload(
             return _output(out, name)
     out = encode.jpeg(image)
     while len(out.data) > max_bytes:
-        # Bytes scale roughly with the pixel count: aim just under the limit, but always make
-        # progress and never overshoot by more than half.
+        # Bytes scale roughly with the pixel count: aim just under the limit, shrinking each side by
+        # at least a tenth (progress) and at most a half per step (no needless loss).
         factor = min(0.9, max(0.5, math.sqrt(max_bytes / len(out.data)) * 0.95))
         size = fit_within(image.size, (int(image.width * factor), int(image.height * factor)))
         if max(size) < _MIN_SIDE:

@@ -1,8 +1,8 @@
 """The real discord.py client against the fake Discord: the flows the Discord adapter relies on, end to end.
 
-These tests pin down both the fake (it must speak the wire protocol discord.py expects) and the facts the adapter is
-built on: which exception discord.py raises when an interaction token has expired, what a deferred response looks
-like, how a modal with a file upload arrives, and that DynamicItem buttons work across a client restart.
+These tests pin down both the fake (it must speak the wire protocol discord.py expects) and the facts the
+adapter is built on: which exception discord.py raises when an interaction token has expired, what a deferred
+response looks like, how a modal with a file upload arrives, and that DynamicItem buttons survive a restart.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import zlib
 from typing import Any
 
@@ -20,10 +21,18 @@ from PIL import Image
 from tests.fakes.discord_sdk import discord, point_discord_py, running_client
 from tests.fakes.discord_server import FakeDiscord, Perm
 
-# discord_sdk imports discord.py with its one import-time DeprecationWarning silenced; take names from that module
+# discord_sdk imports discord.py with its one import-time DeprecationWarning silenced; take names from there
 app_commands = discord.app_commands
 
 RED, CYAN = (255, 0, 0), (0, 255, 255)
+
+
+@pytest.fixture(autouse=True)
+def _no_errors_logged_by_discord_py(caplog: pytest.LogCaptureFixture) -> Any:
+    """discord.py logs (and swallows) exceptions in commands, views and modals: fail the test on them."""
+    yield
+    errors = [r for r in caplog.records if r.name.startswith("discord") and r.levelno >= logging.ERROR]
+    assert not errors, "\n".join(r.getMessage() + (f"\n{r.exc_text}" if r.exc_text else "") for r in errors)
 
 
 def png(color: tuple[int, int, int], size: tuple[int, int] = (8, 6)) -> bytes:
@@ -51,7 +60,7 @@ class RetryButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"edi
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: Any, /
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
     ) -> RetryButton:
         return cls(int(match["job"]))
 
@@ -100,6 +109,11 @@ class TestBot(discord.Client):
         self.gate = asyncio.Event()
         self._add_commands()
 
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author != self.user:
+            seen = (message.guild is not None, message.content, len(message.attachments))
+            self.seen.setdefault("messages", []).append(seen)
+
     async def setup_hook(self) -> None:
         self.add_dynamic_items(RetryButton)
         await self.tree.sync()
@@ -133,9 +147,7 @@ class TestBot(discord.Client):
                 await interaction.edit_original_response(content="done")
             except discord.HTTPException as error:
                 seen["edit_error"] = error
-                assert interaction.channel is not None and not isinstance(
-                    interaction.channel, discord.ForumChannel
-                )
+                assert isinstance(interaction.channel, discord.abc.Messageable)
                 await interaction.channel.send(f"{interaction.user.mention} here is your result (late)")
 
         @tree.command(description="Answer only after the gate opens")
@@ -158,9 +170,8 @@ class TestBot(discord.Client):
         async def chatty(interaction: discord.Interaction[Any]) -> None:
             await interaction.response.defer()
             first = await interaction.followup.send("first", wait=True)
-            second = await interaction.followup.send(
-                "second", file=discord.File(io.BytesIO(png(RED)), "r.png")
-            )
+            red = discord.File(io.BytesIO(png(RED)), "r.png")
+            second = await interaction.followup.send("second", file=red, wait=True)
             seen["followups"] = (first.id, second.id)
 
         @tree.command(description="Post to the channel")
@@ -174,6 +185,14 @@ class TestBot(discord.Client):
             except discord.HTTPException as error:
                 seen["post_error"] = error
             await interaction.followup.send("ok")
+
+        @tree.command(description="Send me a DM")
+        async def dm_me(interaction: discord.Interaction[Any]) -> None:
+            try:
+                await interaction.user.send("here you go")
+            except discord.Forbidden as error:
+                seen["dm_error"] = error
+            await interaction.response.send_message("done", ephemeral=True)
 
         @tree.context_menu(name="Edit image")
         async def edit_image(interaction: discord.Interaction[Any], message: discord.Message) -> None:
@@ -269,11 +288,8 @@ async def test_dynamic_button_works_after_restarting_the_client(fake_discord: Fa
 
     assert fake_discord.session_count == 2
     assert press.response_type == 4 and press.payload["message"]["id"] == str(message.id)
-    assert (
-        press.original is not None
-        and press.original.content == "retrying job 42"
-        and press.original.ephemeral
-    )
+    assert press.original is not None and press.original.ephemeral
+    assert press.original.content == "retrying job 42"
     assert press.original.interaction_metadata is not None
     assert press.original.interaction_metadata["interacted_message_id"] == str(message.id)
 
@@ -290,9 +306,8 @@ async def test_editing_after_token_expiry_raises_http_401_so_the_bot_can_post_to
         fallback = await fake_discord.wait_for_message(lambda m: "late" in m.content)
 
     error = bot.seen["edit_error"]
-    assert (
-        type(error) is discord.HTTPException
-    )  # neither NotFound nor Forbidden: catch HTTPException, check code
+    # Neither NotFound nor Forbidden: the adapter must catch HTTPException and look at the code
+    assert type(error) is discord.HTTPException
     assert (error.status, error.code) == (401, 50027)
     assert fallback.mentions == [fake_discord.default_user.id] and fallback.webhook_id is None
     assert hit.original is not None and hit.original.loading, "the placeholder was never filled"
@@ -348,12 +363,10 @@ async def test_more_than_ten_files_are_refused(fake_discord: FakeDiscord) -> Non
     for index in range(11):
         form.add_field(f"files[{index}]", b"x", filename=f"{index}.txt")
     url = f"{fake_discord.api_url}/channels/{fake_discord.default_channel.id}/messages"
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            url, data=form, headers={"Authorization": f"Bot {fake_discord.token}"}
-        ) as response:
-            assert response.status == 400
-            assert (await response.json())["code"] == 50035
+    headers = {"Authorization": f"Bot {fake_discord.token}"}
+    async with aiohttp.ClientSession() as session, session.post(url, data=form, headers=headers) as response:
+        assert response.status == 400
+        assert (await response.json())["code"] == 50035
     assert not fake_discord.messages_in()
 
 
@@ -379,7 +392,7 @@ async def test_commands_sync_globally_and_to_a_guild(fake_discord: FakeDiscord) 
             for scope, commands in fake_discord.commands_synced.items()
         }
         assert names == {
-            None: ["Edit image", "chatty", "edit", "late", "post", "slow", "upload"],
+            None: ["Edit image", "chatty", "dm_me", "edit", "late", "post", "slow", "upload"],
             guild.id: ["settings"],
         }
         settings = fake_discord.command("settings", guild=guild)
@@ -473,3 +486,43 @@ async def test_injected_rate_limit_is_retried_by_discord_py(fake_discord: FakeDi
         await hit.wait_for_original(lambda m: m.files)
     statuses = [r.status for r in fake_discord.requests_to("PATCH", "/webhooks/*/messages/@original")]
     assert statuses == [429, 200]
+
+
+async def test_commands_in_a_dm_and_users_who_refuse_dms(fake_discord: FakeDiscord) -> None:
+    bob = fake_discord.add_user("bob", locale="de")
+    carol = fake_discord.add_user("carol")
+    carol.accepts_dms = False
+    dm = fake_discord.dm_channel(bob)
+    bot = TestBot()
+    async with running_client(bot, fake_discord):
+        hit = await fake_discord.slash_command("chatty", user=bob, channel=dm)
+        await fake_discord.wait_for(lambda: "followups" in bot.seen)
+        await (await fake_discord.slash_command("dm_me", user=bob)).wait_for_response()
+        await (await fake_discord.slash_command("dm_me", user=carol)).wait_for_response()
+
+    assert (
+        hit.payload["context"] == 1
+        and "member" not in hit.payload
+        and hit.payload["user"]["id"] == str(bob.id)
+    )
+    assert hit.payload["locale"] == "de"
+    assert [m.content for m in fake_discord.messages_in(dm)] == ["first", "second", "here you go"]
+    error = bot.seen["dm_error"]
+    assert isinstance(error, discord.Forbidden) and error.code == 50007
+    assert not fake_discord.messages_in(fake_discord.dm_channel(carol))
+
+
+async def test_user_messages_reach_the_bot_as_its_intents_allow(fake_discord: FakeDiscord) -> None:
+    alice, bot = fake_discord.default_user, TestBot()
+    photo = fake_discord.add_attachment(png(RED), "p.png", channel=fake_discord.default_channel)
+    async with running_client(bot, fake_discord):
+        await fake_discord.post_message(alice, "in the guild", attachments=[photo])
+        await fake_discord.post_message(alice, f"{fake_discord.bot_user.mention} hello")
+        await fake_discord.post_message(alice, "in a DM", channel=fake_discord.dm_channel(alice))
+        await fake_discord.wait_for(lambda: len(bot.seen.get("messages", [])) == 3)
+    # Intents.default() lacks MESSAGE_CONTENT: guild messages arrive empty unless they mention the bot
+    assert bot.seen["messages"] == [
+        (True, "", 0),
+        (True, f"{fake_discord.bot_user.mention} hello", 0),
+        (False, "in a DM", 0),
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -466,3 +466,212 @@ async def test_waiters_fail_loudly(fake_telegram: FakeTelegram) -> None:
         await fake_telegram.wait_for(predicate, timeout=0.05)
     with pytest.raises(ValueError, match="no such callback button"):
         fake_telegram.press_button(dm, kim, fake_telegram.send_text(dm, kim, "hi"), "nope")
+
+
+@pytest.mark.parametrize(
+    ("mode", "source", "text", "entities"),
+    [
+        (
+            "HTML",
+            '<b>bold <i>both</i></b> 🎨 <a href="https://x.test/">link</a> &lt;3',
+            "bold both 🎨 link <3",
+            [
+                {"type": "bold", "offset": 0, "length": 9},
+                {"type": "italic", "offset": 5, "length": 4},
+                {"type": "text_link", "offset": 13, "length": 4, "url": "https://x.test/"},
+            ],
+        ),
+        (
+            "HTML",
+            '<pre><code class="language-python">x = 1</code></pre>',
+            "x = 1",
+            [{"type": "pre", "offset": 0, "length": 5, "language": "python"}],
+        ),
+        (
+            "MarkdownV2",
+            r"*Done* 🎉 \- ||secret|| [site](https://x.test/a\)b) `a\`b` 1\.5",
+            "Done 🎉 - secret site a`b 1.5",
+            [
+                {"type": "bold", "offset": 0, "length": 4},
+                {"type": "spoiler", "offset": 10, "length": 6},
+                {"type": "text_link", "offset": 17, "length": 4, "url": "https://x.test/a)b"},
+                {"type": "code", "offset": 22, "length": 3},
+            ],
+        ),
+        (
+            "MarkdownV2",
+            "__under__ ~gone~",
+            "under gone",
+            [
+                {"type": "underline", "offset": 0, "length": 5},
+                {"type": "strikethrough", "offset": 6, "length": 4},
+            ],
+        ),
+        (
+            "Markdown",
+            "*bold* _it_ 1.5!",
+            "bold it 1.5!",
+            [
+                {"type": "bold", "offset": 0, "length": 4},
+                {"type": "italic", "offset": 5, "length": 2},
+            ],
+        ),
+    ],
+)
+def test_parse_modes_produce_utf16_entities(mode: str, source: str, text: str, entities: list[Any]) -> None:
+    from tests.fakes.telegram_entities import parse_text
+
+    assert parse_text(source, mode) == (text, entities)
+
+
+@pytest.mark.parametrize(
+    ("mode", "source", "error"),
+    [
+        ("HTML", "<div>x</div>", 'Unsupported start tag "div" at byte offset 0'),
+        ("HTML", "<b>open", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("HTML", "<b><i>x</b></i>", 'expected "</i>", found "</b>"'),
+        (
+            "MarkdownV2",
+            "Price: 5.00",
+            "Character '.' is reserved and must be escaped with the preceding '\\'",
+        ),
+        ("MarkdownV2", "*open", "Can't find end of the entity starting at byte offset 0"),
+    ],
+)
+def test_parse_errors_use_telegram_wording(mode: str, source: str, error: str) -> None:
+    from tests.fakes.telegram_entities import EntityParseError, parse_text
+
+    with pytest.raises(EntityParseError) as raised:
+        parse_text(source, mode)
+    assert str(raised.value).startswith("Bad Request: can't parse entities: ")
+    assert error in str(raised.value)
+
+
+async def test_forum_threads_replies_and_user_edits(fake_telegram: FakeTelegram) -> None:
+    edits: list[str] = []
+
+    async def on_command(update: Update, context: Context) -> None:
+        assert update.message is not None
+        await update.message.reply_text("Send the photo as a reply to me")
+
+    async def on_reply(update: Update, context: Context) -> None:
+        assert update.message is not None
+        await update.message.reply_text(f"Got: {update.message.text}")
+
+    async def on_edit(update: Update, context: Context) -> None:
+        assert update.edited_message is not None and update.edited_message.text is not None
+        edits.append(update.edited_message.text)
+
+    app = build_app(fake_telegram)
+    app.add_handler(CommandHandler("edit", on_command))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on_edit))
+    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT, on_reply))
+    lena = fake_telegram.user(91, "Lena")
+    forum = fake_telegram.group("Studio", lena, forum=True)
+
+    async with ptb_polling(app):
+        command = fake_telegram.send_text(forum, lena, "/edit", thread_id=7)
+        prompt = await fake_telegram.wait_for_message(forum, after=command)
+        answer = fake_telegram.reply(forum, lena, prompt, "brighter please")
+        await fake_telegram.wait_for_message(forum, after=answer)
+        fake_telegram.edit_text(forum, lena, answer, "much brighter please")
+        await fake_telegram.wait_for(lambda: edits)
+
+    prompt_now, got = fake_telegram.messages_in(forum)
+    assert (prompt_now.thread_id, prompt_now.reply_to_message_id) == (7, command.message_id)
+    assert got.text == "Got: brighter please" and got.reply_to_message_id == answer.message_id
+    assert edits == ["much brighter please"]
+
+
+async def test_webhook_delivery_retries_until_the_bot_listens(fake_telegram: FakeTelegram) -> None:
+    port = free_port()
+    mona = fake_telegram.user(95, "Mona")
+    dm = fake_telegram.private_chat(mona)
+    async with Bot(fake_telegram.token, base_url=fake_telegram.api_url) as bot:
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook")  # nobody listens there yet
+        sent = fake_telegram.send_text(dm, mona, "are you there?")
+        await fake_telegram.wait_for(lambda: fake_telegram.webhook_deliveries)
+        info = await bot.get_webhook_info()
+    assert info.pending_update_count == 1 and (info.last_error_message or "").startswith("Connection failed")
+
+    app = build_app(fake_telegram)
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    async with ptb_webhook(app, port=port, url_path="hook"):
+        reply = await fake_telegram.wait_for_message(dm, after=sent)
+    assert reply.text == "ARE YOU THERE?"
+    assert fake_telegram.webhook_deliveries[-1].status == 200 and fake_telegram.bot.pending == []
+
+
+async def test_validation_errors_match_telegram(fake_telegram: FakeTelegram) -> None:
+    nina = fake_telegram.user(97, "Nina")
+    dm = fake_telegram.private_chat(nina)
+    button = InlineKeyboardMarkup([[InlineKeyboardButton("Retry", callback_data="retry")]])
+    async with Bot(fake_telegram.token, base_url=fake_telegram.api_url) as bot:
+        photo = await bot.send_photo(dm.id, two_tone(40, 30), reply_markup=button)
+        expectations: list[tuple[Callable[[], Awaitable[Any]], str]] = [
+            (lambda: bot.send_message(dm.id, "x" * 4097), "Message is too long"),
+            (lambda: bot.send_message(dm.id, "   "), "Message text is empty"),
+            (
+                lambda: bot.send_photo(dm.id, two_tone(40, 30), caption="c" * 1025),
+                "Message caption is too long",
+            ),
+            (lambda: bot.send_photo(dm.id, two_tone(2100, 100)), "Photo_invalid_dimensions"),
+            (lambda: bot.send_photo(dm.id, b"not an image"), "Image_process_failed"),
+            (lambda: bot.send_document(dm.id, photo.photo[-1].file_id), "Type of file mismatch"),
+            (
+                lambda: bot.edit_message_text("new", dm.id, photo.message_id),
+                "There is no text in the message to edit",
+            ),
+            (
+                lambda: bot.edit_message_reply_markup(dm.id, photo.message_id, reply_markup=button),
+                "Message is not modified",
+            ),
+            (
+                lambda: bot.send_message(
+                    dm.id,
+                    "x",
+                    reply_markup=InlineKeyboardMarkup(
+                        [[InlineKeyboardButton("Too long", callback_data="d" * 65)]]
+                    ),
+                ),
+                "Button_data_invalid",
+            ),
+            (
+                lambda: bot.send_message(dm.id, "x", reply_to_message_id=999),
+                "Message to be replied not found",
+            ),
+            (
+                lambda: bot.answer_callback_query("42"),
+                "Query is too old and response timeout expired or query id is invalid",
+            ),
+            (lambda: bot.get_file("nope"), "Invalid file_id"),
+        ]
+        for request, message in expectations:
+            with pytest.raises(BadRequest) as raised:
+                await request()
+            assert raised.value.message.startswith(message)
+        assert await bot.edit_message_reply_markup(
+            dm.id, photo.message_id
+        )  # removing the keyboard is a change
+
+    assert fake_telegram.messages_in(dm)[0].buttons == []
+    assert len(fake_telegram.messages_in(dm)) == 1  # no refused call left anything behind
+
+
+async def test_handler_exceptions_fail_the_test_instead_of_a_timeout(fake_telegram: FakeTelegram) -> None:
+    async def broken(update: Update, context: Context) -> None:
+        assert update.message is not None
+        await update.message.reply_chat_action(ChatAction.TYPING)
+        raise RuntimeError("boom")
+
+    app = build_app(fake_telegram)
+    app.add_handler(MessageHandler(filters.TEXT, broken))
+    omar = fake_telegram.user(99, "Omar")
+    dm = fake_telegram.private_chat(omar)
+
+    with pytest.raises(AssertionError, match="1 exception") as raised:
+        async with ptb_polling(app):
+            fake_telegram.send_text(dm, omar, "hi")
+            await fake_telegram.wait_for(lambda: fake_telegram.chat_actions(dm))
+            await fake_telegram.wait_for_call("sendChatAction")
+    assert isinstance(raised.value.__cause__, RuntimeError)

@@ -1,10 +1,10 @@
 """The fake Discord gateway: one websocket per bot connection, speaking gateway v10 with JSON encoding.
 
-Invariants: a session's sequence numbers are strictly increasing across its connections; every dispatch is kept
-for RESUME replay until the session is invalidated; sends on one connection are serialised (the zlib stream is
-shared by every frame, so frames must leave in the order they were compressed). ``compress=zlib-stream`` is honoured
-with one ``compressobj`` per connection flushed with ``Z_SYNC_FLUSH``; anything else (``zstd-stream``) falls back to
-plain text frames, which discord.py reads without decompressing.
+Invariants: a session's sequence numbers are strictly increasing across its connections; every dispatch is
+kept for RESUME replay until the session is invalidated; sends on one connection are serialised (the zlib
+stream is shared by every frame, so frames must leave in the order they were compressed).
+``compress=zlib-stream`` is honoured with one ``compressobj`` per connection flushed with ``Z_SYNC_FLUSH``;
+anything else (``zstd-stream``) falls back to plain text frames, which discord.py reads as they are.
 """
 
 from __future__ import annotations

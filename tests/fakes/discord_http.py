@@ -1,9 +1,9 @@
 """HTTP plumbing of the fake Discord: error bodies, request bodies, recording, faults and rate-limit headers.
 
-Invariants: JSON responses are typed exactly ``application/json`` (discord.py parses nothing else, not even with a
-``charset``); errors use Discord's shape ``{"message", "code"}`` plus ``errors`` for form errors, so discord.py
-raises the exception types it raises in production; every response under ``/api`` carries ``X-RateLimit-*``
-headers that never run out, so discord.py never waits unless a test injects a 429.
+Invariants: JSON responses are typed exactly ``application/json`` (discord.py parses nothing else, not even
+with a ``charset``); errors use Discord's shape ``{"message", "code"}`` plus ``errors`` for form errors, so
+discord.py raises the exception types it raises in production; every response under ``/api`` carries
+``X-RateLimit-*`` headers that never run out, so discord.py never waits unless a test injects a 429.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class Fault:
 
 
 async def read_body(request: web.Request, size_limit: int) -> tuple[Any, list[Upload]]:
-    """The JSON body, or a multipart body's ``payload_json`` and ``files[n]``; enforces size and count limits."""
+    """The JSON body, or multipart ``payload_json`` plus ``files[n]``; enforces the size and count limits."""
     uploads: list[Upload] = []
     payload: Any = {}
     if request.content_type.startswith("multipart/"):
@@ -181,15 +181,17 @@ def make_middleware(fake: FakeDiscord) -> Any:
             response = error.response()
         except web.HTTPMethodNotAllowed:
             response = DiscordError(405, 0, "405: Method Not Allowed").response()
-        except Exception as exc:  # a bug in the fake: fail the test, and answer 400 so discord.py does not retry
+        except (
+            Exception
+        ) as exc:  # a bug in the fake: fail the test, and answer 400 so discord.py does not retry
             fake.internal_errors.append(exc)
             response = DiscordError(400, 0, f"fake Discord failed: {exc!r}").response()
         if is_api:
             _ratelimit_headers(request, response)
         record.status = response.status
-        if isinstance(response, web.Response) and isinstance(response.body, bytes) and response.body:
-            if response.content_type == "application/json":
-                record.response = json.loads(response.body)
+        body = response.body if isinstance(response, web.Response) else None
+        if isinstance(body, bytes) and body and response.content_type == "application/json":
+            record.response = json.loads(body)
         if path != "/gateway":  # the websocket's lifetime is not a request
             fake.requests.append(record)
             fake._notify()

@@ -1,9 +1,10 @@
 """Interactions as the fake dispatches them, and the handle a test holds to watch the bot answer one.
 
 Invariants: an interaction's token works for webhooks until ``expire()`` or the fake's ``token_lifetime``; its
-callback is accepted once, within ``initial_response_deadline``; ``original`` is the message the callback created
-(types 4/5) or the component's message (types 6/7). Option and modal payloads are built from what the bot actually
-registered (synced commands, the modal it sent), so a test cannot send what Discord's client never would.
+callback is accepted once, within ``initial_response_deadline``; ``original`` is the message the callback
+created (types 4/5) or the component's message (types 6/7). Option and modal payloads are built from what the
+bot actually registered (synced commands, the modal it sent), so a test cannot send what Discord's client
+never would.
 """
 
 # ASYNC109: ``timeout`` here is the deadline of a test-facing wait, not a cancel scope the caller should own.
@@ -35,31 +36,8 @@ PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE, UPDATE
 AUTOCOMPLETE_RESULT, MODAL = 8, 9
 
 # Application command option types
-(
-    SUB_COMMAND,
-    SUB_COMMAND_GROUP,
-    STRING,
-    INTEGER,
-    BOOLEAN,
-    USER,
-    CHANNEL,
-    ROLE,
-    MENTIONABLE,
-    NUMBER,
-    ATTACHMENT,
-) = (
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-    9,
-    10,
-    11,
-)
+SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE = 1, 2, 3, 4, 5, 6, 7, 8
+MENTIONABLE, NUMBER, ATTACHMENT = 9, 10, 11
 _SELECTS = {3, 5, 6, 7, 8}
 
 
@@ -92,7 +70,8 @@ class FakeInteraction:
     @property
     def data(self) -> dict[str, Any]:
         """The ``data`` object that was dispatched."""
-        return self.payload.get("data", {})
+        data: dict[str, Any] = self.payload.get("data", {})
+        return data
 
     @property
     def deferred(self) -> bool:
@@ -118,7 +97,7 @@ class FakeInteraction:
     async def wait_for_response(
         self, predicate: Callable[[FakeInteraction], Any] | None = None, timeout: float = 5.0
     ) -> FakeInteraction:
-        """Wait until the bot acknowledged this interaction and ``predicate(self)`` holds; returns ``self``."""
+        """Wait until the bot acknowledged this interaction and ``predicate(self)`` holds; return ``self``."""
         await self.fake.wait_for(
             lambda: self.acknowledged and (predicate is None or predicate(self)),
             timeout,
@@ -160,7 +139,7 @@ class FakeInteraction:
         """Fill in and submit the modal the bot answered with; ``values`` maps component custom ids to input.
 
         Text inputs take ``str``, selects ``list[str]``, file uploads a list of attachments from
-        :meth:`FakeDiscord.add_attachment`, checkboxes ``bool``. Unset text inputs keep their pre-filled value.
+        :meth:`FakeDiscord.add_attachment`, checkboxes ``bool``. Unset text inputs keep their default.
         """
         if self.modal is None:
             raise RuntimeError(
@@ -292,8 +271,9 @@ def build_modal_submission(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The ``data.components`` Discord sends for a submitted modal, and the uploaded attachments to resolve.
 
-    Mirrors the modal's layout: action rows keep their text inputs, labels (type 18) wrap one ``component``, text
-    displays (type 10) come back with their id only. Every component gets the sequential ``id`` Discord assigns.
+    Mirrors the modal's layout: action rows keep their text inputs, labels (type 18) wrap one ``component``,
+    text displays (type 10) come back with their id only. Every component gets the sequential ``id`` Discord
+    assigns.
     """
     inputs = [c for c in _walk_modal(components) if "custom_id" in c]
     unknown = set(values) - {c["custom_id"] for c in inputs}
@@ -308,7 +288,7 @@ def build_modal_submission(
     attachments: list[dict[str, Any]] = []
 
     def item(c: dict[str, Any]) -> dict[str, Any]:
-        kind, custom_id = c["type"], c.get("custom_id")
+        kind, custom_id = c["type"], str(c.get("custom_id", ""))
         out: dict[str, Any] = {"type": kind, "id": ids[id(c)]}
         if kind == 4:
             value = str(values.get(custom_id, c.get("value") or ""))
@@ -331,7 +311,7 @@ def build_modal_submission(
             out.update(custom_id=custom_id, value=values.get(custom_id))
         elif kind == 23:
             out.update(custom_id=custom_id, value=bool(values.get(custom_id, False)))
-        elif custom_id is not None:
+        elif custom_id:
             out["custom_id"] = custom_id
         return out
 

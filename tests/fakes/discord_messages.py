@@ -1,9 +1,9 @@
-"""How the fake Discord applies a create/edit message body: content, embeds, components, flags and attachments.
+"""How the fake Discord applies a message body: content, embeds, components, flags and attachments.
 
-Invariants: a body is validated completely before anything changes (a rejected edit leaves the message as it was);
-attachments follow API v10 — when ``attachments`` is present it is the complete final list (kept ones by snowflake,
-new ones by upload index), otherwise uploads are added; an edit clears the deferred LOADING flag; only
-SUPPRESS_EMBEDS can change on edit, as on Discord.
+Invariants: a body is validated completely before anything changes (a rejected edit leaves the message as it
+was); attachments follow API v10 — when ``attachments`` is present it is the complete final list (kept ones by
+snowflake, new ones by upload index), otherwise uploads are added; an edit clears the deferred LOADING flag;
+only SUPPRESS_EMBEDS can change on edit, as on Discord.
 """
 
 from __future__ import annotations

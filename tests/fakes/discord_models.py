@@ -1,7 +1,8 @@
-"""The fake Discord's world: users, guilds, channels, members, messages and files, and their wire payloads.
+"""The fake Discord's objects: users, guilds, channels, members, messages and files, and their wire payloads.
 
-Invariants: every id is a real-looking snowflake (discord.py derives timestamps from them); payload builders return
-fresh dicts shaped like Discord API v10 objects, so callers may mutate what they get. Nothing here touches the network.
+Invariants: every id is a real-looking snowflake (discord.py derives timestamps from them); payload builders
+return fresh dicts shaped like Discord API v10 objects, so callers may mutate what they get. Nothing here
+touches the network.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ class FakeMember:
 
     @property
     def permissions(self) -> int:
-        """Guild-level permissions: owner and administrators get everything (channel overwrites are not modelled)."""
+        """Guild-level permissions; owner and administrators get all (channel overwrites are not modelled)."""
         if self.user.id == self.guild.owner_id:
             return ALL_PERMISSIONS
         value = int(self.guild.everyone.permissions)
@@ -297,7 +298,7 @@ class FakeGuild:
         admin: bool = False,
         nick: str | None = None,
     ) -> FakeMember:
-        """Make ``user`` a member; ``permissions`` adds a personal role with those bits, ``admin`` adds MANAGE_GUILD."""
+        """Make ``user`` a member; ``permissions`` adds a role of those bits; ``admin`` adds MANAGE_GUILD."""
         member = self.members.get(user.id) or FakeMember(self, user, nick=nick)
         member.roles.extend(roles)
         extra = int(permissions) | (Perm.MANAGE_GUILD if admin else 0)

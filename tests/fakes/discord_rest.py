@@ -1,8 +1,9 @@
-"""The fake Discord's route table, and the bot-authenticated REST endpoints (meta, commands, channels, guilds).
+"""The fake Discord's route table and its bot-authenticated REST endpoints (commands, channels, guilds).
 
 Invariants: literal path segments (``@me``) are registered before placeholders; anything unmatched answers
-``404 {"message": "404: Not Found", "code": 0}``; the bot may only post where its permissions allow (VIEW_CHANNEL,
-SEND_MESSAGES, ATTACH_FILES with files) and only DM users who accept DMs; the CDN ignores signature query strings.
+``404 {"message": "404: Not Found", "code": 0}``; the bot may only post where its permissions allow
+(VIEW_CHANNEL, SEND_MESSAGES, ATTACH_FILES with files) and only DM users who accept DMs; the CDN ignores
+signature query strings.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class RestApi:
     async def _body(self, request: web.Request) -> tuple[Any, list[Any]]:
         return await read_body(request, self.fake.attachment_size_limit)
 
-    # -- meta -------------------------------------------------------------------------------------------------
+    # -- meta ------------------------------------------------------------------------------------------
 
     async def get_gateway(self, request: web.Request) -> web.Response:
         """``GET /gateway``."""
@@ -133,7 +134,7 @@ class RestApi:
         """``GET /oauth2/applications/@me`` and ``GET /applications/@me``."""
         return json_response(self.fake.application_payload())
 
-    # -- application commands -----------------------------------------------------------------------------
+    # -- application commands --------------------------------------------------------------------------
 
     def _scope(self, request: web.Request) -> int | None:
         if to_int(request.match_info["app_id"]) != self.fake.application_id:
@@ -211,7 +212,7 @@ class RestApi:
             stored["guild_id"] = str(scope)
         return stored
 
-    # -- channels -------------------------------------------------------------------------------------------
+    # -- channels --------------------------------------------------------------------------------------
 
     def _channel(self, request: web.Request) -> FakeChannel:
         channel = self.fake.find_channel(to_int(request.match_info["channel_id"]))
@@ -292,7 +293,7 @@ class RestApi:
         self._channel(request)
         return web.Response(status=204)
 
-    # -- guilds ---------------------------------------------------------------------------------------------
+    # -- guilds ----------------------------------------------------------------------------------------
 
     def _guild(self, request: web.Request) -> FakeGuild:
         guild = self.fake.guilds.get(to_int(request.match_info["guild_id"]))

@@ -1,10 +1,11 @@
 """discord.py glue for tests: point the real library at custom endpoints, and run a client against the fake.
 
 discord.py 2.7 has no per-client setting for either URL. Every REST call (including interaction callbacks and
-webhooks) builds its URL from the class attribute ``discord.http.Route.BASE``; a plain ``discord.Client`` opens its
-first gateway connection at the class attribute ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` (it never calls
-``GET /gateway/bot``; only ``AutoShardedClient`` does) and resumes at the ``resume_gateway_url`` READY returned.
-Both are process-wide, so :func:`point_discord_py` restores them when it exits.
+webhooks) builds its URL from the class attribute ``discord.http.Route.BASE``; a plain ``discord.Client``
+opens its first gateway connection at the class attribute ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``
+(it never calls ``GET /gateway/bot``; only ``AutoShardedClient`` does) and resumes at the
+``resume_gateway_url`` READY returned. Both are process-wide, so :func:`point_discord_py` restores them when
+it exits.
 """
 
 # ASYNC109: ``timeout`` bounds how long a test waits for the client to identify; it is not a cancel scope.
@@ -31,12 +32,14 @@ with warnings.catch_warnings():
 if TYPE_CHECKING:
     from tests.fakes.discord_server import FakeDiscord
 
+__all__ = ["discord", "point_discord_py", "preserved_discord_py_endpoints", "running_client"]
+
 ClientT = TypeVar("ClientT", bound=discord.Client)
 
 
 @contextlib.contextmanager
 def point_discord_py(api_url: str, gateway_url: str) -> Iterator[None]:
-    """Send discord.py's REST calls to ``api_url`` and its gateway connections to ``gateway_url``, then restore."""
+    """Send discord.py's REST calls to ``api_url`` and gateway connections to ``gateway_url``; restore."""
     with preserved_discord_py_endpoints():
         discord.http.Route.BASE = api_url.rstrip("/")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
@@ -61,8 +64,9 @@ async def running_client(
 ) -> AsyncIterator[ClientT]:
     """Log ``client`` in against ``fake``, connect it in this event loop, and close it cleanly on exit.
 
-    Ready means the fake has sent READY and every GUILD_CREATE on a new session, so interactions dispatched next
-    reach a client that knows the guilds. (discord.py's own ``on_ready`` comes ``guild_ready_timeout`` later.)
+    Ready means the fake has sent READY and every GUILD_CREATE on a new session, so interactions dispatched
+    next reach a client that knows the guilds. (discord.py's own ``on_ready`` comes ``guild_ready_timeout``
+    later.)
     """
     with point_discord_py(fake.api_url, fake.gateway_url):
         after = fake.session_count

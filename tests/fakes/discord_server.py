@@ -10,9 +10,10 @@ Usage::
             assert hit.deferred
             result = await hit.wait_for_original(lambda m: m.files)
 
-Invariants: all state lives on one :class:`FakeDiscord` per test; waiting never sleeps a fixed time — every change
-wakes :meth:`FakeDiscord.wait_for`, which gives up at its deadline listing the recent requests. The default world
-(see :class:`DiscordWorld`) has ``default_user`` as a plain member of ``default_guild`` and ``default_channel``.
+Invariants: all state lives on one :class:`FakeDiscord` per test; waiting never sleeps a fixed time — every
+change wakes :meth:`FakeDiscord.wait_for`, which gives up at its deadline listing the recent requests. The
+default world (see :class:`DiscordWorld`) has ``default_user`` as a plain member of ``default_guild`` and
+``default_channel``.
 """
 
 # ASYNC109: ``timeout`` here is the deadline of a test-facing wait, not a cancel scope the caller should own.
@@ -58,6 +59,7 @@ from tests.fakes.discord_world import DiscordWorld
 __all__ = ["FakeDiscord", "FakeInteraction", "FakeMessage", "Perm", "fake_discord"]
 
 MiB = 1024 * 1024
+POLL_INTERVAL = 0.02  # seconds between re-checks of predicates over state outside the fake (e.g. the bot's)
 T = TypeVar("T")
 
 
@@ -93,7 +95,7 @@ class FakeDiscord(DiscordWorld):
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
-    # -- lifecycle ----------------------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------------------
 
     async def start(self) -> Self:
         """Listen on a free port of 127.0.0.1."""
@@ -127,7 +129,7 @@ class FakeDiscord(DiscordWorld):
         """The gateway ``ws://127.0.0.1:PORT/gateway`` (what ``EDITBOT_DISCORD_GATEWAY_URL`` would be)."""
         return self.base_url.replace("http://", "ws://", 1) + "/gateway"
 
-    # -- users acting ---------------------------------------------------------------------------------------
+    # -- users acting ----------------------------------------------------------------------------------
 
     async def post_message(
         self,
@@ -162,9 +164,10 @@ class FakeDiscord(DiscordWorld):
     ) -> FakeInteraction:
         """A user runs ``/name`` (``"group sub"`` for subcommands), giving ``options`` by name.
 
-        Values: ``str``, ``int``, ``float``, ``bool``; a :class:`FakeUser`, channel or role; an attachment from
-        :meth:`add_attachment` (it lands in ``data.resolved.attachments``). A list passes raw option dicts
-        through, with ``resolved`` as given. The command must have been synced where the user is, as on Discord.
+        Values: ``str``, ``int``, ``float``, ``bool``; a :class:`FakeUser`, channel or role; an attachment
+        from :meth:`add_attachment` (it lands in ``data.resolved.attachments``). A list passes raw option
+        dicts through, with ``resolved`` as given. The command must have been synced where the user is, as on
+        Discord.
         """
         user, channel = self._who_where(user, guild, channel)
         root, *path = name.split()
@@ -262,7 +265,7 @@ class FakeDiscord(DiscordWorld):
         attachments: Iterable[Any] = (),
         locale: str | None = None,
     ) -> FakeInteraction:
-        """Submit a modal with raw submission ``components`` (:meth:`FakeInteraction.submit_modal` builds them)."""
+        """Submit a modal with raw ``components`` (:meth:`FakeInteraction.submit_modal` builds them)."""
         user, channel = self._who_where(user, guild, channel)
         data: dict[str, Any] = {"custom_id": custom_id, "components": components}
         files = [attachment_payload(a) for a in attachments]
@@ -344,10 +347,10 @@ class FakeDiscord(DiscordWorld):
         self._notify()
         return handle
 
-    # -- inspection and waiting -----------------------------------------------------------------------------
+    # -- inspection and waiting ------------------------------------------------------------------------
 
     def requests_to(self, method: str, path_glob: str) -> list[RecordedRequest]:
-        """Recorded requests, e.g. ``("PATCH", "/webhooks/*/messages/@original")`` (paths lack ``/api/v10``)."""
+        """Recorded requests like ``("PATCH", "/webhooks/*/messages/@original")`` (no ``/api/v10``)."""
         return [r for r in self.requests if r.method == method and fnmatch.fnmatchcase(r.path, path_glob)]
 
     async def wait_for_message(
@@ -357,7 +360,7 @@ class FakeDiscord(DiscordWorld):
         channel: FakeChannel | None = None,
         timeout: float = 5.0,
     ) -> FakeMessage:
-        """The newest message in ``channel`` (ephemeral ones included) matching ``predicate`` (default: the bot's)."""
+        """The newest message in ``channel`` (ephemeral too) matching ``predicate`` (default: the bot's)."""
         check = predicate or (lambda m: m.author is self.bot_user)
 
         def found() -> FakeMessage | None:
@@ -368,9 +371,12 @@ class FakeDiscord(DiscordWorld):
         return await self.wait_for(found, timeout, f"a matching message in {where}")
 
     async def wait_for(
-        self, predicate: Callable[[], T], timeout: float = 5.0, what: str = "a condition"
+        self, predicate: Callable[[], T | None], timeout: float = 5.0, what: str = "a condition"
     ) -> T:
-        """Re-check ``predicate`` after every change in the fake until it is truthy; TimeoutError at the deadline."""
+        """Re-check ``predicate`` on each change in the fake, and every 20 ms, until truthy (or TimeoutError).
+
+        Predicates may look at the bot's own state too (the poll interval covers what the fake cannot see).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -385,13 +391,15 @@ class FakeDiscord(DiscordWorld):
                 raise TimeoutError(
                     f"gave up after {timeout}s waiting for {what}; recent requests:\n  {recent}"
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+            with contextlib.suppress(TimeoutError):  # wake on any change, or poll state the fake cannot see
+                await asyncio.wait_for(changed.wait(), min(remaining, POLL_INTERVAL))
 
     def raise_internal_errors(self) -> None:
         """Re-raise the first exception a handler of the fake hit (a bug in the fake, not in the bot)."""
         if self.internal_errors:
-            raise RuntimeError("the fake Discord failed while handling a request") from self.internal_errors[0]
+            raise RuntimeError("the fake Discord failed while handling a request") from self.internal_errors[
+                0
+            ]
 
     def _notify(self) -> None:
         self._changed.set()
@@ -401,7 +409,7 @@ class FakeDiscord(DiscordWorld):
     def _now() -> float:
         return time.monotonic()
 
-    # -- tokens, faults, the gateway --------------------------------------------------------------------------
+    # -- tokens, faults, the gateway -------------------------------------------------------------------
 
     def expire_token(self, target: FakeInteraction | str) -> None:
         """Expire an interaction's token now: webhook calls get 401/50027 and the callback 404/10062."""
@@ -419,7 +427,7 @@ class FakeDiscord(DiscordWorld):
         times: int = 1,
         retry_after: float = 0.01,
     ) -> None:
-        """Answer the next ``times`` matching API requests with ``status`` (a 429 gets a real rate-limit body)."""
+        """Answer the next ``times`` matching API requests with ``status`` (429: a real rate-limit body)."""
         headers: dict[str, str] = {}
         if status == 429:
             body = body or {
@@ -453,13 +461,13 @@ class FakeDiscord(DiscordWorld):
         return await self.wait_for(ready, timeout, "the bot to identify on the gateway")
 
     async def disconnect_bot(self, code: int = 4000, *, invalidate_session: bool = False) -> None:
-        """Close the bot's gateway connection from the server side (discord.py then RESUMEs or re-IDENTIFYs)."""
+        """Close the bot's gateway connection from the server (discord.py then RESUMEs or re-IDENTIFYs)."""
         await self.gateway.disconnect(code, invalidate=invalidate_session)
 
-    # -- message events (used by the REST handlers) -----------------------------------------------------------
+    # -- message events (used by the REST handlers) ----------------------------------------------------
 
     async def _publish(self, message: FakeMessage, *, created: bool) -> None:
-        """Store a new message (or note an edit) and send MESSAGE_CREATE/UPDATE as the session's intents allow."""
+        """Store a new message (or note an edit); send MESSAGE_CREATE/UPDATE as the intents allow."""
         if created:
             message.channel.messages.append(message)
         self._notify()
@@ -492,7 +500,7 @@ class FakeDiscord(DiscordWorld):
             member = guild.members.get(message.author.id)
             if member is not None:
                 data["member"] = member.payload(with_user=False)
-        # Without the MESSAGE_CONTENT intent, guild messages arrive empty unless they are the bot's or mention it.
+        # Without MESSAGE_CONTENT, guild messages arrive empty unless they are the bot's or mention it
         exempt = guild is None or message.author is self.bot_user or self.bot_user.id in message.mentions
         if not session.intents & Intent.MESSAGE_CONTENT and not exempt:
             data.update(content="", embeds=[], attachments=[], components=[])

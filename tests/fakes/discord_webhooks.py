@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tests.fakes.discord_server import FakeDiscord
 
 # Callback types each interaction type accepts: ping -> pong; commands -> message, defer, modal; components ->
-# also deferred update and update; autocomplete -> choices; modal submits -> no modal (6/7 only from a message).
+# also deferred update and update; autocomplete -> choices; modal submits -> no modal (6/7 from a message).
 _ALLOWED = {1: {1}, 2: {4, 5, 9}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}
 
 
@@ -57,7 +57,7 @@ class WebhookApi:
         r.add_delete(message, self.delete_message)
 
     async def callback(self, request: web.Request) -> web.Response:
-        """``POST /interactions/{id}/{token}/callback`` (``?with_response=true`` returns the callback object)."""
+        """``POST /interactions/{id}/{token}/callback`` (``?with_response=true``: returns the callback)."""
         body, uploads = await read_body(request, self.fake.attachment_size_limit)
         interaction = self.fake._interactions.get(to_int(request.match_info["interaction_id"]))
         if interaction is None or interaction.token != request.match_info["token"]:

@@ -1,8 +1,8 @@
 """What exists in the fake Discord: the bot, users, guilds, DM channels, files on the CDN and synced commands.
 
 Invariants: the bot is a member of every guild, with its own role (its permissions decide what REST allows); a
-guild's ``@everyone`` role has the guild's id; every file has one CDN path served by the fake; synced commands keep
-their id across re-syncs while name and type stay the same, as on Discord. No network here.
+guild's ``@everyone`` role has the guild's id; every file has one CDN path served by the fake; synced commands
+keep their id across re-syncs while name and type stay the same, as on Discord. No network here.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class DiscordWorld:
         self.default_guild.add_member(self.default_user)
         self.default_channel = self.default_guild.default_channel
 
-    # -- people and places ----------------------------------------------------------------------------------
+    # -- people and places -----------------------------------------------------------------------------
 
     def add_user(self, name: str, *, locale: str = "en-US", bot: bool = False) -> FakeUser:
         """Create a user; ``locale`` becomes the ``locale`` of their interactions."""
@@ -118,7 +118,7 @@ class DiscordWorld:
         channel = channel or self.default_channel
         return [m for m in channel.messages if not m.deleted and (include_ephemeral or not m.ephemeral)]
 
-    # -- files ----------------------------------------------------------------------------------------------
+    # -- files -----------------------------------------------------------------------------------------
 
     def add_attachment(
         self,
@@ -128,7 +128,7 @@ class DiscordWorld:
         *,
         channel: FakeChannel | None = None,
     ) -> dict[str, Any]:
-        """Put a user's upload on the CDN; returns its attachment object (id, size, url, proxy_url, width, ...).
+        """Put a user's upload on the CDN; return its attachment object (id, size, url, proxy_url, ...).
 
         Without ``channel`` it is an upload to a command option or a modal (an ephemeral attachment).
         """
@@ -177,7 +177,7 @@ class DiscordWorld:
         """The stored file behind an attachment object."""
         return self._files[int(attachment["id"])]
 
-    # -- the application and its commands ---------------------------------------------------------------------
+    # -- the application and its commands --------------------------------------------------------------
 
     def application_payload(self) -> dict[str, Any]:
         """The application object (``GET /oauth2/applications/@me``)."""

@@ -241,6 +241,8 @@ class FakeEditAPI:
         self.requests: list[ReceivedRequest] = []
         self.downloads: list[ReceivedRequest] = []
         self.last_usage: tuple[int, int, int] | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0  # how many edits overlapped at most: concurrency without a stopwatch
         self._host, self._port = host, port
         self._canned: deque[_Canned] = deque()
         self._hangs = 0
@@ -384,9 +386,14 @@ class FakeEditAPI:
             plan = self._check(received)
         except _Reject as rej:
             return rej.response
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        images = await asyncio.to_thread(_render, received, plan)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            images = await asyncio.to_thread(_render, received, plan)
+        finally:
+            self.in_flight -= 1
         return web.json_response(self._answer(received, plan, images))
 
     async def _file(self, request: web.Request) -> web.StreamResponse:

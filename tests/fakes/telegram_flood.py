@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 COUNTED_PREFIXES = ("send", "edit", "copymessage", "forwardmessage")
 NOT_COUNTED = frozenset({"sendchataction"})
@@ -70,10 +71,10 @@ class FloodControl:
         self.limit(per_chat=(1, 1.0), per_group=(20, 60.0), overall=(30, 1.0))
 
     def inject(
-        self, times: int = 1, *, retry_after: float = 1, method: str | None = None, chat: object = None
+        self, times: int = 1, *, retry_after: float = 1, method: str | None = None, chat: Any = None
     ) -> None:
-        """Refuse the next ``times`` matching counted calls with 429 (method name case-insensitive)."""
-        chat_id = getattr(chat, "id", chat)
+        """Refuse the next ``times`` matching counted calls with 429 (``chat``: a FakeChat or a chat_id)."""
+        chat_id: int | str | None = getattr(chat, "id", chat)
         self._injections.append(_Injection(times, retry_after, method.lower() if method else None, chat_id))
 
     def off(self) -> None:

@@ -113,7 +113,7 @@ async def get_updates(tg: FakeTelegram, bot: BotAccount, p: Params) -> list[JSON
 async def set_webhook(tg: FakeTelegram, bot: BotAccount, p: Params) -> Described:
     url = p.text("url") or ""
     if not url:
-        return await delete_webhook(tg, bot, p)
+        return _remove_webhook(tg, bot, p)
     if not re.match(r"https?://[^/\s]+", url):
         raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
     secret = p.text("secret_token")
@@ -137,13 +137,17 @@ async def set_webhook(tg: FakeTelegram, bot: BotAccount, p: Params) -> Described
     return Described(True, "Webhook is already set" if same else "Webhook was set")
 
 
-@method("deleteWebhook")
-async def delete_webhook(tg: FakeTelegram, bot: BotAccount, p: Params) -> Described:
+def _remove_webhook(tg: FakeTelegram, bot: BotAccount, p: Params) -> Described:
     if p.flag("drop_pending_updates"):
         bot.pending.clear()
     existed, bot.webhook = bot.webhook is not None, None
     tg.webhook_changed(bot)
     return Described(True, "Webhook was deleted" if existed else "Webhook is already deleted")
+
+
+@method("deleteWebhook")
+async def delete_webhook(tg: FakeTelegram, bot: BotAccount, p: Params) -> Described:
+    return _remove_webhook(tg, bot, p)
 
 
 @method("getWebhookInfo")

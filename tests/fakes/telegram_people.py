@@ -101,7 +101,7 @@ class TelegramPeople(TelegramState):
             return not target or target.lower() == bot.username.lower()
         if f"@{bot.username}".lower() in text.lower():
             return True
-        return (raw.get("reply_to_message") or {}).get("from", {}).get("id") == bot.id
+        return bool((raw.get("reply_to_message") or {}).get("from", {}).get("id") == bot.id)
 
     def _user_message(
         self,

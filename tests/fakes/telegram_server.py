@@ -1,8 +1,18 @@
 """A fake Telegram Bot API server on 127.0.0.1 that real python-telegram-bot code can talk to.
 
-Point PTB at it with ``ApplicationBuilder().token(fake.token).base_url(fake.api_url)
-.base_file_url(fake.file_url)``; drive users with ``fake.send_text(...)`` & co. and assert on
-``fake.messages_in(chat)``. Pytest fixture: ``fake_telegram``.
+Usage (the ``fake_telegram`` fixture starts one per test)::
+
+    app = (ApplicationBuilder().token(fake_telegram.token)
+           .base_url(fake_telegram.api_url).base_file_url(fake_telegram.file_url).build())
+    app.add_handler(...)
+    alice = fake_telegram.user(1001, "Alice")
+    dm = fake_telegram.private_chat(alice)
+    async with ptb_polling(app):
+        sent = fake_telegram.send_photo(dm, alice, png_bytes, caption="make it blue")
+        result = await fake_telegram.wait_for_message(dm, lambda m: m.photo, after=sent)
+        press = fake_telegram.press_button(dm, alice, result, "again")
+        await fake_telegram.wait_for(lambda: press.answered)
+    assert result.image().size == (1024, 1024) and result.button_texts == ["Edit again"]
 
 Invariants: the wire protocol is Telegram's (``/bot<token>/<method>`` with JSON, urlencoded or
 multipart bodies; ``{"ok": ...}`` answers whose HTTP status equals ``error_code``; files under
@@ -19,7 +29,7 @@ import copy
 import mimetypes
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +38,38 @@ import pytest
 from aiohttp import web
 
 from .telegram_methods import METHODS
-from .telegram_model import JSON, BotAccount, BotCall, UploadedFile
+from .telegram_model import (
+    JSON,
+    BotAccount,
+    BotCall,
+    Button,
+    CallbackQueryHandle,
+    ChatMessage,
+    FakeChat,
+    FakeUser,
+    UploadedFile,
+)
 from .telegram_people import TelegramPeople
 from .telegram_wire import UPLOAD_LIMIT, ApiError, Described, Params
 
 if TYPE_CHECKING:
     from telegram.ext import Application
 
-__all__ = ["FakeTelegram", "WebhookDelivery", "fake_telegram", "ptb_polling", "ptb_webhook"]
+__all__ = [
+    "BotAccount",
+    "BotCall",
+    "Button",
+    "CallbackQueryHandle",
+    "ChatMessage",
+    "FakeChat",
+    "FakeTelegram",
+    "FakeUser",
+    "UploadedFile",
+    "WebhookDelivery",
+    "fake_telegram",
+    "ptb_polling",
+    "ptb_webhook",
+]
 
 TOKEN_FORMAT = re.compile(r"\d+:[A-Za-z0-9_-]{35}")
 TERMINATED = (
@@ -71,6 +105,7 @@ class FakeTelegram(TelegramPeople):
         self._session: aiohttp.ClientSession | None = None
         self._polls: dict[str, _Poll] = {}
         self._webhook_tasks: dict[str, asyncio.Task[None]] = {}
+        self._all_tasks: set[asyncio.Task[None]] = set()  # replaced deliverers too, awaited on close
         self._closing = False
 
     # ----------------------------------------------------------------- addresses
@@ -117,7 +152,7 @@ class FakeTelegram(TelegramPeople):
         self._closing = True
         for signal in self.update_signals.values():
             signal.fire()
-        tasks = list(self._webhook_tasks.values())
+        tasks = list(self._all_tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -177,7 +212,7 @@ class FakeTelegram(TelegramPeople):
             params = await self._read_params(request)
         except ApiError as exc:
             return self._answer(exc.body(), exc.code)
-        call = BotCall(name, token, {}, params.files)
+        call = BotCall(name, token, params.snapshot(), params.files)
         if name.lower() != "getupdates":  # polling is transport, not something the bot "did"
             self.bot_calls.append(call)
         try:
@@ -191,7 +226,7 @@ class FakeTelegram(TelegramPeople):
                 body = {"ok": True, "result": result.result, "description": result.description}
             call.result = body["result"]
             response = self._answer(body)
-        call.params = params.snapshot()
+        call.params = params.snapshot()  # now with the types the handler decoded
         self.changed.fire()
         return response
 
@@ -256,9 +291,10 @@ class FakeTelegram(TelegramPeople):
             task.cancel()
         self.update_signals[bot.token].fire()
         if bot.webhook is not None and not self._closing:
-            self._webhook_tasks[bot.token] = asyncio.create_task(
-                self._deliver(bot), name=f"webhook:{bot.username}"
-            )
+            task = asyncio.create_task(self._deliver(bot), name=f"webhook:{bot.username}")
+            self._webhook_tasks[bot.token] = task
+            self._all_tasks.add(task)
+            task.add_done_callback(self._all_tasks.discard)
 
     async def _deliver(self, bot: BotAccount) -> None:
         hook, signal, delay = bot.webhook, self.update_signals[bot.token], self.webhook_retry_delay
@@ -336,19 +372,48 @@ async def fake_telegram(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTe
 
 
 @contextlib.asynccontextmanager
-async def ptb_polling(
-    app: Application[Any, Any, Any, Any, Any, Any], **start_polling: Any
+async def _running(
+    app: Application[Any, Any, Any, Any, Any, Any],
+    start_updater: Callable[[], Awaitable[object]],
+    raise_handler_errors: bool,
 ) -> AsyncIterator[None]:
-    """Run a PTB Application with long polling inside the current event loop, and stop it cleanly."""
+    """Start app and updater in this loop; on exit stop both and surface exceptions handlers raised."""
+    errors: list[BaseException] = []
+
+    async def collect(update: object, context: Any) -> None:
+        errors.append(context.error)
+
+    if raise_handler_errors:
+        app.add_error_handler(collect)
     async with app:
         await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(**start_polling)
+        await start_updater()
         try:
             yield
         finally:
+            assert app.updater is not None
             await app.updater.stop()
             await app.stop()
+            if raise_handler_errors:
+                app.remove_error_handler(collect)
+    if errors:
+        # PTB only logs handler exceptions; a test would otherwise just time out waiting for a reply
+        raise AssertionError(f"{len(errors)} exception(s) escaped PTB handlers") from errors[0]
+
+
+@contextlib.asynccontextmanager
+async def ptb_polling(
+    app: Application[Any, Any, Any, Any, Any, Any], *, raise_handler_errors: bool = True, **start_polling: Any
+) -> AsyncIterator[None]:
+    """Run a PTB Application with long polling inside the current event loop, and stop it cleanly.
+
+    Exceptions that escape the app's handlers fail the test on exit (``raise_handler_errors=False`` when a
+    test provokes them on purpose).
+    """
+    assert app.updater is not None
+    updater = app.updater
+    async with _running(app, lambda: updater.start_polling(**start_polling), raise_handler_errors):
+        yield
 
 
 @contextlib.asynccontextmanager
@@ -358,14 +423,16 @@ async def ptb_webhook(
     port: int,
     url_path: str = "telegram",
     secret_token: str | None = None,
+    raise_handler_errors: bool = True,
     **start_webhook: Any,
 ) -> AsyncIterator[str]:
     """Run a PTB Application in webhook mode on 127.0.0.1:``port``; yields the webhook URL it registered."""
     url = f"http://127.0.0.1:{port}/{url_path}"
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_webhook(
+    assert app.updater is not None
+    updater = app.updater
+
+    def start() -> Awaitable[object]:
+        return updater.start_webhook(
             listen="127.0.0.1",
             port=port,
             url_path=url_path,
@@ -373,8 +440,6 @@ async def ptb_webhook(
             secret_token=secret_token,
             **start_webhook,
         )
-        try:
-            yield url
-        finally:
-            await app.updater.stop()
-            await app.stop()
+
+    async with _running(app, start, raise_handler_errors):
+        yield url

@@ -212,13 +212,17 @@ class TelegramState:
 
     async def wait_for(
         self,
-        predicate: Callable[[], T],
+        predicate: Callable[[], T | None],
         timeout: float = 5.0,  # noqa: ASYNC109 - the waiter *is* the deadline; callers pass a budget
         *,
         what: str | None = None,
+        context: Callable[[], str] | None = None,
         poll_interval: float = 0.05,
     ) -> T:
-        """Re-check ``predicate`` on every change (and every ``poll_interval``) until truthy or deadline."""
+        """Re-check ``predicate`` on every change (and every ``poll_interval``) until truthy or deadline.
+
+        On timeout the AssertionError names ``what`` was awaited, the last bot calls and ``context()``.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -227,8 +231,10 @@ class TelegramState:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 recent = [f"{c.method}({c.error or 'ok'})" for c in self.bot_calls[-8:]]
+                detail = f"; {context()}" if context else ""
                 raise AssertionError(
-                    f"timed out after {timeout}s waiting for {what or predicate!r}; last bot calls: {recent}"
+                    f"timed out after {timeout}s waiting for {what or predicate!r}; "
+                    f"last bot calls: {recent}{detail}"
                 )
             await self.changed.wait(min(remaining, poll_interval))
 
@@ -249,7 +255,17 @@ class TelegramState:
                 None,
             )
 
-        return await self.wait_for(find, timeout, what=f"a bot message in chat {chat.id} after #{floor}")
+        def shown() -> str:
+            return "bot messages in the chat: " + repr(
+                [
+                    (m.message_id, (m.content or "")[:80], "photo" if m.photo else "")
+                    for m in self.messages_in(chat)
+                ]
+            )
+
+        return await self.wait_for(
+            find, timeout, what=f"a bot message in chat {chat.id} after #{floor}", context=shown
+        )
 
     async def wait_for_call(
         self,

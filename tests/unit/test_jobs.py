@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -233,20 +234,19 @@ async def test_validation_errors_cost_nothing() -> None:
             "big",
             b"x",
         )
-        from dataclasses import replace
 
         actions = await w.engine.handle(
             w.origin(), ImageReceived((replace(big, size=30 * 1024 * 1024),), "hi")
         )
         assert [a.kind for a in actions if isinstance(a, SendError)] == ["image_too_large"]
+        png_ref = replace(w.ref("p1"), mime="image/png")
         actions = await w.engine.handle(
-            w.origin(),
-            EditSubmitted(
-                (w.ref("p1"),), "hi", options=__import__("core.events").events.EditOptions(size="999x1")
-            ),
+            w.origin(), EditSubmitted((png_ref,), "hi", options=EditOptions(size="999x1"))
         )
         (err,) = [a for a in actions if isinstance(a, SendError)]
         assert err.kind == "invalid_option" and err.details["option"] == "size"
+        actions = await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "an opaque photo, no mask"))
+        assert [a.kind for a in actions if isinstance(a, SendError)] == ["mask_required"]
         assert w.store.jobs == {} and w.store.used() == 0
 
 
@@ -254,11 +254,12 @@ async def test_album_over_model_limit_uses_first_and_says_so() -> None:
     async with World(models=("dall-e-2",)) as w:
         for name in ("p1", "p2"):
             w.fetcher.add(name, w.image)
-        actions = await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"), w.ref("p2")), "hi"))
+        pngs = tuple(replace(w.ref(n), mime="image/png") for n in ("p1", "p2"))
+        actions = await w.engine.handle(w.origin(), ImageReceived(pngs, "hi"))
         assert [a.text.key for a in actions if isinstance(a, SendText)] == ["using_first_images"]
         await w.runner.wait_idle()
         (job,) = w.store.jobs.values()
-        assert job.images == (w.ref("p1"),)
+        assert job.images == pngs[:1]
 
 
 async def test_stale_conversation_is_dropped_with_notice() -> None:

@@ -1,0 +1,80 @@
+"""Telegram as a service: many users at once, and webhook mode."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+
+from adapters.telegram_bot.runner import webhook_secret
+from tests.e2e.telegram_harness import TelegramHarness
+from tests.fakes.edit_api import sample_png
+
+
+async def test_twenty_users_at_once_are_served_concurrently(tg: TelegramHarness) -> None:
+    await tg.restart(api_concurrency=20)
+    tg.api.latency = 3.0
+    users = [tg.fake.user() for _ in range(20)]
+    chats = [tg.fake.private_chat(u) for u in users]
+    sent = [
+        tg.fake.send_photo(c, u, sample_png(64, 64), caption=f"edit {u.id}")
+        for c, u in zip(chats, users, strict=True)
+    ]
+    # While the slow edits run, another user still gets an immediate answer.
+    late = tg.fake.user()
+    late_chat = tg.fake.private_chat(late)
+    m = tg.fake.send_text(late_chat, late, "/usage")
+    await tg.text(late_chat, "You've used 0 of 10", after=m.message_id, within=10)
+    assert not any(x.photo for c in chats for x in tg.fake.messages_in(c))  # before any edit finished
+
+    results = await asyncio.gather(
+        *(tg.photo(c, after=s.message_id, within=60) for c, s in zip(chats, sent, strict=True))
+    )
+    await tg.idle()
+    assert [r.caption for r in results] == [f"edit {u.id}" for u in users]
+    # The edits overlapped instead of queueing one after another (20 x 3 s).
+    assert tg.api.max_in_flight >= 15
+
+
+async def test_one_users_messages_are_handled_in_order(tg: TelegramHarness) -> None:
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    tg.fake.send_photo(chat, user, sample_png(64, 64))
+    tg.fake.send_text(chat, user, "/skip")
+    last = tg.fake.send_text(chat, user, "make it blue")
+    await tg.photo(chat, after=last.message_id)
+    await tg.idle()
+    texts = [m.content for m in tg.fake.messages_in(chat) if m.text]
+    assert texts[0].startswith("Got your photo") and texts[1].startswith("No mask then")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_webhook_mode_with_secret_token(tg: TelegramHarness) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/telegram-hook"
+    await tg.restart(
+        telegram_webhook_url=url, telegram_webhook_listen="127.0.0.1", telegram_webhook_port=port
+    )
+    assert tg.fake.bot.webhook is not None and tg.fake.bot.webhook.url == url
+    assert tg.fake.bot.webhook.secret_token == webhook_secret(tg.settings())
+
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="via webhook")
+    await tg.photo(chat, after=m.message_id)
+    await tg.idle()
+    assert [d.status for d in tg.fake.webhook_deliveries][:1] == [200]
+
+    # A POST without the secret is refused and reaches nobody.
+    async with httpx.AsyncClient() as client:
+        forged = await client.post(
+            url, json={"update_id": 1, "message": {}}, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+        )
+    assert forged.status_code == 403
+    assert len(tg.api.requests) == 1
