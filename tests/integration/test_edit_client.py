@@ -449,7 +449,7 @@ async def test_redirecting_api_address_is_reported_not_followed(sleeps: list[flo
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(moved)) as http:
         c = EditClient(http, "http://api.example/v1", "sk-x", sleep=_record(sleeps))
-        with pytest.raises(BadResponse, match="elsewhere.example") as info:
+        with pytest.raises(BadResponse, match=r"elsewhere\.example") as info:
             await c.edit(request())
     assert "EDITBOT_API_BASE_URL" in info.value.details["reason"]
     assert seen == ["http://api.example/v1/images/edits"]
