@@ -113,3 +113,18 @@ async def test_commands_are_registered_in_both_languages(tg: TelegramHarness) ->
     assert english == ["edit", "settings", "usage", "skip", "cancel", "help"]
     chinese = tg.fake.commands(language_code="zh")
     assert [c["command"] for c in chinese] == english and "蒙版" in chinese[3]["description"]
+
+
+async def test_status_message_shows_phases_then_goes_away(tg: TelegramHarness) -> None:
+    tg.api.latency = 1.0
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="slowly")
+    await tg.photo(chat, after=m.message_id)
+    await tg.idle()
+    everything = tg.fake.messages_in(chat, include_deleted=True)
+    (status,) = [x for x in everything if x.deleted and x.reply_to_message_id == m.message_id]
+    shown = [h.get("text", "") for h in status.history] + [status.text or ""]
+    assert any("Preparing" in t or "Editing" in t for t in shown), shown
+    assert any("Editing… 0s" in t for t in shown), shown
+    assert "upload_photo" in tg.fake.chat_actions(chat)
