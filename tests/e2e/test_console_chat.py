@@ -23,15 +23,21 @@ def _bw_mask(width: int, height: int, box: tuple[int, int, int, int]) -> bytes:
     return buf.getvalue()
 
 
-async def _chat(tmp: Path, api: FakeEditAPI, script: str, **extra: str) -> tuple[int, str, str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")},
-        "EDITBOT_API_BASE_URL": api.base_url,
-        "EDITBOT_API_KEY": api.api_key,
-        "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'chat.db'}",
-        **extra,
-    }
-    proc = await asyncio.create_subprocess_exec(
+def _env(tmp: Path, api: FakeEditAPI | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")}
+    if api is not None:
+        env |= {
+            "EDITBOT_API_BASE_URL": api.base_url,
+            "EDITBOT_API_KEY": api.api_key,
+            "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'chat.db'}",
+        }
+    return env | extra
+
+
+async def _spawn(
+    tmp: Path, env: dict[str, str], stdout: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bots.cli",
@@ -41,9 +47,13 @@ async def _chat(tmp: Path, api: FakeEditAPI, script: str, **extra: str) -> tuple
         cwd=tmp,
         env=env,
         stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdout=stdout,
+        stderr=stdout,
     )
+
+
+async def _chat(tmp: Path, api: FakeEditAPI, script: str, **extra: str) -> tuple[int, str, str]:
+    proc = await _spawn(tmp, _env(tmp, api, **extra))
     out, err = await asyncio.wait_for(proc.communicate(script.encode()), timeout=120)
     return proc.returncode or 0, out.decode(), err.decode()
 
@@ -110,19 +120,8 @@ async def test_api_failure_is_one_plain_line(tmp_path: Path, edit_api: FakeEditA
 
 
 async def test_missing_api_key_names_the_variable(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots.cli",
-        "chat",
-        cwd=tmp_path,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    proc = await _spawn(tmp_path, _env(tmp_path, None))
+    _, err = await asyncio.wait_for(proc.communicate(b""), timeout=60)
     assert proc.returncode == 2
     assert b"EDITBOT_API_KEY" in err and b"Traceback" not in err
 
@@ -132,23 +131,8 @@ async def test_killed_mid_edit_is_refunded_and_told_on_restart(tmp_path: Path, e
     photo = tmp_path / "photo.png"
     photo.write_bytes(sample_png(64, 64))
     edit_api.hang_next()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")},
-        "EDITBOT_API_BASE_URL": edit_api.base_url,
-        "EDITBOT_API_KEY": edit_api.api_key,
-        "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-        "EDITBOT_JOB_STALE_AFTER": "0.1",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots.cli",
-        "chat",
-        cwd=tmp_path,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+    proc = await _spawn(
+        tmp_path, _env(tmp_path, edit_api, EDITBOT_JOB_STALE_AFTER="0.1"), asyncio.subprocess.DEVNULL
     )
     assert proc.stdin is not None
     proc.stdin.write(f"/photo {photo}\nmake it blue\n".encode())

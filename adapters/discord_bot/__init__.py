@@ -1,0 +1,1 @@
+"""The Discord bot: discord.py interactions -> core events; core actions -> interaction responses."""
