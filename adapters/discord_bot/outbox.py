@@ -1,0 +1,206 @@
+"""Core actions -> Discord: interaction responses, followups, and the channel after the token expired.
+
+A job started by an interaction owns that interaction's response (``handle["mode"]`` decides how):
+progress edits it in place, then the result replaces it as files with buttons (or, in FOLLOWUP mode,
+arrives as a new public message), or an error does. The immediate replies of ``engine.handle``
+are shown by :meth:`DiscordOutbox.answer`, which knows how the interaction was acknowledged.
+
+Invariant: edits of one interaction's response are serialised (one lock per token), so a late
+"starting" notice never overwrites newer progress or a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import OrderedDict
+from enum import Enum
+
+import discord
+
+from adapters.discord_bot.translate import FOLLOWUP, refs_of
+from adapters.discord_bot.views import buttons_view
+from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, cut
+from core import errors, i18n
+from core.actions import (
+    Action,
+    Delivered,
+    OutputImage,
+    Phase,
+    SendError,
+    SendImage,
+    SendProgress,
+    SendText,
+    Text,
+)
+from core.events import Origin
+from core.imaging import fit_for_upload
+
+log = logging.getLogger(__name__)
+
+_REMEMBERED = 4096
+# Room left in a result's text for the mention that precedes it when it goes to the channel.
+_CAPTION_MAX = 1900
+
+
+class Acked(Enum):
+    """How an interaction was acknowledged before the engine ran (decides where replies go)."""
+
+    PRIVATE = "private"  # deferred ephemerally: every reply fills that private response
+    JOB = "job"  # deferred publicly ("thinking…"): the response belongs to the job it starts
+    UPDATED = "updated"  # an ephemeral message was updated in place; it is the job's status
+
+
+class DiscordOutbox:
+    """Sends core actions to Discord (``core.actions.Outbox``) and shows ``handle``'s replies."""
+
+    def __init__(self, responder: Responder) -> None:
+        self._responder = responder
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._filled: OrderedDict[str, None] = OrderedDict()
+
+    def _lock(self, reply: Reply) -> asyncio.Lock:
+        lock = self._locks.get(reply.token)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[reply.token] = lock
+        return lock
+
+    def _mark_filled(self, reply: Reply) -> None:
+        self._filled[reply.token] = None
+        while len(self._filled) > _REMEMBERED:
+            self._filled.popitem(last=False)
+
+    async def send(self, action: Action) -> Delivered | None:
+        """Show an action of a running job (or a notice about one) to its user."""
+        reply = Reply.of(action.origin)
+        locale = action.origin.locale
+        async with self._lock(reply):
+            match action:
+                case SendProgress(phase=phase, text=text):
+                    await self._progress(reply, locale, phase, text)
+                case SendImage():
+                    return await self._result(reply, action)
+                case SendError(kind=kind, details=details):
+                    await self._replace(reply, locale, i18n.render(locale, kind, **details))
+                case SendText(text=text, buttons=buttons, private=private):
+                    await self._notice(reply, locale, i18n.render(locale, text), buttons_view(buttons, locale), private)
+        return None
+
+    async def _progress(self, reply: Reply, locale: str, phase: Phase, text: Text) -> None:
+        if phase is Phase.DONE and reply.mode != FOLLOWUP:
+            return  # the result or the error replaces the status in place
+        # Progress is best effort: once the token is gone only the outcome is worth a channel post.
+        with contextlib.suppress(TokenExpired):
+            await self._responder.edit_original(reply, i18n.render(locale, text))
+            self._mark_filled(reply)
+
+    async def _replace(self, reply: Reply, locale: str, text: str) -> None:
+        """Put ``text`` where the job's status is (an error ends the job there)."""
+        try:
+            await self._responder.edit_original(reply, text, images=[], clear_view=True)
+            self._mark_filled(reply)
+        except TokenExpired:
+            await self._to_channel(reply, locale, text)
+
+    async def _notice(
+        self, reply: Reply, locale: str, text: str, view: discord.ui.View | None, private: bool
+    ) -> None:
+        try:
+            if reply.token not in self._filled:
+                await self._responder.edit_original(reply, text, view=view)
+                self._mark_filled(reply)
+            else:
+                await self._responder.followup(reply, text, view=view, ephemeral=private)
+        except TokenExpired:
+            await self._to_channel(reply, locale, text, view=view)
+
+    async def _to_channel(
+        self,
+        reply: Reply,
+        locale: str,
+        text: str,
+        *,
+        images: tuple[OutputImage, ...] = (),
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        body = i18n.render(locale, "discord_for_user", mention=f"<@{reply.user_id}>", text=text)
+        try:
+            return await self._responder.to_channel(reply, body, images=images, view=view)
+        except discord.HTTPException as exc:  # no access to the channel, DMs closed, too large
+            raise errors.DeliveryFailed(f"posting to channel {reply.channel_id} failed: {exc}") from exc
+
+    async def _result(self, reply: Reply, action: SendImage) -> Delivered:
+        locale = action.origin.locale
+        images = await _fit(action.images, reply.upload_limit)
+        caption = cut(action.caption, _CAPTION_MAX)
+        view = buttons_view(action.buttons, locale)
+        message: discord.Message
+        try:
+            if reply.mode == FOLLOWUP:
+                message = await self._responder.followup(reply, caption, images=images, view=view)
+            else:
+                message = await self._responder.edit_original(reply, caption, images=images, view=view)
+            self._mark_filled(reply)
+        except TokenExpired:
+            message = await self._to_channel(reply, locale, caption, images=images, view=view)
+        except discord.HTTPException as exc:
+            raise errors.DeliveryFailed(f"Discord refused the result: {exc}") from exc
+        return Delivered(message_id=str(message.id), images=refs_of(message.attachments))
+
+    async def answer(self, origin: Origin, actions: list[Action], acked: Acked) -> None:
+        """Show the immediate replies of ``engine.handle`` for an interaction acknowledged as ``acked``.
+
+        The engine answers a job-starting event with an error or a private text only when it
+        started nothing; notices that come with a started job go privately to the user.
+        """
+        if not actions:
+            return
+        reply = Reply.of(origin)
+        locale = origin.locale
+        text = "\n\n".join(_render(locale, a) for a in actions)
+        buttons = tuple(b for a in actions if isinstance(a, SendText) for b in a.buttons)
+        view = buttons_view(buttons, locale)
+        started = not any(isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions)
+        async with self._lock(reply):
+            try:
+                if acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):
+                    await self._responder.edit_original(reply, text, view=view)
+                    self._mark_filled(reply)
+                elif acked is Acked.JOB and not started:
+                    # The public "thinking…" placeholder goes; what went wrong is the user's business.
+                    await self._responder.delete_original(reply)
+                    await self._responder.followup(reply, text, view=view, ephemeral=True)
+                else:
+                    if reply.token not in self._filled:
+                        # The first followup after a defer would fill (and publish) the placeholder.
+                        await self._responder.edit_original(reply, i18n.render(locale, "discord_starting"))
+                        self._mark_filled(reply)
+                    await self._responder.followup(reply, text, view=view, ephemeral=True)
+            except TokenExpired:
+                log.warning("interaction %s expired before its replies were shown", origin.event_id)
+
+
+def _render(locale: str, action: Action) -> str:
+    match action:
+        case SendText(text=text):
+            return i18n.render(locale, text)
+        case SendError(kind=kind, details=details):
+            return i18n.render(locale, kind, **details)
+        case SendProgress(text=text):
+            return i18n.render(locale, text)
+        case SendImage(caption=caption):
+            return caption
+    return ""
+
+
+async def _fit(images: tuple[OutputImage, ...], limit: int) -> tuple[OutputImage, ...]:
+    """Each result re-encoded or shrunk where needed so that all of them fit one message's limit."""
+    per_file = max(1, limit // max(1, len(images)))
+    fitted = []
+    for image in images:
+        stem = image.filename.rsplit(".", 1)[0]
+        fitted.append(await asyncio.to_thread(fit_for_upload, image.data, per_file, name=stem))
+    return tuple(fitted)
