@@ -18,6 +18,8 @@ Nothing here runs at import time; ``bots/`` creates the engine from ``EDITBOT_DA
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +28,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 
 from core.errors import ConfigError
 
@@ -122,6 +125,25 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _switch_to_wal(cursor: Any, attempts: int = 100) -> None:
+    """``PRAGMA journal_mode = WAL`` (answered 'memory' for :memory:), retried on a lock.
+
+    On a new file still in rollback mode, the switch needs an exclusive lock while holding a
+    shared one; when another connection holds RESERVED (two processes starting together), SQLite
+    reports "database is locked" at once instead of waiting, to avoid a deadlock. Backing off lets
+    the other connection finish; after that the file is in WAL mode for good.
+    """
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            # Connect events run in SQLAlchemy's greenlet on the event loop: wait without blocking it.
+            await_only(asyncio.sleep(0.05))
+
+
 def _make_sqlite_safe(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     sync_engine = engine.sync_engine
 
@@ -134,7 +156,7 @@ def _make_sqlite_safe(engine: AsyncEngine, busy_timeout_ms: int) -> None:
             # busy_timeout first: switching to WAL needs a lock another connection may hold.
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")  # a no-op answer of 'memory' for :memory:
+            _switch_to_wal(cursor)
             # NORMAL is durable across application crashes in WAL mode and much cheaper than FULL.
             cursor.execute("PRAGMA synchronous = NORMAL")
         finally:

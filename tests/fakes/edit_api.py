@@ -22,35 +22,27 @@ import json
 import secrets
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from PIL import Image, ImageChops, ImageOps
 from PIL.PngImagePlugin import PngInfo
 
 from core.media import PreparedImage
+from tests.fakes.edit_api_rules import (
+    DEFAULT_ERRORS,
+    MiB,
+    ReceivedRequest,
+    Reject,
+    check,
+    error_response,
+    read_request,
+)
 
 DEFAULT_KEY = "sk-fake-0123456789abcdef"
 FLAVOURS = ("b64", "url", "chat_markdown", "chat_plain", "chat_data_url", "chat_parts")
-MiB = 1024 * 1024
-_CTYPE_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-_DALLE2 = {
-    "sizes": ("256x256", "512x512", "1024x1024"),
-    "prompt": 1000,
-    "max_bytes": 4 * MiB,
-    "fields": {"image", "mask", "prompt", "model", "n", "size", "response_format", "user", "quality"},
-}
-_GPT = {
-    "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
-    "qualities": ("low", "medium", "high", "auto"),
-    "prompt": 32000,
-    "max_bytes": 50 * MiB,
-    "fields": {"image", "image[]", "mask", "prompt", "model", "n", "size", "quality", "user", "background"}
-    | {"output_format", "output_compression", "input_fidelity", "moderation"},
-}
-_FILE_FIELDS = {"image", "image[]", "mask"}
 
 
 def expected_edit(
@@ -122,96 +114,11 @@ def same_pixels(a: Image.Image, b: Image.Image) -> bool:
 
 
 @dataclass
-class ReceivedFile:
-    """One file part as received (``name`` is the form field), with what Pillow made of it."""
-
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-    format: str | None = None
-    mode: str | None = None
-    width: int | None = None
-    height: int | None = None
-
-    @property
-    def size(self) -> tuple[int, int] | None:
-        """``(width, height)`` when the bytes decoded as an image."""
-        return None if self.width is None or self.height is None else (self.width, self.height)
-
-
-@dataclass
-class ReceivedRequest:
-    """One POST as the fake saw it: headers, text fields (each may repeat) and file parts."""
-
-    path: str
-    headers: dict[str, str]
-    fields: dict[str, list[str]] = field(default_factory=dict)
-    files: list[ReceivedFile] = field(default_factory=list)
-
-    def value(self, name: str) -> str | None:
-        """The (first) value of text field ``name``."""
-        values = self.fields.get(name)
-        return values[0] if values else None
-
-    @property
-    def images(self) -> list[ReceivedFile]:
-        """The ``image`` / ``image[]`` parts in order."""
-        return [f for f in self.files if f.name in ("image", "image[]")]
-
-    @property
-    def mask(self) -> ReceivedFile | None:
-        """The ``mask`` part, if one came."""
-        return next((f for f in self.files if f.name == "mask"), None)
-
-
-@dataclass
 class _Canned:
     status: int
     body: bytes
     content_type: str
     headers: dict[str, str]
-
-
-class _Reject(Exception):
-    """A 4xx answer in OpenAI's error shape."""
-
-    def __init__(self, message: str, param: str | None = None, code: str | None = None, status: int = 400):
-        super().__init__(message)
-        self.response = _error_response(status, message, param=param, code=code)
-
-
-def _error_response(
-    status: int, message: str, *, param: str | None = None, code: str | None = None
-) -> web.Response:
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
-    return web.json_response(body, status=status)
-
-
-def _bad_type(name: str, expected: str, got: str) -> _Reject:
-    return _Reject(
-        f"Invalid type for '{name}': expected {expected}, but got {got} instead.", name, "invalid_type"
-    )
-
-
-def _missing(name: str) -> _Reject:
-    return _Reject(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
-
-
-def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        choices = ", ".join(f"'{a}'" for a in allowed)
-        raise _Reject(f"Invalid value: '{value}'. Supported values are: {choices}.", name, "invalid_value")
-
-
-_DEFAULT_ERRORS: dict[int, tuple[str, str | None]] = {
-    400: ("Invalid request.", "invalid_value"),
-    401: ("Incorrect API key provided: sk-fa***ef.", "invalid_api_key"),
-    403: ("Your organization must be verified to use the model.", None),
-    404: ("The model 'x' does not exist or you do not have access to it.", "model_not_found"),
-    429: ("Rate limit reached for requests.", "rate_limit_exceeded"),
-    500: ("The server had an error while processing your request.", "server_error"),
-}
 
 
 class FakeEditAPI:
@@ -319,7 +226,7 @@ class FakeEditAPI:
     ) -> None:
         """Fail the next ``times`` edits with ``status``; the default body is OpenAI's error shape."""
         if body is None:
-            message, code = _DEFAULT_ERRORS.get(status, (f"HTTP {status}", None))
+            message, code = DEFAULT_ERRORS.get(status, (f"HTTP {status}", None))
             body = {
                 "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
             }
@@ -371,8 +278,8 @@ class FakeEditAPI:
     # -- handlers --------------------------------------------------------------------------
     async def _edit(self, request: web.Request) -> web.StreamResponse:
         try:
-            received = await _read_request(request)
-        except _Reject as rej:
+            received = await read_request(request)
+        except Reject as rej:
             return rej.response
         self.requests.append(received)
         if self._canned:
@@ -383,8 +290,8 @@ class FakeEditAPI:
             await self._release.wait()
             return web.Response(status=503)
         try:
-            plan = self._check(received)
-        except _Reject as rej:
+            plan = check(received, self.api_key, self.unknown_models)
+        except Reject as rej:
             return rej.response
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -428,62 +335,9 @@ class FakeEditAPI:
         raise web.HTTPFound(location)
 
     async def _no_route(self, request: web.Request) -> web.StreamResponse:
-        return _error_response(404, f"Invalid URL ({request.method} {request.path})")
+        return error_response(404, f"Invalid URL ({request.method} {request.path})")
 
     # -- the rules -------------------------------------------------------------------------
-    def _check(self, req: ReceivedRequest) -> dict[str, Any]:
-        auth = req.headers.get("Authorization")
-        if not auth:
-            raise _Reject("You didn't provide an API key. Provide it in an Authorization header.", status=401)
-        if auth != f"Bearer {self.api_key}":
-            shown = auth.removeprefix("Bearer ")
-            msg = f"Incorrect API key provided: {shown[:5]}***{shown[-2:]}."
-            raise _Reject(msg, code="invalid_api_key", status=401)
-        for name, values in req.fields.items():
-            if name in _FILE_FIELDS:
-                raise _bad_type(name, "a file", "a string")
-            if len(values) > 1:
-                raise _Reject(f"Duplicate parameter: '{name}'.", name, "duplicate_parameter")
-        for f in req.files:
-            if f.name not in _FILE_FIELDS:
-                raise _bad_type(f.name, "a string", "a file")
-        prompt = req.value("prompt")
-        if not prompt:
-            raise _missing("prompt")
-        if not req.images:
-            raise _missing("image")
-        model = req.value("model") or "dall-e-2"  # the API's default when no model is named
-        if model in self.unknown_models:
-            msg = f"The model '{model}' does not exist or you do not have access to it."
-            raise _Reject(msg, code="model_not_found", status=404)
-        rules = _DALLE2 if model.startswith("dall-e-2") else _GPT
-        for name in [*req.fields, *(f.name for f in req.files)]:
-            if name not in rules["fields"]:
-                raise _Reject(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
-        if len(prompt) > rules["prompt"]:
-            msg = (
-                f"Invalid 'prompt': string too long. Expected a string with maximum length {rules['prompt']}"
-            )
-            raise _Reject(
-                f"{msg}, but got a string with length {len(prompt)} instead.",
-                "prompt",
-                "string_above_max_length",
-            )
-        n = _int_field(req, "n", 1)
-        if not 1 <= n <= 10:
-            raise _Reject(
-                f"Invalid 'n': expected a value between 1 and 10, got {n}.", "n", "integer_out_of_range"
-            )
-        size = req.value("size") or ("1024x1024" if rules is _DALLE2 else "auto")
-        _one_of("size", size, rules["sizes"])
-        quality = req.value("quality")
-        if quality is not None:
-            _one_of("quality", quality, ("standard",) if rules is _DALLE2 else rules["qualities"])
-        fmt = req.value("response_format") or "url"
-        _one_of("response_format", fmt, ("url", "b64_json"))
-        _check_images(req, rules)
-        return {"model": model, "dalle2": rules is _DALLE2, "n": n, "size": size, "format": fmt}
-
     def _answer(self, req: ReceivedRequest, plan: dict[str, Any], images: list[bytes]) -> dict[str, Any]:
         prompt = req.value("prompt") or ""
         inp = 10 + len(prompt) // 4 + 100 * len(req.images)
@@ -541,102 +395,6 @@ class FakeEditAPI:
 
 def _data_url(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
-
-
-def _int_field(req: ReceivedRequest, name: str, default: int) -> int:
-    raw = req.value(name)
-    try:
-        return default if raw is None else int(raw)
-    except ValueError:
-        raise _bad_type(name, "an integer", "a string") from None
-
-
-def _check_images(req: ReceivedRequest, rules: dict[str, Any]) -> None:
-    images, names = req.images, {f.name for f in req.images}
-    if rules is _DALLE2 and (len(images) != 1 or names != {"image"}):
-        raise _Reject("dall-e-2 accepts exactly one 'image'.", "image", "invalid_value")
-    if names == {"image"} and len(images) > 1:
-        raise _Reject("Duplicate parameter: 'image'. Send several images as 'image[]'.", "image")
-    if len(names) > 1:
-        raise _Reject("Send images either as 'image' or as 'image[]', not both.", "image")
-    if len(images) > 16:
-        raise _Reject(f"Invalid 'image': too many images ({len(images)}), at most 16.", "image")
-    for k, f in enumerate(images, 1):
-        _check_file(f, rules, f"image {k}")
-        if rules is not _DALLE2:
-            continue
-        if f.format != "PNG":
-            raise _Reject("Uploaded image must be a PNG and less than 4 MB.", "image")
-        if f.width != f.height:
-            raise _Reject("Uploaded image must be square.", "image")
-        if f.mode not in ("RGBA", "LA", "L"):
-            raise _Reject(
-                f"Invalid input image - format must be in ['RGBA', 'LA', 'L'], got {f.mode}.", "image"
-            )
-    masks = [f for f in req.files if f.name == "mask"]
-    if len(masks) > 1:
-        raise _Reject("Duplicate parameter: 'mask'.", "mask")
-    if masks:
-        mask = masks[0]
-        _check_file(mask, rules, "mask")
-        if mask.format != "PNG" or mask.mode is None or "A" not in mask.mode:
-            raise _Reject("Invalid mask image: the mask must be a PNG with an alpha channel.", "mask")
-        if mask.size != images[0].size:
-            msg = f"Invalid mask image: mask size {mask.size} does not match image size {images[0].size}."
-            raise _Reject(msg, "mask")
-
-
-def _check_file(f: ReceivedFile, rules: dict[str, Any], what: str) -> None:
-    if not f.filename:
-        raise _bad_type(f.name, "a file", "a string")
-    if f.content_type not in _CTYPE_FORMAT:
-        msg = f"Invalid file '{f.name}': unsupported mimetype ('{f.content_type}'). Supported file formats"
-        raise _Reject(
-            f"{msg} are 'image/jpeg', 'image/png', and 'image/webp'.", f.name, "unsupported_file_mimetype"
-        )
-    if len(f.data) >= rules["max_bytes"]:
-        raise _Reject(f"Invalid {what}: file too large (limit {rules['max_bytes']} bytes).", f.name)
-    if f.format is None or _CTYPE_FORMAT[f.content_type] != f.format:
-        msg = f"Invalid image file or mode for {what}, please check your image file."
-        raise _Reject(msg, f.name, "invalid_image_format")
-
-
-async def _read_request(request: web.Request) -> ReceivedRequest:
-    received = ReceivedRequest(path=request.path, headers=dict(request.headers))
-    if request.content_type != "multipart/form-data":
-        raise _Reject(f"Invalid Content-Type header ({request.content_type}), expected multipart/form-data.")
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise _Reject("Nested multipart bodies are not supported.")
-            data = bytearray()
-            while chunk := await part.read_chunk(256 * 1024):
-                data += chunk
-                if len(data) > 50 * MiB:
-                    raise _Reject("Request entity too large.", status=413)
-            name = part.name or ""
-            if part.filename is None:
-                text = bytes(data).decode("utf-8", errors="replace")
-                received.fields.setdefault(name, []).append(text)
-            else:
-                received.files.append(
-                    ReceivedFile(name, part.filename, part.headers.get("Content-Type"), bytes(data))
-                )
-    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
-        raise _Reject(f"Could not parse multipart form: {exc}") from None
-    await asyncio.to_thread(_decode_all, received.files)
-    return received
-
-
-def _decode_all(files: list[ReceivedFile]) -> None:
-    for f in files:
-        try:
-            with Image.open(io.BytesIO(f.data)) as img:
-                img.load()
-                f.format, f.mode, (f.width, f.height) = img.format, img.mode, img.size
-        except Exception:
-            pass  # left undecoded: the rules answer 400 for it
 
 
 def _render(req: ReceivedRequest, plan: dict[str, Any]) -> list[bytes]:

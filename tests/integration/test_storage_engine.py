@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import ConfigError
 from core.storage.db import READ_ONLY, create_engine, normalize_url
@@ -98,3 +101,23 @@ async def test_naive_datetimes_are_refused(empty_database: TestDatabase) -> None
         await connection.run_sync(table.metadata.create_all)
         with pytest.raises(sa.exc.StatementError, match="naive datetime"):
             await connection.execute(table.insert().values(at=datetime(2025, 1, 1)))
+
+
+async def test_new_sqlite_file_opened_by_many_at_once(tmp_path: Path) -> None:
+    """Processes starting together on a new file: the switch to WAL waits instead of failing."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    engines = [create_engine(url) for _ in range(8)]
+
+    async def write(engine: AsyncEngine, n: int) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE IF NOT EXISTS t (n INTEGER)"))
+            await conn.execute(sa.text("INSERT INTO t VALUES (:n)"), {"n": n})
+
+    try:
+        await asyncio.gather(*(write(e, i) for i, e in enumerate(engines)))
+        async with engines[0].connect() as conn:
+            assert (await conn.execute(sa.text("SELECT count(*) FROM t"))).scalar() == 8
+            assert (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar() == "wal"
+    finally:
+        for engine in engines:
+            await engine.dispose()
