@@ -1,8 +1,10 @@
 """The one place that wires the product: settings -> database, edit client, runner, engine.
 
 Nothing is created at import time; ``open_core`` builds everything and tears it down in reverse.
-Adapters attach their outbox and file fetcher to ``core.runner`` and then call ``core.start()``,
-so notices about jobs a crashed process left behind reach their users.
+Adapters attach their outbox and file fetcher to ``core.runner`` and then enter ``core.running()``,
+so notices about jobs a crashed process left behind reach their users. Enter it after the bots:
+on the way out it stops first, refunding running edits and telling their users while the bots
+can still send.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from core.editapi import EditClient, make_http_client
 from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
 from core.jobs import JobConfig, JobRunner
-from core.quotas import QuotaPolicy
+from core.limits import LimitResolver
 from core.settings import Settings
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
@@ -34,9 +36,14 @@ class Core:
     runner: JobRunner
     engine: ConversationEngine
 
-    async def start(self) -> None:
-        """Start the job runner (after adapters attached themselves)."""
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run jobs (after adapters attached themselves); on exit, stop them with refunds and notices."""
         await self.runner.start()
+        try:
+            yield
+        finally:
+            await self.runner.stop()
 
 
 def require_api_key(settings: Settings) -> str:
@@ -59,12 +66,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         await upgrade_engine(db)
         store = SqlStore(create_sessionmaker(db))
         client = EditClient(http, settings.api_base_url, api_key)
-        policy = QuotaPolicy(
-            settings.user_quota,
-            settings.community_quota,
-            settings.quota_period.value,
-            settings.quota_timezone,
-        )
+        policy = settings.quota_policy()
         runner = JobRunner(
             store,
             client,
@@ -76,6 +78,8 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 heartbeat_interval=min(20.0, max(0.1, settings.job_stale_after / 4)),
                 pseudonym_secret=settings.secret_for_pseudonyms(),
             ),
+            credits=settings.credit_table(),
+            limits=LimitResolver(store, policy),
         )
         engine = ConversationEngine(
             store,
@@ -85,6 +89,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 allowed_models=settings.models,
                 conversation_timeout=settings.conversation_timeout,
                 max_input_bytes=settings.max_input_bytes,
+                owners=settings.admins,
             ),
         )
         yield Core(settings, store, runner, engine)

@@ -23,7 +23,9 @@ from datetime import datetime, timedelta
 
 from core import errors
 from core.actions import Action, Button, SendError, SendText, Text
+from core.admin import ADMIN_COMMANDS, AdminService
 from core.events import (
+    AdminCommand,
     ButtonPressed,
     Command,
     EditOptions,
@@ -34,6 +36,7 @@ from core.events import (
     TextReceived,
 )
 from core.i18n import explain
+from core.identity import UserKey
 from core.jobs import JobRunner
 from core.quotas import format_time
 from core.refs import ImageRef
@@ -49,6 +52,7 @@ class EngineConfig:
     allowed_models: tuple[str, ...] = ("gpt-image-1",)
     conversation_timeout: float = 900.0
     max_input_bytes: int = 20 * 1024 * 1024
+    owners: tuple[UserKey, ...] = ()  # EDITBOT_ADMINS: may run every admin command everywhere
 
 
 def conversation_key(origin: Origin) -> ConversationKey:
@@ -59,10 +63,17 @@ def conversation_key(origin: Origin) -> ConversationKey:
 class ConversationEngine:
     """Turns platform-neutral events into actions; starts jobs through the runner."""
 
-    def __init__(self, store: Store, runner: JobRunner, config: EngineConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runner: JobRunner,
+        config: EngineConfig | None = None,
+        admin: AdminService | None = None,
+    ) -> None:
         self._store = store
         self.runner = runner
         self.config = config or EngineConfig()
+        self.admin = admin or AdminService(store, runner.limits, owners=self.config.owners, clock=runner.now)
         self._locks: weakref.WeakValueDictionary[ConversationKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -133,6 +144,8 @@ class ConversationEngine:
                 return await self._on_command(origin, conv, name.lower(), args)
             case ButtonPressed(action=action, job_id=job_id, prompt=prompt):
                 return await self._on_button(origin, conv, action, job_id, prompt)
+            case AdminCommand():
+                return await self.admin.handle(origin, event)
         raise AssertionError(f"unhandled event {event!r}")  # pragma: no cover - the union is closed
 
     async def _on_image(
@@ -179,6 +192,8 @@ class ConversationEngine:
                 return [SendText(origin, Text("edit_needs_photo"))]
             case "usage":
                 return [SendText(origin, text) for text in await self.usage(origin)]
+            case _ if name in ADMIN_COMMANDS:
+                return await self.admin.handle(origin, AdminCommand(name, args))
         return [SendText(origin, Text("unknown_command", {"name": name}))]
 
     async def _on_button(
@@ -246,22 +261,33 @@ class ConversationEngine:
         return actions
 
     async def usage(self, origin: Origin) -> list[Text]:
-        """What /usage shows: used, left and reset time for the user (and the community, in one)."""
+        """What /usage shows: used, left and reset time for the user (and the community, in one).
+
+        Limits include what admins granted or took this period; the bot-wide cap is shown only
+        when one is set, and a block is mentioned when there is one.
+        """
         policy = self.runner.policy
         now = self.runner.now()
         start = policy.period_start(now)
         reset = format_time(policy.next_reset(now), policy.timezone)
+        resolved = await self.runner.limits.resolve(origin.user, origin.community)
         texts = []
-        for scope in policy.scopes(origin):
+        for scope in resolved.scopes:
+            if scope.limit is None:
+                continue  # the uncapped global counter
             snap = await self._store.usage(scope.kind, scope.key, start)
+            limit = max(0, scope.limit + snap.bonus)
             params = {
                 "used": snap.used,
-                "limit": scope.limit,
-                "left": max(0, scope.limit - snap.used),
+                "limit": limit,
+                "left": max(0, limit - snap.used),
                 "period": Text(f"period_{policy.period}"),
                 "reset": reset,
             }
-            texts.append(Text("usage_community" if scope.kind == "community" else "usage", params))
+            key = {"community": "usage_community", "global": "usage_global"}.get(scope.kind, "usage")
+            texts.append(Text(key, params))
+        if resolved.blocked is not None:
+            texts.append(Text(f"usage_blocked_{resolved.blocked}"))
         return texts
 
     async def preferences(self, origin: Origin) -> EditOptions:

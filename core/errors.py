@@ -14,8 +14,16 @@ EditbotError
 │   ├── MaskRequired                 the model edits only masked areas, and there is no mask
 │   ├── PromptTooLong / PromptMissing
 │   ├── TooManyImages                more inputs than the model accepts
-│   └── InvalidOption                size/quality/n/model not valid for the model
+│   ├── InvalidOption                size/quality/n/model not valid for the model
+│   └── BadCommand                   an admin command's arguments do not parse
+│       └── TargetMissing            the admin command needs a member to act on
 ├── QuotaExceeded                    no edits left this period (user or community)
+│   └── GlobalQuotaExceeded          the owners' cap across the whole bot is used up
+├── Blocked                          an admin blocked the user in this community
+│   └── BlockedEverywhere            a bot owner blocked the user in every chat
+├── NotAllowed                       an admin command the caller's role may not run here
+│   ├── OwnerOnly                    only bot owners may (global cap, blocks everywhere)
+│   └── CommunityOnly                a community's setting, asked for in a private chat
 ├── Busy                             the user already has an edit running
 ├── DeliveryFailed                   the platform refused the result (too large, chat gone)
 └── EditAPIError                     the edit API refused or failed
@@ -113,10 +121,58 @@ class InvalidOption(InputError):
     kind = "invalid_option"
 
 
+class BadCommand(InputError):
+    """An admin command's arguments do not parse; ``command`` names it (its usage is in the catalog)."""
+
+    kind = "admin_bad_args"
+
+
+class TargetMissing(BadCommand):
+    """The admin command acts on a member and none was given (reply, mention or user option)."""
+
+    kind = "admin_needs_target"
+
+
 class QuotaExceeded(EditbotError):
     """No edits left in the current period."""
 
     kind = "quota_exceeded"
+
+
+class GlobalQuotaExceeded(QuotaExceeded):
+    """The bot-wide cap the owners set is used up for this period."""
+
+    kind = "global_quota_exceeded"
+
+
+class Blocked(EditbotError):
+    """An admin blocked the user in this community."""
+
+    kind = "blocked"
+
+
+class BlockedEverywhere(Blocked):
+    """A bot owner blocked the user in every chat."""
+
+    kind = "blocked_everywhere"
+
+
+class NotAllowed(EditbotError):
+    """An admin command the caller may not run here (they are not an admin of this community)."""
+
+    kind = "admin_not_allowed"
+
+
+class OwnerOnly(NotAllowed):
+    """Only bot owners (EDITBOT_ADMINS) may do this: global limits, blocks everywhere."""
+
+    kind = "admin_owner_only"
+
+
+class CommunityOnly(NotAllowed):
+    """The command changes a community's settings and was sent in a private chat."""
+
+    kind = "admin_use_in_community"
 
 
 class Busy(EditbotError):

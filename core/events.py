@@ -7,10 +7,24 @@ message id; that id is the idempotency key that keeps a redelivered update from 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.refs import ImageRef
+
+
+class Role(StrEnum):
+    """What the sender may do: ``Origin.role``.
+
+    Adapters set ``ADMIN`` for a community's administrators (Telegram: ``getChatMember`` says
+    creator/administrator; Discord: Manage Server), ``MEMBER`` otherwise. ``OWNER`` (EDITBOT_ADMINS)
+    is decided by the engine from its configuration; adapters need not set it.
+    """
+
+    MEMBER = "member"
+    ADMIN = "admin"
+    OWNER = "owner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +34,7 @@ class Origin:
     ``event_id`` is unique per platform message/interaction (the idempotency key).
     ``reply_to`` is the platform message to answer. ``handle`` is opaque adapter data needed
     to answer later (a Discord interaction token and application id), stored with jobs.
+    ``role`` is a :class:`Role` value; it is not stored with jobs (it may change any time).
     """
 
     user: UserKey
@@ -30,6 +45,7 @@ class Origin:
     reply_to: str | None = None
     user_name: str | None = None
     handle: dict[str, Any] = field(default_factory=dict)
+    role: str = Role.MEMBER
 
     @property
     def is_private(self) -> bool:
@@ -89,7 +105,22 @@ class ButtonPressed:
     prompt: str | None = None  # Discord's "edit again" modal carries the prompt with it
 
 
-Event = ImageReceived | TextReceived | Command | EditSubmitted | ButtonPressed
+@dataclass(frozen=True, slots=True)
+class AdminCommand:
+    """An admin command (``core.admin.ADMIN_COMMANDS``) with the member it acts on, when there is one.
+
+    ``target`` is resolved by the adapter (the author of the replied-to message, a mention, a
+    Discord user option); ``target_name`` is how to show them. A plain :class:`Command` with an
+    admin command's name is handled the same way, with no target (or a ``platform:id`` in args).
+    """
+
+    name: str
+    args: str = ""
+    target: UserKey | None = None
+    target_name: str | None = None
+
+
+Event = ImageReceived | TextReceived | Command | EditSubmitted | ButtonPressed | AdminCommand
 
 
 def origin_to_json(origin: Origin) -> dict[str, Any]:

@@ -34,15 +34,18 @@ from core.actions import (
     SendText,
     Text,
 )
+from core.costs import estimate_cost
+from core.credits import CreditTable
 from core.editapi import EditRequest, EditResult
 from core.events import EditOptions, Origin, origin_from_json, origin_to_json
 from core.i18n import explain
 from core.identity import Platform, UserKey
 from core.imaging import describe, prepare_inputs_async
+from core.limits import LimitResolver
 from core.media import PreparedInputs
 from core.models import ModelSpec, spec_for
 from core.progress import ProgressReporter
-from core.quotas import QuotaPolicy, credits_for, format_time
+from core.quotas import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
 from core.store import Job, JobStatus, Store
 
@@ -108,10 +111,14 @@ class JobRunner:
         prepare: Preparer | None = None,
         clock: Callable[[], datetime] = utcnow,
         worker_id: str | None = None,
+        credits: CreditTable | None = None,
+        limits: LimitResolver | None = None,
     ) -> None:
         self._store = store
         self._editor = editor
         self.policy = policy
+        self.credits = credits or CreditTable()
+        self.limits = limits or LimitResolver(store, policy)
         self.config = config or JobConfig()
         self._prepare: Preparer = prepare or self._default_prepare
         self._clock = clock
@@ -165,12 +172,15 @@ class JobRunner:
     async def submit(self, origin: Origin, spec: EditSpec, idempotency_key: str) -> Job | None:
         """Reserve quota and start the job. None when the key was seen before (nothing charged again).
 
-        Raises :class:`core.errors.Busy` or :class:`core.errors.QuotaExceeded`.
+        The edit's price (:class:`core.credits.CreditTable`) is reserved in every scope the
+        resolver names (member, community, global; or user, global) in one transaction.
+        Raises :class:`core.errors.Busy`, :class:`core.errors.Blocked` or
+        :class:`core.errors.QuotaExceeded` (:class:`core.errors.GlobalQuotaExceeded` for the cap).
         """
         if await self._store.active_jobs(origin.user.platform, origin.user.user_id):
             raise errors.Busy()
+        scopes = await self.limits.scopes(origin)
         now = self._clock()
-        n = spec.options.n or 1
         job = Job(
             id=uuid.uuid4().hex,
             idempotency_key=idempotency_key,
@@ -184,13 +194,15 @@ class JobRunner:
             prompt=spec.prompt,
             model=spec.model,
             options=spec.options,
-            credits=credits_for(n),
+            credits=self.credits.for_edit(spec.model, spec.options),
             period_start=self.policy.period_start(now),
         )
         try:
-            job, created = await self._store.create_job(job, self.policy.scopes(origin))
+            job, created = await self._store.create_job(job, scopes)
         except errors.QuotaExceeded as exc:
             exc.details["reset"] = format_time(self.policy.next_reset(now), self.policy.timezone)
+            if exc.details.get("scope") == "global":
+                raise errors.GlobalQuotaExceeded(str(exc), **exc.details) from None
             raise
         if not created:
             return None
@@ -259,9 +271,9 @@ class JobRunner:
                 await self._release_slot()
             await self._store.succeed(
                 job.id,
-                credits=job.credits,
+                credits=self.credits.for_result(job.model, job.options, len(result.images), job.credits),
                 usage_tokens=result.usage.total_tokens if result.usage else None,
-                estimated_cost=None,
+                estimated_cost=_cost(job, result),
                 result_refs=delivered.images if delivered else (),
             )
         except asyncio.CancelledError:
@@ -375,6 +387,16 @@ class JobRunner:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+
+
+def _cost(job: Job, result: EditResult) -> float | None:
+    """The edit's estimated US dollars; never fails the job (it has been delivered)."""
+    try:
+        sizes = [describe(data)[:2] for data in result.images]
+        return estimate_cost(result.model or job.model, job.options.quality, sizes, result.usage)
+    except Exception:
+        log.warning("could not estimate the cost of job %s", job.id, exc_info=True)
+        return None
 
 
 def _output(data: bytes, job_id: str, index: int) -> OutputImage:

@@ -1,69 +1,96 @@
-"""Quota rules: which counters an edit draws on, what it costs, and when periods reset.
+"""Quota rules: the configured default limits, which counters an edit draws on, and when periods reset.
 
 Periods start at local midnight in the configured time zone (day), on Monday (week) or on the
-1st (month), and are stored as UTC instants so every process agrees on the counter row.
+1st (month), and are stored as UTC instants so every process agrees on the counter row. A period
+always starts at the first instant of its local day, also where a DST change skips midnight.
+
+Limits configured here are defaults: :mod:`core.limits` applies what admins stored in the
+database on top of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.events import Origin
-from core.store import QuotaScope, community_scope_key, user_scope_key
+from core.store import QuotaScope, community_scope_key, member_scope_key, user_scope_key
+
+PERIODS = ("day", "week", "month")
+"""Values of ``QuotaPolicy.period`` (EDITBOT_QUOTA_PERIOD)."""
 
 
 @dataclass(frozen=True, slots=True)
 class QuotaPolicy:
-    """Limits and period, as configured."""
+    """Default limits and the period, as configured (EDITBOT_USER_QUOTA, ..._COMMUNITY_QUOTA, ...).
+
+    ``global_limit`` (EDITBOT_GLOBAL_QUOTA) caps all edits of the bot together; None: no cap.
+    """
 
     user_limit: int
     community_limit: int
     period: str = "day"
     timezone: str = "UTC"
+    global_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise ValueError(f"quota period must be one of {PERIODS}, not {self.period!r}")
+        ZoneInfo(self.timezone)  # fail early on an unknown zone
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
 
     def period_start(self, now: datetime) -> datetime:
         """The UTC start of the period containing ``now``."""
-        local = now.astimezone(ZoneInfo(self.timezone))
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        day = self.local_date(now)
         if self.period == "week":
-            start -= timedelta(days=start.weekday())
+            day -= timedelta(days=day.weekday())
         elif self.period == "month":
-            start = start.replace(day=1)
-        # Rebuild from the wall-clock fields so a DST change inside the period does not shift midnight.
-        start = datetime(start.year, start.month, start.day, tzinfo=ZoneInfo(self.timezone))
-        return start.astimezone(UTC)
+            day = day.replace(day=1)
+        return self._midnight(day)
 
     def next_reset(self, now: datetime) -> datetime:
-        """The UTC instant the current period ends."""
-        local = self.period_start(now).astimezone(ZoneInfo(self.timezone))
+        """The UTC instant the current period ends (the next period's start)."""
+        day = self.local_date(self.period_start(now))
         if self.period == "week":
-            nxt = local.date() + timedelta(days=7)
+            nxt = day + timedelta(days=7)
         elif self.period == "month":
-            nxt = (local.date().replace(day=28) + timedelta(days=4)).replace(day=1)
+            nxt = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
         else:
-            nxt = local.date() + timedelta(days=1)
-        return datetime(nxt.year, nxt.month, nxt.day, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
+            nxt = day + timedelta(days=1)
+        return self._midnight(nxt)
+
+    def local_date(self, moment: datetime) -> date:
+        """The calendar day ``moment`` falls on in the configured zone."""
+        return moment.astimezone(self.zone).date()
+
+    def day_start(self, day: date) -> datetime:
+        """The UTC instant local ``day`` begins."""
+        return self._midnight(day)
+
+    def _midnight(self, day: date) -> datetime:
+        # Built from the wall-clock fields, so a DST change inside the period does not shift
+        # midnight. Where DST skips midnight, fold=0 resolves 00:00 with the offset before the
+        # jump, which lands on the first instant that exists on that day.
+        return datetime(day.year, day.month, day.day, tzinfo=self.zone).astimezone(UTC)
 
     def scopes(self, origin: Origin) -> tuple[QuotaScope, ...]:
-        """Counters an edit from ``origin`` draws on.
+        """Counters an edit from ``origin`` draws on, with the default limits.
 
         In a private chat: the user's personal quota. In a community: the member's quota there
-        and the community's pool, reserved together or not at all.
+        and the community's pool, reserved together or not at all. (:class:`core.limits.LimitResolver`
+        adds the global counter and the limits stored in the database.)
         """
         if origin.community is None:
             return (QuotaScope("user", user_scope_key(origin.user), self.user_limit),)
-        community = community_scope_key(origin.community)
         return (
-            QuotaScope("member", f"{community}/{origin.user.user_id}", self.user_limit),
-            QuotaScope("community", community, self.community_limit),
+            QuotaScope("member", member_scope_key(origin.community, origin.user), self.user_limit),
+            QuotaScope("community", community_scope_key(origin.community), self.community_limit),
         )
-
-
-def credits_for(n: int) -> int:
-    """Credits one edit costs: one per result image."""
-    return max(1, n)
 
 
 def format_time(moment: datetime, timezone: str) -> str:

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.credits import CreditTable, parse_rules
 from core.errors import ConfigError
 from core.identity import UserKey
+from core.quotas import QuotaPolicy
 
 
 class QuotaPeriod(StrEnum):
@@ -55,6 +57,8 @@ class Settings(BaseSettings):
     community_quota: int = Field(default=200, ge=0)
     quota_period: QuotaPeriod = QuotaPeriod.DAY
     quota_timezone: str = "UTC"
+    global_quota: int | None = Field(default=None, ge=0)
+    credits: str = ""
     admins: Annotated[tuple[UserKey, ...], NoDecode] = ()
 
     api_timeout: float = Field(default=180.0, gt=0)
@@ -76,6 +80,19 @@ class Settings(BaseSettings):
     def _parse_models(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("global_quota", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("credits")
+    @classmethod
+    def _check_credits(cls, value: str) -> str:
+        parse_rules(value)  # raises ValueError naming the bad rule (not a secret)
         return value
 
     @field_validator("quota_timezone")
@@ -107,6 +124,20 @@ class Settings(BaseSettings):
     def models(self) -> tuple[str, ...]:
         """Models users may pick; the default model is always among them."""
         return tuple(dict.fromkeys((self.model, *self.allowed_models)))
+
+    def quota_policy(self) -> QuotaPolicy:
+        """The quota defaults and period these settings describe."""
+        return QuotaPolicy(
+            self.user_quota,
+            self.community_quota,
+            self.quota_period.value,
+            self.quota_timezone,
+            self.global_quota,
+        )
+
+    def credit_table(self) -> CreditTable:
+        """Credit prices: the built-in rules with EDITBOT_CREDITS on top."""
+        return CreditTable.from_setting(self.credits)
 
     def secret_for_pseudonyms(self) -> bytes:
         """Key for the edit API's ``user`` pseudonyms; derived from the API key when not set."""

@@ -5,11 +5,17 @@ Invariants every implementation keeps:
   job and charges nothing;
 - quota changes are single conditional statements inside the transaction that creates or ends
   the job, so the usage counters never exceed their limit and never lose a reservation;
-- a refund or commit happens at most once per job (guarded by the job's status).
+- a refund or commit happens at most once per job (guarded by the job's status);
+- a reservation succeeds only while ``used + credits <= limit + bonus`` for every scope with a
+  limit (``bonus`` is what admins granted, negative when they took); scopes without a limit are
+  counted but never refuse;
+- every admin change (limits, grants, resets, blocks) writes its audit row in the same
+  transaction as the change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -68,11 +74,15 @@ class JobStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class QuotaScope:
-    """One counter a job draws on: ``kind`` is ``user`` or ``community``; ``limit`` in credits."""
+    """One counter a job draws on, with its limit in credits (None: counted, never refused).
+
+    ``kind`` is ``user`` (a private chat), ``member`` (a user in a community), ``community``
+    (the community's pool) or ``global`` (everything, key ``all``).
+    """
 
     kind: str
     key: str
-    limit: int
+    limit: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +117,63 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class UsageSnapshot:
-    """Credits used in one scope in one period."""
+    """Credits used in one scope in one period, and the extra credits admins granted (``bonus``)."""
 
     kind: str
     key: str
     period_start: datetime
     used: int
+    bonus: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitOverride:
+    """A limit stored in the database, overriding the settings' default for one scope.
+
+    ``kind`` is a :class:`core.limits.LimitKind` value; ``label`` a display name of the member.
+    """
+
+    kind: str
+    key: str
+    limit: int
+    label: str | None = None
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One admin change: who (``actor``, ``platform:id`` or ``operator``), what, where, when.
+
+    ``community`` is the community's scope key, or None for global and personal changes;
+    ``target`` the ``platform:id`` acted on; ``details`` JSON values (limits, credits, ...).
+    """
+
+    actor: str
+    action: str
+    community: str | None = None
+    target: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    actor_name: str | None = None
+    target_name: str | None = None
+    at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobActivity:
+    """What reports need of a job (no prompt, no images)."""
+
+    job_id: str
+    platform: str
+    user_id: str
+    community_id: str | None
+    status: JobStatus
+    credits: int
+    created_at: datetime
+    usage_tokens: int | None = None
+    estimated_cost: float | None = None
+    user_name: str | None = None
 
 
 class Store(Protocol):
@@ -194,6 +255,62 @@ class Store(Protocol):
         """Save the user's defaults."""
         ...
 
+    # -- limits, grants, blocks and their audit trail ----------------------------------------
+
+    async def get_limits(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The stored overrides among ``(kind, key)`` pairs; pairs without one are absent."""
+        ...
+
+    async def community_limits(self, community: str) -> list[LimitOverride]:
+        """Every override of one community (its pool, its members' default, single members)."""
+        ...
+
+    async def set_limit(
+        self, kind: str, key: str, limit: int | None, audit: AuditEntry, *, label: str | None = None
+    ) -> int | None:
+        """Store (or with None remove) an override, audited; returns the previous override."""
+        ...
+
+    async def blocks_of(self, platform: str, user_id: str) -> frozenset[str]:
+        """Where the user is blocked: community scope keys, and ``*`` for everywhere."""
+        ...
+
+    async def set_block(
+        self, platform: str, user_id: str, where: str, blocked: bool, audit: AuditEntry
+    ) -> bool:
+        """Block or unblock the user in ``where`` (a community key or ``*``); False if nothing changed.
+
+        The audit row is written only when something changed.
+        """
+        ...
+
+    async def add_bonus(
+        self, kind: str, key: str, period_start: datetime, credits: int, audit: AuditEntry
+    ) -> UsageSnapshot:
+        """Add ``credits`` (negative to take) to the scope's bonus for the period, audited."""
+        ...
+
+    async def reset_usage(
+        self, kind: str, key: str, period_start: datetime, audit: AuditEntry
+    ) -> UsageSnapshot:
+        """Set the scope's used credits for the period to 0, audited (in-flight refunds stay >= 0)."""
+        ...
+
+    async def audit_log(self, *, community: str | None = None, limit: int = 20) -> list[AuditEntry]:
+        """The latest entries, newest first: one community's, or with None every entry."""
+        ...
+
+    async def job_activity(
+        self,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        platform: str | None = None,
+        community_id: str | None = None,
+    ) -> list[JobActivity]:
+        """Jobs created in ``[since, until)``, oldest first, optionally of one community."""
+        ...
+
 
 def user_scope_key(user: UserKey) -> str:
     """Counter key of a user's personal quota."""
@@ -203,3 +320,8 @@ def user_scope_key(user: UserKey) -> str:
 def community_scope_key(community: Community) -> str:
     """Counter key of a community's pool."""
     return f"{community.platform}:{community.id}"
+
+
+def member_scope_key(community: Community, user: UserKey) -> str:
+    """Counter key of a member's quota in a community."""
+    return f"{community_scope_key(community)}/{user.user_id}"

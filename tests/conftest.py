@@ -6,4 +6,5 @@ pytest_plugins: list[str] = [
     "tests.fakes.telegram_server",
     "tests.fakes.discord_server",
     "tests.e2e.telegram_harness",
+    "tests.e2e.discord_harness",
 ]

@@ -86,7 +86,9 @@ class DiscordOutbox:
                 case SendError(kind=kind, details=details):
                     await self._replace(reply, locale, i18n.render(locale, kind, **details))
                 case SendText(text=text, buttons=buttons, private=private):
-                    await self._notice(reply, locale, i18n.render(locale, text), buttons_view(buttons, locale), private)
+                    await self._notice(
+                        reply, locale, i18n.render(locale, text), buttons_view(buttons, locale), private
+                    )
         return None
 
     async def _progress(self, reply: Reply, locale: str, phase: Phase, text: Text) -> None:
@@ -108,12 +110,9 @@ class DiscordOutbox:
     async def _notice(
         self, reply: Reply, locale: str, text: str, view: discord.ui.View | None, private: bool
     ) -> None:
+        # Never in place: after a restart nothing says whether the response is a result by now.
         try:
-            if reply.token not in self._filled:
-                await self._responder.edit_original(reply, text, view=view)
-                self._mark_filled(reply)
-            else:
-                await self._responder.followup(reply, text, view=view, ephemeral=private)
+            await self._responder.followup(reply, text, view=view, ephemeral=private)
         except TokenExpired:
             await self._to_channel(reply, locale, text, view=view)
 
@@ -126,7 +125,7 @@ class DiscordOutbox:
         images: tuple[OutputImage, ...] = (),
         view: discord.ui.View | None = None,
     ) -> discord.Message:
-        body = i18n.render(locale, "discord_for_user", mention=f"<@{reply.user_id}>", text=text)
+        body = i18n.render(locale, "discord_for_user", mention=f"<@{reply.user_id}>", message=text)
         try:
             return await self._responder.to_channel(reply, body, images=images, view=view)
         except discord.HTTPException as exc:  # no access to the channel, DMs closed, too large
@@ -163,7 +162,9 @@ class DiscordOutbox:
         text = "\n\n".join(_render(locale, a) for a in actions)
         buttons = tuple(b for a in actions if isinstance(a, SendText) for b in a.buttons)
         view = buttons_view(buttons, locale)
-        started = not any(isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions)
+        started = not any(
+            isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions
+        )
         async with self._lock(reply):
             try:
                 if acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):
@@ -174,7 +175,7 @@ class DiscordOutbox:
                     await self._responder.delete_original(reply)
                     await self._responder.followup(reply, text, view=view, ephemeral=True)
                 else:
-                    if reply.token not in self._filled:
+                    if acked is Acked.JOB and reply.token not in self._filled:
                         # The first followup after a defer would fill (and publish) the placeholder.
                         await self._responder.edit_original(reply, i18n.render(locale, "discord_starting"))
                         self._mark_filled(reply)

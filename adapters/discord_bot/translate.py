@@ -55,7 +55,7 @@ def locale_of(interaction: discord.Interaction[Any]) -> str:
 
 
 def attachment_ref(attachment: discord.Attachment) -> ImageRef:
-    """An uploaded file as a core reference (size and type from Discord's metadata, so checks need no download).
+    """An uploaded file as a core reference; size and type come from Discord, so checks need no download.
 
     The URL is a signed CDN link that Discord expires after about a day.
     """

@@ -66,7 +66,7 @@ class ResultButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the press to the bot's handlers."""
-        handler: ButtonHandler = interaction.client.handlers  # type: ignore[attr-defined]
+        handler: ButtonHandler = interaction.client.handlers
         await handler.press(interaction, self.action, self.job_id)
 
 
@@ -99,7 +99,9 @@ class PromptModal(_HumanModal):
             placeholder=i18n.render(locale, "discord_modal_prompt_hint")[:100],
             max_length=PROMPT_MAX,
         )
-        self.add_item(discord.ui.Label(text=i18n.render(locale, "discord_modal_prompt")[:45], component=self.prompt))
+        self.add_item(
+            discord.ui.Label(text=i18n.render(locale, "discord_modal_prompt")[:45], component=self.prompt)
+        )
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         """Run the edit with the prompt given."""
@@ -113,7 +115,9 @@ class EditImageModal(_HumanModal):
         self,
         locale: str,
         image: ImageRef,
-        submit: Callable[[discord.Interaction[Any], ImageRef, str, discord.Attachment | None], Awaitable[None]],
+        submit: Callable[
+            [discord.Interaction[Any], ImageRef, str, discord.Attachment | None], Awaitable[None]
+        ],
     ) -> None:
         super().__init__(title=i18n.render(locale, "discord_modal_title")[:45], timeout=MODAL_TIMEOUT)
         self._image = image
@@ -127,7 +131,9 @@ class EditImageModal(_HumanModal):
         self.mask: discord.ui.FileUpload[Any] = discord.ui.FileUpload(
             custom_id="mask", required=False, max_values=1
         )
-        self.add_item(discord.ui.Label(text=i18n.render(locale, "discord_modal_prompt")[:45], component=self.prompt))
+        self.add_item(
+            discord.ui.Label(text=i18n.render(locale, "discord_modal_prompt")[:45], component=self.prompt)
+        )
         self.add_item(
             discord.ui.Label(
                 text=i18n.render(locale, "discord_modal_mask")[:45],

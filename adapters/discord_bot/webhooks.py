@@ -29,11 +29,14 @@ CONTENT_MAX = 2000
 ORIGINAL_MESSAGE = "@original"
 # 401 Invalid Webhook Token, 404 Unknown Webhook / Unknown Interaction: the token is no use anymore.
 _TOKEN_GONE = {(401, 50027), (404, 10015), (404, 10062)}
+# 404 Unknown Message: the user deleted (or dismissed) the response; the token itself may still work.
+_MESSAGE_GONE = (404, 10008)
 _REMEMBERED = 4096
 
 
 class TokenExpired(Exception):
-    """The interaction token can no longer be used; answer in the channel instead."""
+    """The interaction's response can no longer be edited (token expired, or the message was deleted);
+    answer in the channel instead."""
 
 
 def cut(text: str, limit: int = CONTENT_MAX) -> str:
@@ -93,6 +96,8 @@ class Responder:
         return discord.Webhook.from_state(data, self._client._connection)
 
     def _check(self, reply: Reply, exc: discord.HTTPException) -> None:
+        if (exc.status, exc.code) == _MESSAGE_GONE:
+            raise TokenExpired() from exc
         if (exc.status, exc.code) in _TOKEN_GONE:
             self._expired[reply.token] = None
             while len(self._expired) > _REMEMBERED:
@@ -137,10 +142,11 @@ class Responder:
         if view is not None:
             kwargs["view"] = view
         try:
-            return await self._webhook(reply).send(**kwargs)
+            message: discord.WebhookMessage = await self._webhook(reply).send(**kwargs)
         except discord.HTTPException as exc:
             self._check(reply, exc)
             raise
+        return message
 
     async def delete_original(self, reply: Reply) -> None:
         """Remove the interaction's response (e.g. a public "thinking…" placeholder)."""

@@ -30,8 +30,8 @@ async def _main(args: argparse.Namespace) -> None:
     outbox = ConsoleOutbox(sys.stdout, args.out, locale)
     async with open_core(settings) as core:
         core.runner.attach(Platform.CONSOLE, outbox, FileFetcher())
-        await core.start()
-        await ConsoleFrontend(core.engine, outbox, locale).run(sys.stdin)
+        async with core.running():
+            await ConsoleFrontend(core.engine, outbox, locale).run(sys.stdin)
 
 
 def run(args: argparse.Namespace) -> int:

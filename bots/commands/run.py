@@ -47,7 +47,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
             await bots.enter_async_context(run_discord(settings, core))
             log.info("Discord bot running")
-        await core.start()
+        await bots.enter_async_context(core.running())
         await stop.wait()
         log.info("stopping")
 

@@ -9,11 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
+from datetime import datetime
 from typing import Any
 
 from core.events import EditOptions
 from core.refs import ImageRef
-from core.store import Conversation, ConversationKey, ConvState, Job, JobStatus, QuotaScope
+from core.store import (
+    AuditEntry,
+    Conversation,
+    ConversationKey,
+    ConvState,
+    Job,
+    JobActivity,
+    JobStatus,
+    LimitOverride,
+    QuotaScope,
+)
 
 _OPTION_FIELDS = tuple(f.name for f in fields(EditOptions))
 
@@ -141,4 +152,62 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         heartbeat_at=row["heartbeat_at"],
+    )
+
+
+def limit_from_row(row: Mapping[Any, Any]) -> LimitOverride:
+    """A :class:`LimitOverride` from a ``quota_limits`` row."""
+    return LimitOverride(
+        kind=row["scope_kind"],
+        key=row["scope_key"],
+        limit=int(row["credit_limit"]),
+        label=row["label"],
+        updated_by=row["updated_by"],
+        updated_at=row["updated_at"],
+    )
+
+
+def audit_values(entry: AuditEntry, now: datetime) -> dict[str, Any]:
+    """Column values of a new ``audit_log`` row (``at`` defaults to ``now``; the id is generated)."""
+    return {
+        "at": entry.at or now,
+        "actor": entry.actor,
+        "actor_name": entry.actor_name,
+        "action": entry.action,
+        "community": entry.community,
+        "target": entry.target,
+        "target_name": entry.target_name,
+        "details": dict(entry.details),
+    }
+
+
+def audit_from_row(row: Mapping[Any, Any]) -> AuditEntry:
+    """An :class:`AuditEntry` from an ``audit_log`` row."""
+    return AuditEntry(
+        actor=row["actor"],
+        action=row["action"],
+        community=row["community"],
+        target=row["target"],
+        details=dict(row["details"] or {}),
+        actor_name=row["actor_name"],
+        target_name=row["target_name"],
+        at=row["at"],
+        id=int(row["id"]),
+    )
+
+
+def activity_from_row(row: Mapping[Any, Any]) -> JobActivity:
+    """A :class:`JobActivity` from a partial ``jobs`` row (with ``origin`` for the user's name)."""
+    origin = row["origin"] or {}
+    return JobActivity(
+        job_id=row["id"],
+        platform=row["platform"],
+        user_id=row["user_id"],
+        community_id=row["community_id"],
+        status=JobStatus(row["status"]),
+        credits=int(row["credits"]),
+        created_at=row["created_at"],
+        usage_tokens=row["usage_tokens"],
+        estimated_cost=row["estimated_cost"],
+        user_name=origin.get("user_name") if isinstance(origin, Mapping) else None,
     )

@@ -126,6 +126,9 @@ jobs = sa.Table(
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status_valid"),
     sa.Index(None, "platform", "user_id", "status"),
     sa.Index(None, "status", "heartbeat_at"),
+    # Reports: one community's jobs over a time range; exports over everything since a date.
+    sa.Index(None, "platform", "community_id", "created_at"),
+    sa.Index(None, "created_at"),
 )
 """One row per edit, from reservation to result."""
 
@@ -136,9 +139,12 @@ usage = sa.Table(
     sa.Column("scope_key", sa.String(128), primary_key=True),
     sa.Column("period_start", UTCDateTime(), primary_key=True),
     sa.Column("used", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    # Extra credits admins granted for this period (negative when they took some): a reservation
+    # succeeds while used + credits <= limit + bonus.
+    sa.Column("bonus", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.CheckConstraint("used >= 0", name="used_nonnegative"),
 )
-"""Credits used (committed plus reserved) per scope and quota period."""
+"""Credits used (committed plus reserved) per scope and quota period, and the period's grants."""
 
 preferences = sa.Table(
     "preferences",
@@ -149,3 +155,52 @@ preferences = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 """A user's default edit options."""
+
+LIMIT_KINDS = ("user", "member", "members", "community", "global")
+"""Values of ``quota_limits.scope_kind`` (``core.limits.LimitKind``)."""
+
+quota_limits = sa.Table(
+    "quota_limits",
+    metadata,
+    sa.Column("scope_kind", sa.String(16), primary_key=True),
+    sa.Column("scope_key", sa.String(128), primary_key=True),
+    sa.Column("credit_limit", sa.Integer(), nullable=False),
+    sa.Column("label", sa.String(255), nullable=True),
+    sa.Column("updated_by", sa.String(128), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("credit_limit >= 0", name="credit_limit_nonnegative"),
+    sa.CheckConstraint(
+        "scope_kind IN (" + ", ".join(f"'{k}'" for k in LIMIT_KINDS) + ")", name="scope_kind_valid"
+    ),
+)
+"""Limits admins and owners set, overriding the settings' defaults for one scope."""
+
+blocks = sa.Table(
+    "blocks",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("user_id", _id(), primary_key=True),
+    # A community's scope key, or "*" for everywhere.
+    sa.Column("scope", sa.String(128), primary_key=True),
+    sa.Column("label", sa.String(255), nullable=True),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+"""Users who may not edit in a community, or anywhere."""
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("actor_name", sa.String(255), nullable=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("community", sa.String(128), nullable=True),
+    sa.Column("target", sa.String(128), nullable=True),
+    sa.Column("target_name", sa.String(255), nullable=True),
+    sa.Column("details", _json(), nullable=False),
+    # Admins list their community's latest entries.
+    sa.Index(None, "community", "id"),
+)
+"""Every change admins, owners and operators made: who, what, where, when."""

@@ -55,7 +55,7 @@ class TelegramHarness:
         stack = AsyncExitStack()
         self.core = await stack.enter_async_context(open_core(settings))
         await stack.enter_async_context(run_telegram(settings, self.core, album_delay=0.3))
-        await self.core.start()
+        await stack.enter_async_context(self.core.running())
         self._stack = stack
         return self
 

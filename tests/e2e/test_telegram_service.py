@@ -78,3 +78,17 @@ async def test_webhook_mode_with_secret_token(tg: TelegramHarness) -> None:
         )
     assert forged.status_code == 403
     assert len(tg.api.requests) == 1
+
+
+async def test_shutdown_mid_edit_refunds_and_tells_the_user(tg: TelegramHarness) -> None:
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    tg.api.hang_next()
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="never finishes")
+    await tg.fake.wait_for(lambda: len(tg.api.requests) == 1, 20)
+    await tg.stop()  # SIGTERM: the bot stops gracefully while the edit is in flight
+    notice = await tg.text(chat, "The bot restarted while working on your edit", after=m.message_id)
+    assert "not charged" in (notice.content or "")
+    await tg.start()
+    m = tg.fake.send_text(chat, user, "/usage")
+    await tg.text(chat, "You've used 0 of 10", after=m.message_id)

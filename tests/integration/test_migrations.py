@@ -19,7 +19,8 @@ from core.storage import migrate
 from core.storage.tables import metadata
 from tests.integration.db_fixtures import TestDatabase, run_in_thread
 
-APP_TABLES = {"conversations", "jobs", "usage", "preferences"}
+APP_TABLES = {"conversations", "jobs", "usage", "preferences", "quota_limits", "blocks", "audit_log"}
+HEAD = "0002"
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -41,7 +42,7 @@ def test_migrations_ship_as_package_data() -> None:
     assert (folder / "env.py").is_file() and (folder / "script.py.mako").is_file()
     assert (folder / "versions" / "0001_initial.py").is_file()
     script = ScriptDirectory.from_config(migrate.alembic_config())
-    assert script.get_heads() == ["0001"] == [migrate.head_revision()]
+    assert script.get_heads() == [HEAD] == [migrate.head_revision()]
 
 
 async def test_upgrade_down_to_base_and_up_again(empty_database: TestDatabase) -> None:
@@ -49,7 +50,7 @@ async def test_upgrade_down_to_base_and_up_again(empty_database: TestDatabase) -
     assert await migrate.engine_revision(engine) is None
 
     await migrate.upgrade_engine(engine)
-    assert await migrate.engine_revision(engine) == "0001"
+    assert await migrate.engine_revision(engine) == HEAD
     assert await _tables_of(empty_database) == APP_TABLES | {"alembic_version"}
     await migrate.upgrade_engine(engine)  # already at head: nothing to do
 
@@ -58,7 +59,7 @@ async def test_upgrade_down_to_base_and_up_again(empty_database: TestDatabase) -
     assert await _tables_of(empty_database) <= {"alembic_version"}
 
     await migrate.upgrade_engine(engine)
-    assert await migrate.engine_revision(engine) == "0001"
+    assert await migrate.engine_revision(engine) == HEAD
     assert await _tables_of(empty_database) == APP_TABLES | {"alembic_version"}
 
 
@@ -91,14 +92,14 @@ async def test_concurrent_upgrades_serialise(empty_database: TestDatabase) -> No
     finally:
         for engine in engines:
             await engine.dispose()
-    assert await migrate.engine_revision(empty_database.engine) == "0001"
+    assert await migrate.engine_revision(empty_database.engine) == HEAD
 
 
 async def test_synchronous_api_for_the_command_line(empty_database: TestDatabase) -> None:
     url, schema = empty_database.url, empty_database.schema
     assert run_in_thread(lambda: migrate.current(url, schema=schema)) is None
     run_in_thread(lambda: migrate.upgrade(url, schema=schema))
-    assert run_in_thread(lambda: migrate.current(url, schema=schema)) == "0001"
+    assert run_in_thread(lambda: migrate.current(url, schema=schema)) == HEAD
     run_in_thread(lambda: migrate.downgrade(url, "base", schema=schema))
     assert await migrate.engine_revision(empty_database.engine) is None
 
@@ -116,10 +117,12 @@ def test_db_command(
     monkeypatch.setenv("EDITBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
 
     assert _cli("current") == 0
-    assert "revision none (empty) (newest is 0001)" in capsys.readouterr().out
+    assert f"revision none (empty) (newest is {HEAD})" in capsys.readouterr().out
     assert _cli("upgrade") == 0
-    assert "revision 0001 (up to date)" in capsys.readouterr().out
+    assert f"revision {HEAD} (up to date)" in capsys.readouterr().out
     assert _cli("downgrade") == 0
+    assert f"revision 0001 (newest is {HEAD})" in capsys.readouterr().out
+    assert _cli("downgrade", "base") == 0
     assert "revision none (empty)" in capsys.readouterr().out
     assert _cli("upgrade", "0001") == 0
     capsys.readouterr()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from core.credits import CreditTable
 from core.engine import ConversationEngine, EngineConfig
 from core.events import Origin
 from core.identity import ChatRef, Community, Platform, UserKey
@@ -41,6 +42,11 @@ class World:
         timeout: float = 900.0,
         prepare: Any = fake_prepare,
         store_factory: Any = None,
+        global_limit: int | None = None,
+        owners: tuple[UserKey, ...] = (),
+        credits: CreditTable | None = None,
+        period: str = "day",
+        timezone: str = "UTC",
     ) -> None:
         self.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
         self.store = (store_factory or FakeStore)(clock=lambda: self.now)
@@ -51,17 +57,20 @@ class World:
         self.runner = JobRunner(
             self.store,
             self.editor,
-            QuotaPolicy(user_limit, community_limit),
+            QuotaPolicy(user_limit, community_limit, period, timezone, global_limit),
             config=JobConfig(api_concurrency=concurrency, progress_interval=0.05, pseudonym_secret=b"s"),
             prepare=prepare,
             clock=lambda: self.now,
             worker_id="w-test",
+            credits=credits,
         )
         self.runner.attach(Platform.CONSOLE, self.outbox, self.fetcher)
         self.engine = ConversationEngine(
             self.store,
             self.runner,
-            EngineConfig(default_model=models[0], allowed_models=models, conversation_timeout=timeout),
+            EngineConfig(
+                default_model=models[0], allowed_models=models, conversation_timeout=timeout, owners=owners
+            ),
         )
         self._ids = itertools.count(1)
 

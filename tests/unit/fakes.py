@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +18,13 @@ from core.events import EditOptions
 from core.identity import Platform
 from core.refs import ImageRef
 from core.store import (
+    AuditEntry,
     Conversation,
     ConversationKey,
     Job,
+    JobActivity,
     JobStatus,
+    LimitOverride,
     QuotaScope,
     UsageSnapshot,
 )
@@ -41,7 +45,11 @@ class FakeStore:
         self.jobs: dict[str, Job] = {}
         self.scopes: dict[str, tuple[QuotaScope, ...]] = {}
         self.counters: dict[tuple[str, str, datetime], int] = {}
+        self.bonuses: dict[tuple[str, str, datetime], int] = {}
         self.prefs: dict[tuple[str, str], EditOptions] = {}
+        self.limits: dict[tuple[str, str], LimitOverride] = {}
+        self.blocks: dict[tuple[str, str, str], str | None] = {}
+        self.audit: list[AuditEntry] = []
         self.clock = clock or (lambda: datetime.now(UTC))
 
     async def get_conversation(self, key: ConversationKey) -> Conversation | None:
@@ -57,10 +65,11 @@ class FakeStore:
         for existing in self.jobs.values():
             if existing.idempotency_key == job.idempotency_key:
                 return existing, False
-        for scope in scopes:
-            used = self.counters.get((scope.kind, scope.key, job.period_start), 0)
-            if used + job.credits > scope.limit:
-                raise errors.QuotaExceeded(scope=scope.kind, used=used, limit=scope.limit)
+        for scope in sorted(scopes, key=lambda s: (s.kind, s.key)):
+            k = (scope.kind, scope.key, job.period_start)
+            used, bonus = self.counters.get(k, 0), self.bonuses.get(k, 0)
+            if scope.limit is not None and used + job.credits > scope.limit + bonus:
+                raise errors.QuotaExceeded(scope=scope.kind, used=used, limit=max(0, scope.limit + bonus))
         for scope in scopes:
             k = (scope.kind, scope.key, job.period_start)
             self.counters[k] = self.counters.get(k, 0) + job.credits
@@ -144,7 +153,8 @@ class FakeStore:
         ]
 
     async def usage(self, kind: str, key: str, period_start: datetime) -> UsageSnapshot:
-        return UsageSnapshot(kind, key, period_start, self.counters.get((kind, key, period_start), 0))
+        k = (kind, key, period_start)
+        return UsageSnapshot(kind, key, period_start, self.counters.get(k, 0), self.bonuses.get(k, 0))
 
     async def get_preferences(self, platform: str, user_id: str) -> EditOptions:
         return self.prefs.get((platform, user_id), EditOptions())
@@ -153,8 +163,111 @@ class FakeStore:
         self.prefs[(platform, user_id)] = options
 
     def used(self) -> int:
-        """Total credits held across all counters (0 means nothing charged)."""
-        return sum(self.counters.values())
+        """Credits held by users' and members' counters (0 means nothing charged).
+
+        The community and global counters mirror these, so they are left out: one private edit
+        of one credit is ``used() == 1``.
+        """
+        return sum(v for (kind, _, _), v in self.counters.items() if kind in ("user", "member"))
+
+    def total(self, kind: str) -> int:
+        """Credits held by every counter of one kind."""
+        return sum(v for (k, _, _), v in self.counters.items() if k == kind)
+
+    # -- limits, grants, blocks, audit ---------------------------------------------------
+
+    def _log(self, audit: AuditEntry) -> None:
+        self.audit.append(replace(audit, at=audit.at or self.clock(), id=len(self.audit) + 1))
+
+    async def get_limits(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {tuple(k): self.limits[tuple(k)].limit for k in keys if tuple(k) in self.limits}  # type: ignore[misc]
+
+    async def community_limits(self, community: str) -> list[LimitOverride]:
+        found = [
+            o
+            for (kind, key), o in self.limits.items()
+            if (kind in ("community", "members") and key == community)
+            or (kind == "member" and key.startswith(f"{community}/"))
+        ]
+        return sorted(found, key=lambda o: (o.kind, o.key))
+
+    async def set_limit(
+        self, kind: str, key: str, limit: int | None, audit: AuditEntry, *, label: str | None = None
+    ) -> int | None:
+        old = self.limits.pop((kind, key), None)
+        if limit is not None:
+            self.limits[(kind, key)] = LimitOverride(kind, key, limit, label, audit.actor, self.clock())
+        previous = old.limit if old else None
+        self._log(
+            replace(audit, details={"kind": kind, "limit": limit, "previous": previous, **audit.details})
+        )
+        return previous
+
+    async def blocks_of(self, platform: str, user_id: str) -> frozenset[str]:
+        return frozenset(w for (p, u, w) in self.blocks if (p, u) == (platform, user_id))
+
+    async def set_block(
+        self, platform: str, user_id: str, where: str, blocked: bool, audit: AuditEntry
+    ) -> bool:
+        k = (platform, user_id, where)
+        if blocked == (k in self.blocks):
+            return False
+        if blocked:
+            self.blocks[k] = audit.target_name
+        else:
+            del self.blocks[k]
+        self._log(audit)
+        return True
+
+    async def add_bonus(
+        self, kind: str, key: str, period_start: datetime, credits: int, audit: AuditEntry
+    ) -> UsageSnapshot:
+        k = (kind, key, period_start)
+        self.bonuses[k] = self.bonuses.get(k, 0) + credits
+        self._log(audit)
+        return await self.usage(kind, key, period_start)
+
+    async def reset_usage(
+        self, kind: str, key: str, period_start: datetime, audit: AuditEntry
+    ) -> UsageSnapshot:
+        k = (kind, key, period_start)
+        if k in self.counters:
+            self.counters[k] = 0
+        self._log(audit)
+        return await self.usage(kind, key, period_start)
+
+    async def audit_log(self, *, community: str | None = None, limit: int = 20) -> list[AuditEntry]:
+        found = [e for e in self.audit if community is None or e.community == community]
+        return list(reversed(found))[:limit]
+
+    async def job_activity(
+        self,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        platform: str | None = None,
+        community_id: str | None = None,
+    ) -> list[JobActivity]:
+        found = [
+            JobActivity(
+                j.id,
+                j.platform,
+                j.user_id,
+                j.community_id,
+                j.status,
+                j.credits,
+                j.created_at or since,
+                j.usage_tokens,
+                j.estimated_cost,
+                j.origin.get("user_name"),
+            )
+            for j in self.jobs.values()
+            if (j.created_at or since) >= since
+            and (until is None or (j.created_at or since) < until)
+            and (platform is None or j.platform == platform)
+            and (community_id is None or j.community_id == community_id)
+        ]
+        return sorted(found, key=lambda a: (a.created_at, a.job_id))
 
 
 class FakeEditor:

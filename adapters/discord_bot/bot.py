@@ -1,0 +1,71 @@
+"""The discord.py client: holds the core's engine through its handlers, syncs commands on start.
+
+Interactions only: the bot asks for no privileged intent (no message content) and reads no messages.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from adapters.discord_bot.commands import CatalogTranslator, EditTree, install_commands
+from adapters.discord_bot.fetcher import DiscordFetcher
+from adapters.discord_bot.handlers import DiscordHandlers
+from adapters.discord_bot.outbox import DiscordOutbox
+from adapters.discord_bot.views import ResultButton
+from adapters.discord_bot.webhooks import Responder
+from core.engine import ConversationEngine
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EditBot(discord.Client):
+    """The Discord bot, wired to the core engine; its outbox and fetcher serve the job runner."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: ConversationEngine,
+        fetcher: DiscordFetcher,
+        *,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(
+            intents=discord.Intents(guilds=True),
+            # Prompts are echoed under results: nobody gets pinged by what a user typed.
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self.settings = settings
+        self.fetcher = fetcher
+        self.outbox = DiscordOutbox(Responder(self))
+        self.handlers = DiscordHandlers(engine, self.outbox)
+        self.tree = EditTree(
+            self,
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True),
+        )
+        install_commands(self.tree, self.handlers, settings)
+
+    async def setup_hook(self) -> None:
+        """Register the restart-proof buttons and sync the commands (globally, and to the dev server)."""
+        self.add_dynamic_items(ResultButton)
+        await self.tree.set_translator(CatalogTranslator())
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Global commands take a while to reach every server; the dev server's copy updates at once."""
+        try:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+            if self.settings.discord_dev_guild is not None:
+                guild = discord.Object(self.settings.discord_dev_guild)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to the development server %s", len(synced), guild.id)
+        except discord.HTTPException as exc:
+            # The commands synced last time stay registered; the bot still answers them.
+            log.warning("syncing commands failed (%s %s): %s", exc.status, exc.code, exc.text)
