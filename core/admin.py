@@ -22,7 +22,7 @@ that writes its audit row in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,10 +84,12 @@ class _Call:
 
     @property
     def community(self) -> Community | None:
+        """Where the command was sent (None: a private chat)."""
         return self.origin.community
 
     @property
     def community_key(self) -> str | None:
+        """That community's scope key."""
         return community_scope_key(self.origin.community) if self.origin.community else None
 
     @property
@@ -98,16 +100,19 @@ class _Call:
         return self.target_name or self.target.user_id
 
     def need_target(self) -> UserKey:
+        """The member acted on; :class:`core.errors.TargetMissing` without one."""
         if self.target is None:
             raise errors.TargetMissing()
         return self.target
 
     def need_community(self) -> Community:
+        """The community; :class:`core.errors.CommunityOnly` in a private chat."""
         if self.origin.community is None:
             raise errors.CommunityOnly()
         return self.origin.community
 
     def need_owner(self) -> None:
+        """Raise :class:`core.errors.OwnerOnly` unless the caller is a bot owner."""
         if self.role is not Role.OWNER:
             raise errors.OwnerOnly()
 
@@ -184,15 +189,19 @@ class AdminService:
         period = Text(f"period_{self.policy.period}")
         return _Call(origin, role, name, parsed.words, target, name_shown, period)
 
-    def _entry(self, call: _Call, action: str, *, community: str | None, **details: Any) -> AuditEntry:
+    def _entry(
+        self, call: _Call, action: str, *, community: str | None, with_target: bool = True, **details: Any
+    ) -> AuditEntry:
+        """The audit row of a change by the caller (naming the target unless ``with_target`` is False)."""
+        target = call.target if with_target else None
         return AuditEntry(
             actor=str(call.origin.user),
             action=action,
             community=community,
-            target=str(call.target) if call.target is not None else None,
+            target=str(target) if target is not None else None,
             details=details,
             actor_name=call.origin.user_name,
-            target_name=call.target_name,
+            target_name=call.target_name if target is not None else None,
         )
 
     def _reply(self, call: _Call, *texts: Text) -> list[Action]:
@@ -288,9 +297,7 @@ class AdminService:
             what = "member" if call.community is not None else "user"
         kind, key, default, target = await self._limit_scope(call, what)
         community = call.community_key if what in ("community", "members", "member") else None
-        entry = self._entry(call, "set_limit", community=community)
-        if target is None:
-            entry = replace(entry, target=None, target_name=None)
+        entry = self._entry(call, "set_limit", community=community, with_target=target is not None)
         label = call.target_name if target is not None else None
         previous = await self._store.set_limit(kind, key, parsed.limit, entry, label=label)
         what_text = Text(f"limit_what_{what}", {"target": call.who})
@@ -348,29 +355,27 @@ class AdminService:
 
     async def _reset(self, call: _Call) -> list[Action]:
         start = self.policy.period_start(self._clock())
-        if call.target is not None:
-            if call.words:
-                raise errors.BadCommand("unexpected words")
-            scope = await self._scope_of(call, call.target)
-            entry = self._entry(call, "reset_usage", community=call.community_key, scope=scope.kind)
-            snap = await self._store.reset_usage(scope.kind, scope.key, start, entry)
-            left = max(0, (scope.limit or 0) + snap.bonus)
-            return self._reply(
-                call, Text("usage_reset", {"target": call.who, "left": left, "period": call.period})
-            )
+        # "community" and "global" win over a target (a reply the command happened to be sent in).
         if call.words == ("community",):
             key = community_scope_key(call.need_community())
-            entry = self._entry(call, "reset_usage", community=key, scope="community")
+            entry = self._entry(call, "reset_usage", community=key, with_target=False, scope="community")
             await self._store.reset_usage("community", key, start, entry)
             return self._reply(call, Text("usage_reset_community", {"period": call.period}))
         if call.words == ("global",):
             call.need_owner()
-            entry = self._entry(call, "reset_usage", community=None, scope="global")
+            entry = self._entry(call, "reset_usage", community=None, with_target=False, scope="global")
             await self._store.reset_usage("global", GLOBAL_KEY, start, entry)
             return self._reply(call, Text("usage_reset_global", {"period": call.period}))
         if call.words:
             raise errors.BadCommand("bad arguments")
-        raise errors.TargetMissing()
+        target = call.need_target()
+        scope = await self._scope_of(call, target)
+        entry = self._entry(call, "reset_usage", community=call.community_key, scope=scope.kind)
+        snap = await self._store.reset_usage(scope.kind, scope.key, start, entry)
+        left = max(0, (scope.limit or 0) + snap.bonus)
+        return self._reply(
+            call, Text("usage_reset", {"target": call.who, "left": left, "period": call.period})
+        )
 
     # -- /block, /unblock ----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The words of admin commands: amounts, limits, what a limit applies to, and textual targets.
 
 Grammar (names are case-insensitive; ``TARGET`` comes from the adapter — a reply, a mention, a
-Discord user option — or is written as ``platform:id``, e.g. ``telegram:123``):
+Discord user option — or is written as ``platform:id``, e.g. ``telegram:123``, or on Discord as a
+raw mention ``<@123>``):
 
     /limits [TARGET]
     /setlimit community|members|member|user|global N|off [TARGET]
@@ -16,6 +17,7 @@ Discord user option — or is written as ``platform:id``, e.g. ``telegram:123``)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core import errors
@@ -34,6 +36,7 @@ OFF_WORDS = frozenset({"off", "default", "reset", "none"})
 """Words removing a limit override."""
 
 _PLATFORMS = frozenset(p.value for p in Platform)
+_DISCORD_MENTION = re.compile(r"^<@!?(\d+)>$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +53,17 @@ def split(args: str, platform: Platform) -> Words:
     target: UserKey | None = None
     for word in args.split():
         head, sep, _ = word.partition(":")
-        if sep and head.lower() in _PLATFORMS:
-            try:
-                key = UserKey.parse(word)
-            except ValueError:
-                raise errors.BadCommand("bad target") from None
-            if key.platform is not platform or target is not None:
-                raise errors.BadCommand("bad target")
-            target = key
-        else:
+        mention = _DISCORD_MENTION.match(word) if platform is Platform.DISCORD else None
+        if mention is None and not (sep and head.lower() in _PLATFORMS):
             words.append(word.lower())
+            continue
+        try:
+            key = UserKey(platform, mention[1]) if mention else UserKey.parse(word)
+        except ValueError:
+            raise errors.BadCommand("bad target") from None
+        if key.platform is not platform or target is not None:
+            raise errors.BadCommand("bad target")
+        target = key
     return Words(tuple(words), target)
 
 

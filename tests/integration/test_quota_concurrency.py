@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.actions import SendError, SendImage
@@ -51,6 +52,7 @@ async def _used(w: World, kind: str, key: str) -> int:
     return (await w.store.usage(kind, key, w.runner.policy.period_start(w.now))).used
 
 
+@pytest.mark.slow
 async def test_500_edits_against_a_community_pool_of_100(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -68,6 +70,7 @@ async def test_500_edits_against_a_community_pool_of_100(
         assert sum(members) == LIMIT and set(members) == {0, 1}
 
 
+@pytest.mark.slow
 async def test_500_edits_against_a_global_cap_of_100(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     # Five communities and private chats share the cap; no community pool is anywhere near full.
     async with _world(sessionmaker, community_limit=N, global_limit=LIMIT) as w:

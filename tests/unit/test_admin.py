@@ -325,16 +325,45 @@ async def test_job_rows_are_audit_free_and_succeed() -> None:
         assert all(isinstance(e, AuditEntry) for e in w.store.audit)
 
 
-@pytest.mark.parametrize("name", ["limits", "grant", "stats", "block"])
-async def test_admin_commands_leave_the_conversation_where_it_was(name: str) -> None:
+@pytest.mark.parametrize("state", ["idle", "awaiting_mask_or_prompt", "awaiting_prompt", "confirm_retry"])
+@pytest.mark.parametrize("name", ["limits", "grant", "stats", "block", "frobnicate"])
+async def test_admin_commands_leave_the_conversation_where_it_was(name: str, state: str) -> None:
     from core.engine import conversation_key
-    from core.events import ImageReceived
-    from core.store import ConvState
+    from core.store import Conversation, ConvState
 
     async with new_world() as w:
-        w.fetcher.add("p1", w.image)
         origin = admin(w)
-        await w.engine.handle(origin, ImageReceived((w.ref("p1"),)))
+        key = conversation_key(origin)
+        if state != "idle":
+            w.store.conversations[key] = Conversation(
+                key, ConvState(state), (w.ref("p1"),), data={"job_id": "j"}, updated_at=w.now
+            )
         await w.engine.handle(admin(w), cmd(name, "1" if name == "grant" else ""))
-        conv = await w.store.get_conversation(conversation_key(origin))
-        assert conv is not None and conv.state is ConvState.AWAITING_MASK_OR_PROMPT
+        conv = await w.store.get_conversation(key)
+        assert (conv.state.value if conv else "idle") == state
+
+
+async def test_resetusage_community_ignores_a_target_from_a_reply() -> None:
+    async with new_world(community_limit=2) as w:
+        assert await edit(w, member(w)) == [] and await edit(w, member(w, "u2")) == []
+        assert errors_of(await edit(w, member(w, "u3"))) == ["community_quota_exceeded"]
+        reply = await w.engine.handle(admin(w), cmd("resetusage", "community"))  # sent as a reply to Tina
+        assert text_of(reply) == "Reset this group's usage for this day."
+        (entry,) = w.store.audit
+        assert entry.target is None and entry.details == {"scope": "community"}
+        assert await edit(w, member(w, "u3")) == []
+        ((_, tina), _) = await usage_params(w, member(w))
+        assert tina["used"] == 1  # members' own counters are untouched
+
+
+def test_written_targets() -> None:
+    from core import errors
+    from core.admin_args import split
+
+    assert split("2 TELEGRAM:55 Extra", Platform.TELEGRAM) == split("2 extra telegram:55", Platform.TELEGRAM)
+    assert split("2 <@123>", Platform.DISCORD).target == UserKey(Platform.DISCORD, "123")
+    assert split("2 <@!123>", Platform.DISCORD).words == ("2",)
+    assert split("<@123>", Platform.TELEGRAM).target is None  # only Discord writes mentions so
+    for bad in ("telegram:1 telegram:2", "discord:1", "telegram:"):
+        with pytest.raises(errors.BadCommand):
+            split(bad, Platform.TELEGRAM)
