@@ -19,6 +19,7 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.telegram_bot.admin import admin_command
 from adapters.telegram_bot.albums import AlbumCollector
 from adapters.telegram_bot.outbox import TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
@@ -32,6 +33,7 @@ from adapters.telegram_bot.translate import (
 )
 from core import i18n
 from core.actions import SendText, Text
+from core.admin import ADMIN_COMMANDS
 from core.engine import ConversationEngine
 from core.events import ButtonPressed, Command, EditSubmitted, Event, ImageReceived, Origin, TextReceived
 
@@ -113,7 +115,10 @@ class TelegramHandlers:
         in_group = message.chat.type in GROUP_TYPES
         replied_images = images_of(message.reply_to_message)
         command = parsed.command
-        if command == "settings":
+        if command in ADMIN_COMMANDS:
+            origin, admin = await admin_command(context.bot, message, user, origin, command, parsed.rest)
+            await self._dispatch(origin, admin)
+        elif command == "settings":
             await self._menu.show(origin)
         elif command in SIMPLE_COMMANDS:
             await self._dispatch(origin, Command(command, parsed.rest))

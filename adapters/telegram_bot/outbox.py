@@ -180,7 +180,8 @@ class TelegramOutbox:
                     )
             refs = [_photo_ref(m) for m in sent]
             for i, image in enumerate(action.images):
-                if action.as_document or _needs_document(image, photos[i]):
+                # Only edit results come with the full-resolution file; a chart (no job) is just a photo.
+                if action.job_id and (action.as_document or _needs_document(image, photos[i])):
                     doc = await self._send_document(origin, image, caption if len(photos) == 1 else None)
                     if doc is not None:
                         refs[i] = doc

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from adapters.telegram_bot.handlers import TelegramHandlers
@@ -24,6 +24,7 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 COMMANDS = ("edit", "settings", "usage", "skip", "cancel", "help")
+ADMIN_MENU = ("stats", "limits", "setlimit", "grant", "take", "resetusage", "block", "unblock", "audit")
 
 
 def build_application(
@@ -58,8 +59,13 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
     """setMyCommands in every catalog language (Telegram picks by the user's language)."""
     for locale in i18n.available():
         commands = [BotCommand(c, i18n.render(locale, f"command_{c}")) for c in COMMANDS]
+        admin = commands + [BotCommand(c, i18n.render(locale, f"command_{c}")) for c in ADMIN_MENU]
         language = None if locale == i18n.FALLBACK else locale.split("-")[0]
         await app.bot.set_my_commands(commands, language_code=language)
+        # Group admins see the admin commands in their menu too; everyone else is spared them.
+        await app.bot.set_my_commands(
+            admin, scope=BotCommandScopeAllChatAdministrators(), language_code=language
+        )
 
 
 def webhook_secret(settings: Settings) -> str:
