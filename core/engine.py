@@ -256,6 +256,8 @@ class ConversationEngine:
         except errors.QuotaExceeded as exc:
             details = _printable(exc.details)
             kind = "community_quota_exceeded" if exc.details.get("scope") == "community" else exc.kind
+            if kind == "quota_exceeded" and exc.details.get("left", 0) > 0:
+                kind = "quota_insufficient"  # some credits left, just not enough for this (pricier) edit
             return [*actions, SendError(origin, kind, details)]
         await self._save(replace(conv, state=ConvState.IDLE))
         return actions

@@ -201,6 +201,8 @@ class JobRunner:
             job, created = await self._store.create_job(job, scopes)
         except errors.QuotaExceeded as exc:
             exc.details["reset"] = format_time(self.policy.next_reset(now), self.policy.timezone)
+            exc.details["needed"] = job.credits
+            exc.details["left"] = max(0, int(exc.details.get("limit", 0)) - int(exc.details.get("used", 0)))
             if exc.details.get("scope") == "global":
                 raise errors.GlobalQuotaExceeded(str(exc), **exc.details) from None
             raise

@@ -99,8 +99,8 @@ async def test_usage_and_quota_in_the_console(tmp_path: Path, edit_api: FakeEdit
     code, out, err = await _chat(tmp_path, edit_api, script, EDITBOT_USER_QUOTA="1")
     assert code == 0, err
     assert out.count("result:") == 1
-    assert "You have no edits left (1/1 used)" in out
-    assert "You've used 1 of 1 edits this day — 0 left" in out
+    assert "You have no credits left (1/1 used)" in out
+    assert "You've used 1 of 1 credits this day — 0 left" in out
     assert len(edit_api.requests) == 1
 
 

@@ -50,7 +50,7 @@ async def test_retry_asks_privately_then_posts_the_new_result_once(dc: DiscordHa
 
     press = await dc.fake.button_press(result, result.button(label=RETRY)["custom_id"])
     confirm = await dc.private_reply(press)
-    assert "uses 1 edit(s). Go ahead?" in confirm.content and confirm.button(label=YES)
+    assert "uses 1 credit(s). Go ahead?" in confirm.content and confirm.button(label=YES)
 
     yes = await dc.fake.button_press(confirm, confirm.button(label=YES)["custom_id"])
     retried = await yes.wait_for_followup(lambda m: m.files, timeout=20)

@@ -63,12 +63,12 @@ async def test_no_edits_left_for_the_user_or_the_server(dc: DiscordHarness) -> N
     await dc.result(await dc.edit(dc.photo(sample_png(64, 64)), "one", user=alice))
     await dc.idle()
     reply = await dc.private_reply(await dc.edit(dc.photo(sample_png(64, 64)), "two", user=alice))
-    assert "no edits left (1/1 used)" in reply.content and "resets" in reply.content
+    assert "no credits left (1/1 used)" in reply.content and "resets" in reply.content
 
     await dc.result(await dc.edit(dc.photo(sample_png(64, 64)), "three", user=bob))
     await dc.idle()
     reply = await dc.private_reply(await dc.edit(dc.photo(sample_png(64, 64)), "four", user=carol))
-    assert "This community has used all its edits (2/2)" in reply.content
+    assert "This community has used all its credits (2/2)" in reply.content
     assert [r.value("prompt") for r in dc.api.requests] == ["one", "three"]
 
 

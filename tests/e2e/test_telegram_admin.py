@@ -87,7 +87,7 @@ async def test_admin_commands_have_real_effects(tg: TelegramHarness) -> None:
     assert "1 credits per day" in await admin_says("/setlimit members 1")
     assert await member_edits("first") == "photo"
     assert (
-        "no edits left" in (await member_edits("second")).lower()
+        "no credits left" in (await member_edits("second")).lower()
         or "no credits left" in (await member_edits("second")).lower()
     )
     hello = tg.fake.send_text(group, member, "please?")

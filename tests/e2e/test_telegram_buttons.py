@@ -39,7 +39,7 @@ async def test_retry_asks_once_and_runs_once(tg: TelegramHarness) -> None:
     result = await tg.photo(chat, after=m.message_id)
     await tg.idle()
     tg.fake.press_button(chat, user, result, text="🔁 Retry")
-    confirm = await tg.text(chat, "uses 1 edit(s). Go ahead?", after=result.message_id)
+    confirm = await tg.text(chat, "uses 1 credit(s). Go ahead?", after=result.message_id)
     tg.fake.press_button(chat, user, confirm, text="Yes, retry")
     tg.fake.press_button(chat, user, confirm, text="Yes, retry")  # a double tap
     await tg.photo(chat, after=confirm.message_id)

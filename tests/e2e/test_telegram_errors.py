@@ -99,7 +99,7 @@ async def test_prompt_too_long_mask_required_and_no_edits_left(tg: TelegramHarne
     await tg.photo(chat, after=m.message_id)
     await tg.idle()
     m = tg.fake.send_document(chat, user, sample_png(64, 64), "again.png", "image/png", caption="again")
-    reply = await tg.text(chat, "no edits left (1/1 used)", after=m.message_id)
+    reply = await tg.text(chat, "no credits left (1/1 used)", after=m.message_id)
     assert "resets" in (reply.content or "")
     (request,) = tg.api.requests
     assert request.mask is not None and request.value("model") == "dall-e-2"

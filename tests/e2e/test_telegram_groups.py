@@ -58,7 +58,7 @@ async def test_group_edits_count_against_member_and_community(tg: TelegramHarnes
     await tg.photo(group, after=m.message_id)
     await tg.idle()
     m = tg.fake.send_photo(group, alice, sample_png(64, 64), caption="/edit two")
-    await tg.text(group, "You have no edits left", after=m.message_id)
+    await tg.text(group, "You have no credits left", after=m.message_id)
     m = tg.fake.send_text(group, alice, "/usage")
     usage = await tg.text(group, "This community has used 1 of 5", after=m.message_id)
     assert usage.reply_to_message_id == m.message_id

@@ -219,5 +219,6 @@ async def test_a_price_over_the_limit_is_refused_before_anything_runs() -> None:
             w.origin(), EditSubmitted((w.ref("p1"),), "x", options=EditOptions(quality="high", n=2))
         )
         (error,) = [a for a in actions if isinstance(a, SendError)]
-        assert error.kind == "quota_exceeded" and error.details["limit"] == 2
+        assert error.kind == "quota_insufficient" and error.details["limit"] == 2
+        assert (error.details["needed"], error.details["left"]) == (4, 2)
         assert w.store.jobs == {} and w.editor.requests == []

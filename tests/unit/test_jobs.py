@@ -284,3 +284,17 @@ async def test_usage_counts_personal_and_community() -> None:
         ]
         (personal,) = await w.engine.usage(w.origin())
         assert personal.params["used"] == 0
+
+
+async def test_pricier_edit_than_credits_left_says_what_it_needs() -> None:
+    async with World(user_limit=2) as w:
+        w.fetcher.add("p1", w.image)
+        await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "one"))
+        await w.runner.wait_idle()
+        actions = await w.engine.handle(
+            w.origin(), EditSubmitted((w.ref("p1"),), "two, better", options=EditOptions(quality="high"))
+        )
+        (error,) = [a for a in actions if isinstance(a, SendError)]
+        assert error.kind == "quota_insufficient"
+        assert (error.details["needed"], error.details["left"]) == (2, 1)
+        assert w.store.used() == 1
