@@ -23,6 +23,7 @@ from telegram import (
 from telegram.constants import ChatAction, FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from adapters.telegram_bot.translate import photo_ref
 from core import errors, i18n
 from core.actions import (
     Action,
@@ -178,7 +179,7 @@ class TelegramOutbox:
                     await self.text(
                         origin, i18n.render(loc, Text("results_above", {"count": len(photos)})), markup
                     )
-            refs = [_photo_ref(m) for m in sent]
+            refs = [photo_ref(m) for m in sent]
             for i, image in enumerate(action.images):
                 # Only edit results come with the full-resolution file; a chart (no job) is just a photo.
                 if action.job_id and (action.as_document or _needs_document(image, photos[i])):
@@ -230,21 +231,6 @@ def _needs_document(original: OutputImage, photo: OutputImage) -> bool:
         photo.data is not original.data
         or original.content_type != "image/jpeg"
         or max(original.width, original.height) > PHOTO_DISPLAY_SIDE
-    )
-
-
-def _photo_ref(message: Message) -> ImageRef | None:
-    if not message.photo:
-        return None
-    best = message.photo[-1]
-    return ImageRef(
-        Platform.TELEGRAM,
-        best.file_id,
-        filename="photo.jpg",
-        size=best.file_size,
-        mime="image/jpeg",
-        width=best.width,
-        height=best.height,
     )
 
 

@@ -41,23 +41,29 @@ def message_event_id(message: Message) -> str:
     return f"{message.chat.id}:{message.message_id}"
 
 
+def photo_ref(message: Message) -> ImageRef | None:
+    """The largest size of the message's photo (Telegram lists sizes smallest first)."""
+    if not message.photo:
+        return None
+    best = message.photo[-1]
+    return ImageRef(
+        Platform.TELEGRAM,
+        best.file_id,
+        filename="photo.jpg",
+        size=best.file_size,
+        mime="image/jpeg",
+        width=best.width,
+        height=best.height,
+    )
+
+
 def images_of(message: Message | None) -> tuple[ImageRef, ...]:
     """The image a message carries: the largest photo size, or a document (maybe not an image)."""
     if message is None:
         return ()
-    if message.photo:
-        best = message.photo[-1]
-        return (
-            ImageRef(
-                Platform.TELEGRAM,
-                best.file_id,
-                filename="photo.jpg",
-                size=best.file_size,
-                mime="image/jpeg",
-                width=best.width,
-                height=best.height,
-            ),
-        )
+    photo = photo_ref(message)
+    if photo is not None:
+        return (photo,)
     doc = message.document
     if doc is not None:
         return (
