@@ -10,6 +10,7 @@ import logging
 import discord
 from discord import app_commands
 
+from adapters.discord_bot.admin_commands import install_admin_commands
 from adapters.discord_bot.commands import CatalogTranslator, EditTree, install_commands
 from adapters.discord_bot.fetcher import DiscordFetcher
 from adapters.discord_bot.handlers import DiscordHandlers
@@ -49,6 +50,7 @@ class EditBot(discord.Client):
             allowed_installs=app_commands.AppInstallationType(guild=True),
         )
         install_commands(self.tree, self.handlers, settings)
+        install_admin_commands(self.tree, self.handlers)
 
     async def setup_hook(self) -> None:
         """Register the restart-proof buttons and sync the commands (globally, and to the dev server)."""

@@ -6,6 +6,9 @@ How each kind is acknowledged (and why):
   so the result lands in the channel for everyone; if the engine refuses instead, the placeholder
   is deleted and the reason goes privately to the user (it is nobody else's business).
 - ``/usage``, ``/help`` and "Retry" only answer the user: deferred ephemerally.
+- Admin commands (``/limits`` … ``/stats``) are deferred ephemerally too: refusals are nobody else's
+  business, and answers (including the /stats chart) may name members and their usage; an admin
+  who wants to share one can take a screenshot.
 - "Yes, retry" updates its own private confirmation in place (so it cannot be pressed twice); the
   retried result is then posted publicly as a new message.
 """
@@ -24,7 +27,7 @@ from adapters.discord_bot.translate import FOLLOWUP, attachment_ref, first_image
 from adapters.discord_bot.views import EditImageModal, PromptModal
 from core import i18n
 from core.engine import ConversationEngine
-from core.events import ButtonPressed, Command, EditOptions, EditSubmitted, Event, Origin
+from core.events import AdminCommand, ButtonPressed, Command, EditOptions, EditSubmitted, Event, Origin
 from core.refs import ImageRef
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,12 @@ class DiscordHandlers:
         async with self._guard(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
             await self._run(origin_of(interaction), Command(name), Acked.PRIVATE)
+
+    async def admin(self, interaction: discord.Interaction[Any], command: AdminCommand) -> None:
+        """An admin command: a private answer (the core decides who may run it)."""
+        async with self._guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self._run(origin_of(interaction), command, Acked.PRIVATE)
 
     async def open_edit_image(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
         """The "Edit image" message command: ask for a prompt (and a mask) in a modal."""

@@ -22,7 +22,8 @@ import discord
 
 from adapters.discord_bot.translate import FOLLOWUP, refs_of
 from adapters.discord_bot.views import buttons_view
-from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, cut
+from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, cut, split
+from adapters.discord_bot.wording import render
 from core import errors, i18n
 from core.actions import (
     Action,
@@ -84,10 +85,10 @@ class DiscordOutbox:
                 case SendImage():
                     return await self._result(reply, action)
                 case SendError(kind=kind, details=details):
-                    await self._replace(reply, locale, i18n.render(locale, kind, **details))
+                    await self._replace(reply, locale, render(locale, kind, **details))
                 case SendText(text=text, buttons=buttons, private=private):
                     await self._notice(
-                        reply, locale, i18n.render(locale, text), buttons_view(buttons, locale), private
+                        reply, locale, render(locale, text), buttons_view(buttons, locale), private
                     )
         return None
 
@@ -96,7 +97,7 @@ class DiscordOutbox:
             return  # the result or the error replaces the status in place
         # Progress is best effort: once the token is gone only the outcome is worth a channel post.
         with contextlib.suppress(TokenExpired):
-            await self._responder.edit_original(reply, i18n.render(locale, text))
+            await self._responder.edit_original(reply, render(locale, text))
             self._mark_filled(reply)
 
     async def _replace(self, reply: Reply, locale: str, text: str) -> None:
@@ -153,33 +154,40 @@ class DiscordOutbox:
         """Show the immediate replies of ``engine.handle`` for an interaction acknowledged as ``acked``.
 
         The engine answers a job-starting event with an error or a private text only when it
-        started nothing; notices that come with a started job go privately to the user.
+        started nothing; notices that come with a started job go privately to the user. Images
+        among the replies (the /stats chart) are attached to the first message; text longer than
+        one message continues in private followups.
         """
         if not actions:
             return
         reply = Reply.of(origin)
         locale = origin.locale
-        text = "\n\n".join(_render(locale, a) for a in actions)
+        first, *rest = split("\n\n".join(_render(locale, a) for a in actions))
         buttons = tuple(b for a in actions if isinstance(a, SendText) for b in a.buttons)
         view = buttons_view(buttons, locale)
+        images = await _fit(
+            tuple(i for a in actions if isinstance(a, SendImage) for i in a.images), reply.upload_limit
+        )
         started = not any(
             isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions
         )
         async with self._lock(reply):
             try:
                 if acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):
-                    await self._responder.edit_original(reply, text, view=view)
+                    await self._responder.edit_original(reply, first, images=images or None, view=view)
                     self._mark_filled(reply)
                 elif acked is Acked.JOB and not started:
                     # The public "thinking…" placeholder goes; what went wrong is the user's business.
                     await self._responder.delete_original(reply)
-                    await self._responder.followup(reply, text, view=view, ephemeral=True)
+                    await self._responder.followup(reply, first, images=images, view=view, ephemeral=True)
                 else:
                     if acked is Acked.JOB and reply.token not in self._filled:
                         # The first followup after a defer would fill (and publish) the placeholder.
                         await self._responder.edit_original(reply, i18n.render(locale, "discord_starting"))
                         self._mark_filled(reply)
-                    await self._responder.followup(reply, text, view=view, ephemeral=True)
+                    await self._responder.followup(reply, first, images=images, view=view, ephemeral=True)
+                for more in rest:
+                    await self._responder.followup(reply, more, ephemeral=True)
             except TokenExpired:
                 log.warning("interaction %s expired before its replies were shown", origin.event_id)
 
@@ -187,11 +195,11 @@ class DiscordOutbox:
 def _render(locale: str, action: Action) -> str:
     match action:
         case SendText(text=text):
-            return i18n.render(locale, text)
+            return render(locale, text)
         case SendError(kind=kind, details=details):
-            return i18n.render(locale, kind, **details)
+            return render(locale, kind, **details)
         case SendProgress(text=text):
-            return i18n.render(locale, text)
+            return render(locale, text)
         case SendImage(caption=caption):
             return caption
     return ""

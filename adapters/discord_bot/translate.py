@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import discord
 
-from core.events import Origin
+from core.events import Origin, Role
 from core.i18n import pick_locale
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.refs import ImageRef
@@ -46,7 +46,19 @@ def origin_of(interaction: discord.Interaction[Any], *, mode: str = ORIGINAL) ->
             "upload_limit": interaction.filesize_limit,
             "mode": mode,
         },
+        role=role_of(interaction),
     )
+
+
+def role_of(interaction: discord.Interaction[Any]) -> Role:
+    """``ADMIN`` for members with Manage Server where the interaction happened, else ``MEMBER``.
+
+    Discord resolves the member's permissions into the interaction (roles, Administrator, server
+    owner), so no REST call is needed. Bot owners are recognised by the core, not here.
+    """
+    if interaction.guild_id is not None and interaction.permissions.manage_guild:
+        return Role.ADMIN
+    return Role.MEMBER
 
 
 def locale_of(interaction: discord.Interaction[Any]) -> str:

@@ -44,6 +44,22 @@ def cut(text: str, limit: int = CONTENT_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def split(text: str, limit: int = CONTENT_MAX) -> list[str]:
+    """``text`` in messages of at most ``limit`` characters, broken between lines (a long line is cut)."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        line = cut(line, limit)
+        joined = f"{current}\n{line}" if current else line
+        if len(joined) <= limit:
+            current = joined
+            continue
+        pieces.append(current)
+        current = line
+    pieces.append(current)
+    return pieces
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """Where the answers to one interaction go, rebuilt from an origin."""

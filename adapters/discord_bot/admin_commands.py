@@ -1,0 +1,152 @@
+"""The admin slash commands: ``/limits``, ``/setlimit``, ``/grant``, ``/take``, ``/resetusage``,
+``/block``, ``/unblock``, ``/audit`` and ``/stats``. Each turns its options into the words of
+:mod:`core.admin_args` plus a target, and hands one :class:`core.events.AdminCommand` to the engine.
+
+Top-level commands rather than one ``/quota`` group: the names are the core's command names, which
+its replies quote ("only this server's admins can use /grant", usage hints), and the same as on
+Telegram, so an admin of both finds the same words. And Discord honours default permissions only
+on top-level commands (a group's apply to all its subcommands), which the next paragraph relies on.
+
+Every one is marked ``default_member_permissions = Manage Server``, so Discord shows them only to
+members who have it (server admins may grant them to other roles or people, a bot owner say, under
+Server Settings → Integrations). That is a courtesy of the client, not the check: whoever invokes
+one anyway reaches the core, which decides from :attr:`core.events.Origin.role` and EDITBOT_ADMINS
+and refuses politely. Discord applies no member permissions in DMs, where everyone sees them and
+only bot owners get more than a refusal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice
+
+from adapters.discord_bot.commands import text
+from adapters.discord_bot.handlers import DiscordHandlers
+from core.admin import AUDIT_MAX
+from core.admin_args import MAX_CREDITS
+from core.events import AdminCommand
+from core.identity import Platform, UserKey
+
+SCOPES = ("community", "members", "member", "user", "global")
+RESET_SCOPES = ("community", "global")
+VALUE_MAX = 16  # "1000000" or "off"; longer input is a mistake the core would refuse anyway
+
+# Option types, at module level because discord.py resolves the callbacks' (string) annotations
+# in the module's globals. Discord's client enforces the ranges; the core checks them again.
+Member = discord.Member | discord.User
+Credits = app_commands.Range[int, 1, MAX_CREDITS]
+Count = app_commands.Range[int, 1, AUDIT_MAX]
+Value = app_commands.Range[str, 1, VALUE_MAX]
+
+
+def admin_command(name: str, member: Member | None = None, *words: str | None) -> AdminCommand:
+    """The core command ``name`` with ``words`` as its arguments and ``member`` as its target.
+
+    The target travels as a :class:`UserKey` (never as text in the arguments), named as the
+    server shows them.
+    """
+    args = " ".join(word for word in words if word)
+    if member is None:
+        return AdminCommand(name, args)
+    return AdminCommand(name, args, UserKey(Platform.DISCORD, str(member.id)), member.display_name)
+
+
+def _choices(keys: tuple[str, ...], prefix: str) -> list[Choice[str]]:
+    return [Choice(name=text(f"{prefix}{key}"), value=key) for key in keys]
+
+
+def install_admin_commands(tree: app_commands.CommandTree[Any], handlers: DiscordHandlers) -> None:
+    """Add the admin commands to ``tree``."""
+    hidden = app_commands.default_permissions(manage_guild=True)
+
+    @app_commands.command(name="limits", description=text("command_limits"))
+    @app_commands.describe(member=text("discord_option_limits_member"))
+    @hidden
+    async def limits(interaction: discord.Interaction[Any], member: Member | None = None) -> None:
+        await handlers.admin(interaction, admin_command("limits", member))
+
+    @app_commands.command(name="setlimit", description=text("command_setlimit"))
+    @app_commands.describe(
+        scope=text("discord_option_setlimit_scope"),
+        value=text("discord_option_setlimit_value"),
+        member=text("discord_option_setlimit_member"),
+    )
+    @app_commands.choices(scope=_choices(SCOPES, "discord_scope_"))
+    @hidden
+    async def setlimit(
+        interaction: discord.Interaction[Any], scope: str, value: Value, member: Member | None = None
+    ) -> None:
+        await handlers.admin(interaction, admin_command("setlimit", member, scope, value.strip()))
+
+    @app_commands.command(name="grant", description=text("command_grant"))
+    @app_commands.describe(amount=text("discord_option_amount"), member=text("discord_option_grant_member"))
+    @hidden
+    async def grant(interaction: discord.Interaction[Any], amount: Credits, member: Member) -> None:
+        await handlers.admin(interaction, admin_command("grant", member, str(amount)))
+
+    @app_commands.command(name="take", description=text("command_take"))
+    @app_commands.describe(amount=text("discord_option_amount"), member=text("discord_option_take_member"))
+    @hidden
+    async def take(interaction: discord.Interaction[Any], amount: Credits, member: Member) -> None:
+        await handlers.admin(interaction, admin_command("take", member, str(amount)))
+
+    @app_commands.command(name="resetusage", description=text("command_resetusage"))
+    @app_commands.describe(
+        member=text("discord_option_resetusage_member"), scope=text("discord_option_resetusage_scope")
+    )
+    @app_commands.choices(scope=_choices(RESET_SCOPES, "discord_reset_"))
+    @hidden
+    async def resetusage(
+        interaction: discord.Interaction[Any], member: Member | None = None, scope: str | None = None
+    ) -> None:
+        await handlers.admin(interaction, admin_command("resetusage", member, scope))
+
+    @app_commands.command(name="block", description=text("command_block"))
+    @app_commands.describe(
+        member=text("discord_option_block_member"), everywhere=text("discord_option_everywhere")
+    )
+    @hidden
+    async def block(interaction: discord.Interaction[Any], member: Member, everywhere: bool = False) -> None:
+        await handlers.admin(
+            interaction, admin_command("block", member, "everywhere" if everywhere else None)
+        )
+
+    @app_commands.command(name="unblock", description=text("command_unblock"))
+    @app_commands.describe(
+        member=text("discord_option_unblock_member"), everywhere=text("discord_option_everywhere")
+    )
+    @hidden
+    async def unblock(
+        interaction: discord.Interaction[Any], member: Member, everywhere: bool = False
+    ) -> None:
+        await handlers.admin(
+            interaction, admin_command("unblock", member, "everywhere" if everywhere else None)
+        )
+
+    @app_commands.command(name="audit", description=text("command_audit"))
+    @app_commands.describe(count=text("discord_option_count"))
+    @hidden
+    async def audit(interaction: discord.Interaction[Any], count: Count | None = None) -> None:
+        await handlers.admin(interaction, admin_command("audit", None, str(count) if count else None))
+
+    @app_commands.command(name="stats", description=text("command_stats"))
+    @hidden
+    async def stats(interaction: discord.Interaction[Any]) -> None:
+        await handlers.admin(interaction, admin_command("stats"))
+
+    commands: list[app_commands.Command[Any, ..., None]] = [
+        limits,
+        setlimit,
+        grant,
+        take,
+        resetusage,
+        block,
+        unblock,
+        audit,
+        stats,
+    ]
+    for command in commands:
+        tree.add_command(command)
