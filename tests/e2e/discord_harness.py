@@ -12,16 +12,17 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from bots.bootstrap import Core, open_core
-from core.settings import Settings, load_settings
+from bots.bootstrap import Core
+from core.settings import Settings
+from tests.e2e.bot_harness import BotHarness
 from tests.fakes.discord_models import FakeChannel, FakeMessage, FakeUser
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
 from tests.fakes.edit_api import FakeEditAPI
@@ -47,62 +48,24 @@ def decoded(data: bytes) -> Image.Image:
 
 
 @dataclass
-class DiscordHarness:
-    """The fakes, the running bot, and helpers to wait for what a user sees."""
+class DiscordHarness(BotHarness):
+    """The fakes, the running Discord bot, and helpers to wait for what a user sees."""
 
     fake: FakeDiscord
-    api: FakeEditAPI
-    tmp: Path
-    overrides: dict[str, Any] = field(default_factory=dict)
-    core: Core | None = None
-    _stack: AsyncExitStack | None = None
 
-    def settings(self) -> Settings:
-        """Settings pointing at the fakes (plus the test's overrides)."""
-        values: dict[str, Any] = {
-            "api_base_url": self.api.base_url,
-            "api_key": self.api.api_key,
-            "database_url": f"sqlite+aiosqlite:///{self.tmp / 'bot.db'}",
-            "telegram_token": None,
+    def platform_settings(self) -> dict[str, Any]:
+        """Point the bot at the fake Discord REST API and gateway."""
+        return {
             "discord_token": self.fake.token,
             "discord_api_url": self.fake.api_url,
             "discord_gateway_url": self.fake.gateway_url,
-            **self.overrides,
         }
-        return load_settings(env_file=None, **values)
 
-    async def start(self, **overrides: Any) -> DiscordHarness:
-        """Start the bot (again) with the current overrides; returns once it is ready."""
+    def bot(self, settings: Settings, core: Core) -> AbstractAsyncContextManager[Any]:
+        """The Discord runner; returns once the client is ready."""
         from adapters.discord_bot.runner import run_discord
 
-        self.overrides.update(overrides)
-        settings = self.settings()
-        stack = AsyncExitStack()
-        try:
-            self.core = await stack.enter_async_context(open_core(settings))
-            await stack.enter_async_context(run_discord(settings, self.core, guild_ready_timeout=0.05))
-            await stack.enter_async_context(self.core.running())
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack = stack
-        return self
-
-    async def stop(self) -> None:
-        """Stop the bot as a graceful shutdown would."""
-        if self._stack is not None:
-            await self._stack.aclose()
-            self._stack = None
-
-    async def restart(self, **overrides: Any) -> None:
-        """A process restart: same database, a new client and gateway session."""
-        await self.stop()
-        await self.start(**overrides)
-
-    async def idle(self) -> None:
-        """Wait until no edit is running."""
-        assert self.core is not None
-        await self.core.runner.wait_idle()
+        return run_discord(settings, core, guild_ready_timeout=0.05)
 
     def photo(
         self, data: bytes, filename: str = "photo.png", content_type: str | None = None

@@ -8,72 +8,39 @@ fresh one on the same database, as a process restart would.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.telegram_bot.runner import run_telegram
-from bots.bootstrap import Core, open_core
-from core.settings import Settings, load_settings
+from bots.bootstrap import Core
+from core.settings import Settings
+from tests.e2e.bot_harness import BotHarness
 from tests.fakes.edit_api import FakeEditAPI
 from tests.fakes.telegram_model import ChatMessage, FakeChat
 from tests.fakes.telegram_server import FakeTelegram
 
 
 @dataclass
-class TelegramHarness:
-    """The fakes, the running bot, and helpers to wait for what a user sees."""
+class TelegramHarness(BotHarness):
+    """The fakes, the running Telegram bot, and helpers to wait for what a user sees."""
 
     fake: FakeTelegram
-    api: FakeEditAPI
-    tmp: Path
-    overrides: dict[str, Any] = field(default_factory=dict)
-    core: Core | None = None
-    _stack: AsyncExitStack | None = None
 
-    def settings(self) -> Settings:
-        """Settings pointing at the fakes (plus the test's overrides)."""
-        values: dict[str, Any] = {
-            "api_base_url": self.api.base_url,
-            "api_key": self.api.api_key,
-            "database_url": f"sqlite+aiosqlite:///{self.tmp / 'bot.db'}",
+    def platform_settings(self) -> dict[str, Any]:
+        """Point the bot at the fake Bot API."""
+        return {
             "telegram_token": self.fake.token,
             "telegram_api_url": self.fake.api_url,
             "telegram_file_url": self.fake.file_url,
-            "discord_token": None,
-            **self.overrides,
         }
-        return load_settings(env_file=None, **values)
 
-    async def start(self, **overrides: Any) -> TelegramHarness:
-        """Start the bot (again) with the current overrides."""
-        self.overrides.update(overrides)
-        settings = self.settings()
-        stack = AsyncExitStack()
-        self.core = await stack.enter_async_context(open_core(settings))
-        await stack.enter_async_context(run_telegram(settings, self.core, album_delay=0.3))
-        await stack.enter_async_context(self.core.running())
-        self._stack = stack
-        return self
-
-    async def stop(self) -> None:
-        """Stop the bot as a graceful shutdown would."""
-        if self._stack is not None:
-            await self._stack.aclose()
-            self._stack = None
-
-    async def restart(self, **overrides: Any) -> None:
-        """A process restart: same database, fresh everything else."""
-        await self.stop()
-        await self.start(**overrides)
-
-    async def idle(self) -> None:
-        """Wait until no edit is running."""
-        assert self.core is not None
-        await self.core.runner.wait_idle()
+    def bot(self, settings: Settings, core: Core) -> AbstractAsyncContextManager[Any]:
+        """The Telegram runner; albums are collected for 0.3 s to keep tests quick."""
+        return run_telegram(settings, core, album_delay=0.3)
 
     async def reply(
         self, chat: FakeChat, pred: Any = None, *, after: int = 0, within: float = 20
