@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import random
 import resource
 import statistics
 import subprocess
@@ -36,11 +35,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from core.imaging import prepare_inputs, probe
 from core.imaging.layout import plan
 from core.models import DALLE2, GPT_IMAGE_1, ModelSpec
+from tests.unit.imaging_samples import encode, photo
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES: dict[str, ModelSpec] = {"dall-e-2": DALLE2, "gpt-image-1": GPT_IMAGE_1}
@@ -61,29 +61,10 @@ class Measurement:
 
 
 def make_photo(width: int = 4000, height: int = 3000, *, seed: int = 1) -> bytes:
-    """A photo-like JPEG (quality 90) with EXIF Orientation=6, generated deterministically."""
-    rnd = random.Random(seed)
-    red = Image.linear_gradient("L").resize((width, height))
-    green = Image.radial_gradient("L").resize((width, height))
-    cw, ch = max(2, width // 16), max(2, height // 16)
-    blue = Image.frombytes("L", (cw, ch), rnd.randbytes(cw * ch)).resize(
-        (width, height), Image.Resampling.BICUBIC
-    )
-    image = Image.merge("RGB", (red, green, blue))
-    draw = ImageDraw.Draw(image)
-    for _ in range(40):
-        x, y = rnd.randrange(width), rnd.randrange(height)
-        side = rnd.randrange(max(2, width // 20), max(3, width // 4))
-        draw.ellipse(
-            (x, y, x + side, y + side), fill=(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256))
-        )
-    grain = Image.frombytes("RGB", (width, height), rnd.randbytes(width * height * 3))
-    image = Image.blend(image, grain, 0.12)
+    """A photo-like JPEG (quality 90) with EXIF Orientation=6, as a phone sends it; deterministic."""
     exif = Image.Exif()
     exif[0x0112] = 6
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=90, exif=exif)
-    return buf.getvalue()
+    return encode(photo(width, height, seed=seed, noise=0.12), "JPEG", quality=90, exif=exif)
 
 
 def run_ours(data: bytes, spec: ModelSpec) -> int:
