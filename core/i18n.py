@@ -8,6 +8,8 @@ renders as the key itself so a gap is visible but never crashes a reply.
 from __future__ import annotations
 
 import json
+import string
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,32 @@ def pick_locale(code: str | None) -> str:
     return FALLBACK
 
 
-class _Default(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+class _Formatter(string.Formatter):
+    """Fills a template; a parameter that is itself a catalog message renders in the same language.
+
+    ``{name:variant}`` on such a parameter renders its ``<key>_<variant>`` message instead, so a
+    sentence can ask for the form it needs ("{period:this}" -> "today" where "{period}" -> "day").
+    A placeholder with no value stays visible as ``{name}`` rather than failing the whole reply.
+    """
+
+    def __init__(self, locale: str) -> None:
+        self._locale = locale
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(str(key), _Missing(str(key)))
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, _Missing):
+            return "{" + value.name + "}"
+        if isinstance(value, Text):
+            key = f"{value.key}_{format_spec}" if format_spec else value.key
+            return render(self._locale, Text(key, value.params))
+        return str(super().format_field(value, format_spec))
+
+
+class _Missing:
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 def render(locale: str, text: Text | str, **params: Any) -> str:
@@ -60,9 +85,7 @@ def render(locale: str, text: Text | str, **params: Any) -> str:
     else:
         key, values = text, params
     template = catalog(locale).get(key) or catalog(FALLBACK).get(key) or key
-    # A parameter may itself be a catalog message (a period name, a phase) rendered in the same language.
-    values = {k: render(locale, v) if isinstance(v, Text) else v for k, v in values.items()}
-    return template.format_map(_Default(values))
+    return _Formatter(locale).vformat(template, (), values)
 
 
 def explain(exc: EditbotError) -> tuple[str, dict[str, Any]]:

@@ -100,7 +100,7 @@ async def test_usage_and_quota_in_the_console(tmp_path: Path, edit_api: FakeEdit
     assert code == 0, err
     assert out.count("result:") == 1
     assert "You have no credits left (1/1 used)" in out
-    assert "You've used 1 of 1 credits this day — 0 left" in out
+    assert "You've used 1 of 1 credits today — 0 left" in out
     assert len(edit_api.requests) == 1
 
 

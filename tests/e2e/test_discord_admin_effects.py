@@ -45,7 +45,7 @@ async def test_limits_grants_blocks_and_resets_take_effect(dc: DiscordHarness, c
     assert "(1/1 used)" in refused.content and hit.original is not None and hit.original.deleted
 
     granted = await admin_reply(dc, "grant", {"amount": 2, "member": bob}, user=admin)
-    assert "Gave Bob 2 extra credit(s) this day — 2 left now." in granted.content
+    assert "Gave Bob 2 extra credit(s) today — 2 left now." in granted.content
     await edited(dc, bob, "three")
     assert await used(dc, bob) == 2
 
@@ -61,7 +61,7 @@ async def test_limits_grants_blocks_and_resets_take_effect(dc: DiscordHarness, c
     await edited(dc, bob, "five")
     assert await used(dc, bob) == 3
     reset = await admin_reply(dc, "resetusage", {"member": bob}, user=admin)
-    assert "Reset Bob's usage for this day — 3 left now." in reset.content
+    assert "Reset Bob's usage for today — 3 left now." in reset.content
     assert await used(dc, bob) == 0
     assert [r.value("prompt") for r in dc.api.requests] == ["one", "three", "five"]
 
@@ -98,7 +98,7 @@ async def test_stats_sends_the_top_members_and_a_chart(dc: DiscordHarness, crew:
     public_before = len(dc.fake.messages_in())
 
     stats = await admin_reply(dc, "stats", user=crew.admin)
-    assert "This day in this server: 3 edit(s), 3 credit(s) spent" in stats.content
+    assert "Today in this server: 3 edit(s), 3 credit(s) spent" in stats.content
     assert "1. bob — 2 credit(s), 2 edit(s)" in stats.content
     assert "2. carol — 1 credit(s), 1 edit(s)" in stats.content
     assert "(3 in all)" in stats.content  # the chart's caption

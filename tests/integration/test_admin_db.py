@@ -60,7 +60,7 @@ async def test_an_admin_session_end_to_end(sessionmaker: async_sessionmaker[Asyn
         text, chart = await w.engine.handle(admin, AdminCommand("stats"))
         assert isinstance(text, SendText) and isinstance(chart, SendImage)
         assert i18n.render("en", text.text).splitlines()[:2] == [
-            "This day in this group: 2 edit(s), 2 credit(s) spent, 0 failed (not charged).",
+            "Today in this group: 2 edit(s), 2 credit(s) spent, 0 failed (not charged).",
             "Group quota: 2 of 10 credits used — 8 left.",
         ]
         assert chart.images[0].data.startswith(b"\x89PNG")

@@ -86,15 +86,15 @@ async def test_grant_take_and_reset() -> None:
         assert await edit(w, member(w)) == []
         assert errors_of(await edit(w, member(w))) == ["quota_exceeded"]
         reply = await w.engine.handle(admin(w), cmd("grant", "2"))
-        assert "Gave Tina 2 extra credit(s) this day — 2 left now." in text_of(reply)
+        assert "Gave Tina 2 extra credit(s) today — 2 left now." in text_of(reply)
         assert await edit(w, member(w), n=2) == []
         ((_, mine), _) = await usage_params(w, member(w))
         assert (mine["used"], mine["limit"], mine["left"]) == (3, 3, 0)
 
         reply = await w.engine.handle(admin(w), cmd("take", "2"))
-        assert "Took 2 credit(s) from Tina this day — 0 left now." in text_of(reply)
+        assert "Took 2 credit(s) from Tina today — 0 left now." in text_of(reply)
         reply = await w.engine.handle(admin(w), cmd("resetusage"))
-        assert "Reset Tina's usage for this day — 1 left now." in text_of(reply)  # 1 + 2 - 2
+        assert "Reset Tina's usage for today — 1 left now." in text_of(reply)  # 1 + 2 - 2
         assert await edit(w, member(w)) == []
         assert errors_of(await edit(w, member(w))) == ["quota_exceeded"]
         # The community's pool was not reset: only Tina's own counter.
@@ -266,7 +266,7 @@ async def test_bad_arguments_explain_the_usage_privately(
 async def test_plain_commands_reach_the_admin_service_with_a_written_target() -> None:
     async with new_world() as w:
         reply = await w.engine.handle(admin(w), Command("grant", "3 console:t1"))
-        assert text_of(reply) == "Gave t1 3 extra credit(s) this day — 13 left now."
+        assert text_of(reply) == "Gave t1 3 extra credit(s) today — 13 left now."
         assert w.store.audit[0].target == "console:t1"
         refused = await w.engine.handle(member(w, "u2"), Command("GRANT", "3 console:t1"))
         assert errors_of(refused) == ["admin_not_allowed"]
@@ -348,7 +348,7 @@ async def test_resetusage_community_ignores_a_target_from_a_reply() -> None:
         assert await edit(w, member(w)) == [] and await edit(w, member(w, "u2")) == []
         assert errors_of(await edit(w, member(w, "u3"))) == ["community_quota_exceeded"]
         reply = await w.engine.handle(admin(w), cmd("resetusage", "community"))  # sent as a reply to Tina
-        assert text_of(reply) == "Reset this group's usage for this day."
+        assert text_of(reply) == "Reset this group's usage for today."
         (entry,) = w.store.audit
         assert entry.target is None and entry.details == {"scope": "community"}
         assert await edit(w, member(w, "u3")) == []

@@ -91,7 +91,7 @@ async def test_stats_with_no_edits() -> None:
             w.origin("adm", community="g", role=Role.ADMIN), AdminCommand("stats")
         )
         assert isinstance(text, SendText) and isinstance(chart, SendImage)
-        assert i18n.render("en", text.text).endswith("No edits yet this day.")
+        assert i18n.render("en", text.text).endswith("No edits yet today.")
         picture = decode(chart.images[0].data)
         assert picture.size == (WIDTH, HEIGHT)
         assert TODAY not in {c for _, c in picture.getcolors(maxcolors=100_000) or []}

@@ -34,3 +34,18 @@ def test_render_and_fallbacks() -> None:
 )
 def test_pick_locale(code: str | None, locale: str) -> None:
     assert i18n.pick_locale(code) == locale
+
+
+def test_a_parameter_can_ask_for_a_variant_of_a_message() -> None:
+    day, week = Text("period_day"), Text("period_week")
+    assert (
+        i18n.render(
+            "en", Text("usage", {"period": day, "used": 1, "limit": 2, "left": 1, "reset": "r"})
+        ).count("today")
+        == 1
+    )
+    assert "this week" in i18n.render(
+        "en", Text("usage", {"period": week, "used": 1, "limit": 2, "left": 1, "reset": "r"})
+    )
+    assert "per day" in i18n.render("en", "limit_set", what="x", limit=1, previous=2, period=day)
+    assert i18n.render("en", "{size:.1f} MB", size=2.25) == "2.2 MB"  # ordinary format specs still work
