@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     """Every EDITBOT_* setting."""
 
     model_config = SettingsConfigDict(
-        env_prefix="EDITBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="EDITBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # `VAR=` in .env (as .env.example ships them) means "not set", not "set to an empty string".
+        env_ignore_empty=True,
     )
 
     api_base_url: str = "https://api.openai.com/v1"

@@ -71,3 +71,26 @@ def test_pseudonym_is_stable_and_opaque() -> None:
     user = UserKey(Platform.TELEGRAM, "123456789")
     a, b = user.pseudonym(b"k"), user.pseudonym(b"k")
     assert a == b and "123456789" not in a and a != user.pseudonym(b"other")
+
+
+def test_every_setting_is_documented() -> None:
+    """The README's table and .env.example name every setting, and nothing that is not one."""
+    import re
+    from pathlib import Path
+
+    from core.settings import Settings
+
+    root = Path(__file__).resolve().parents[2]
+    names = {"EDITBOT_" + n.upper() for n in Settings.model_fields}
+    readme = set(re.findall(r"^\| `(EDITBOT_[A-Z_]+)`", (root / "README.md").read_text(), re.M))
+    example = set(re.findall(r"^(EDITBOT_[A-Z_]+)=", (root / ".env.example").read_text(), re.M))
+    assert readme == names
+    assert example == names
+
+
+def test_env_example_loads_as_is(tmp_path) -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    s = load_settings(env_file=example)
+    assert s.api_key is None and s.telegram_token is None and s.discord_dev_guild is None
