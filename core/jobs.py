@@ -126,6 +126,7 @@ class JobRunner:
         self._outboxes: dict[Platform, Outbox] = {}
         self._fetchers: dict[Platform, FileFetcher] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._settling: set[str] = set()  # jobs showing their result; they finish within moments
         self._owners: dict[str, UserKey] = {}
         self._waiting: list[str] = []
         self._running = 0
@@ -177,7 +178,7 @@ class JobRunner:
         Raises :class:`core.errors.Busy`, :class:`core.errors.Blocked` or
         :class:`core.errors.QuotaExceeded` (:class:`core.errors.GlobalQuotaExceeded` for the cap).
         """
-        if await self._store.active_jobs(origin.user.platform, origin.user.user_id):
+        if await self._busy(origin.user):
             raise errors.Busy()
         scopes = await self.limits.scopes(origin)
         now = self._clock()
@@ -213,6 +214,20 @@ class JobRunner:
         self._owners[job.id] = origin.user
         self._tasks[job.id] = asyncio.create_task(self._run(job, origin), name=f"job-{job.id}")
         return job
+
+    async def _busy(self, user: UserKey) -> bool:
+        """True while the user has an edit that is not finished.
+
+        A result reaches the user a moment before its job is committed; a user who answers that
+        fast must not be told they are busy, so this process's jobs that are showing their result
+        are waited for (they end within moments, delivered or refunded).
+        """
+        active = await self._store.active_jobs(user.platform, user.user_id)
+        settling = [self._tasks[j.id] for j in active if j.id in self._settling and j.id in self._tasks]
+        if active and len(settling) == len(active):
+            await asyncio.wait(settling, timeout=10)
+            active = await self._store.active_jobs(user.platform, user.user_id)
+        return bool(active)
 
     def cancel_user(self, user: UserKey) -> int:
         """Cancel the user's jobs in this process (refunded); the number cancelled."""
@@ -292,6 +307,7 @@ class JobRunner:
         finally:
             self._tasks.pop(job.id, None)
             self._owners.pop(job.id, None)
+            self._settling.discard(job.id)
 
     async def _finish_failed(
         self,
@@ -363,6 +379,7 @@ class JobRunner:
             raise errors.EditbotError("no outbox for platform")
         await progress.close()
         as_document = any(ref.as_document for ref in job.images)
+        self._settling.add(job.id)
         try:
             delivered = await outbox.send(
                 SendImage(origin, job.id, outputs, job.prompt, result_buttons(job.id), as_document)

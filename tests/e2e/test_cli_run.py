@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
+
+from tests.fakes.edit_api import FakeEditAPI, sample_png
+from tests.fakes.telegram_server import FakeTelegram
 
 
 async def _run(tmp: Path, **env: str) -> tuple[int, str]:
@@ -41,3 +45,51 @@ async def test_invalid_setting_names_the_variable_only(tmp_path: Path) -> None:
     code, text = await _run(tmp_path)
     assert code == 2
     assert "EDITBOT_QUOTA_PERIOD" in text and "fortnight" not in text and "secret" not in text
+
+
+async def test_editbot_run_serves_telegram_and_stops_on_sigterm(
+    tmp_path: Path, fake_telegram: FakeTelegram, edit_api: FakeEditAPI
+) -> None:
+    """The operator's path: `editbot run` in its own process, a user's edit, then SIGTERM mid-edit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")} | {
+        "EDITBOT_API_BASE_URL": edit_api.base_url,
+        "EDITBOT_API_KEY": edit_api.api_key,
+        "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        "EDITBOT_TELEGRAM_TOKEN": fake_telegram.token,
+        "EDITBOT_TELEGRAM_API_URL": fake_telegram.api_url,
+        "EDITBOT_TELEGRAM_FILE_URL": fake_telegram.file_url,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        user = fake_telegram.user()
+        chat = fake_telegram.private_chat(user)
+        sent = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="from a real process")
+        await fake_telegram.wait_for_message(chat, lambda m: m.photo is not None, after=sent, timeout=60)
+
+        edit_api.hang_next()
+        second = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="interrupted")
+        await fake_telegram.wait_for(lambda: len(edit_api.requests) == 2, 30)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, output.decode()[-3000:]
+    told = fake_telegram.messages_in(chat)
+    assert any(
+        "The bot restarted while working on your edit" in (m.content or "")
+        for m in told
+        if m.message_id > second.message_id
+    )
+    log = output.decode()
+    assert "Traceback" not in log and fake_telegram.token not in log and edit_api.api_key not in log

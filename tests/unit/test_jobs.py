@@ -298,3 +298,30 @@ async def test_pricier_edit_than_credits_left_says_what_it_needs() -> None:
         assert error.kind == "quota_insufficient"
         assert (error.details["needed"], error.details["left"]) == (2, 1)
         assert w.store.used() == 1
+
+
+async def test_next_edit_right_after_a_result_is_not_busy() -> None:
+    """The user sees the result a moment before the job commits; answering at once must just work."""
+    async with World() as w:
+        w.fetcher.add("p1", w.image)
+        shown = asyncio.Event()
+        hold = asyncio.Event()
+        original_send = w.outbox.send
+
+        async def slow_delivery(action):  # type: ignore[no-untyped-def]
+            result = await original_send(action)
+            if isinstance(action, SendImage) and not shown.is_set():
+                shown.set()
+                await hold.wait()  # e.g. the full-resolution file is still uploading
+            return result
+
+        w.outbox.send = slow_delivery  # type: ignore[method-assign]
+        await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "one"))
+        await asyncio.wait_for(shown.wait(), 5)
+        answer = asyncio.create_task(w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "two")))
+        await asyncio.sleep(0)
+        hold.set()
+        actions = await answer
+        assert not [a for a in actions if isinstance(a, SendError)]
+        await w.runner.wait_idle()
+        assert len(w.outbox.of(SendImage)) == 2 and w.store.used() == 2
