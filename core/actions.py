@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from core.events import Origin
+from core.media import PreparedImage
 from core.refs import ImageRef
 
 
@@ -41,15 +42,8 @@ class Phase(StrEnum):
     DONE = "done"
 
 
-@dataclass(frozen=True, slots=True)
-class OutputImage:
-    """One edited image ready to send."""
-
-    data: bytes
-    filename: str
-    content_type: str
-    width: int
-    height: int
+OutputImage = PreparedImage
+"""An encoded image on its way to a chat: the same shape as an upload to the edit API."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from core.media import PreparedImage
+
 # zlib level 1 is several times faster than the default 6 on photographic data and only ~10-15 %
 # larger; level 9 is the fallback when the fast encoding is over a byte limit.
 PNG_FAST = 1
@@ -28,6 +30,10 @@ class Encoded:
     ext: str
     width: int
     height: int
+
+    def named(self, stem: str) -> PreparedImage:
+        """The encoded image as a file called ``<stem>.<ext>``."""
+        return PreparedImage(self.data, f"{stem}.{self.ext}", self.content_type, self.width, self.height)
 
 
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}

@@ -66,7 +66,7 @@ def fit_for_upload(
     if _png_worth_trying(src, image):
         out = encode.png(image, level=encode.PNG_DEFAULT)
         if len(out.data) <= max_bytes:
-            return _output(out, name)
+            return out.named(name)
     out = encode.jpeg(image)
     while len(out.data) > max_bytes:
         # Bytes scale roughly with the pixel count: aim just under the limit, shrinking each side by
@@ -81,7 +81,7 @@ def fit_for_upload(
             )
         image = decode.resize(image, size)
         out = encode.jpeg(image, quality=encode.JPEG_QUALITY - 2)
-    return _output(out, name)
+    return out.named(name)
 
 
 def _png_worth_trying(src: decode.Source, image: Image.Image) -> bool:
@@ -97,13 +97,3 @@ def _within_side_sum(size: tuple[int, int], max_side_sum: int | None) -> tuple[i
         return size
     scale = max_side_sum / sum(size)
     return max(1, math.floor(size[0] * scale)), max(1, math.floor(size[1] * scale))
-
-
-def _output(encoded: encode.Encoded, name: str) -> OutputImage:
-    return OutputImage(
-        data=encoded.data,
-        filename=f"{name}.{encoded.ext}",
-        content_type=encoded.content_type,
-        width=encoded.width,
-        height=encoded.height,
-    )

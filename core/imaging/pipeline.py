@@ -20,7 +20,7 @@ from PIL import Image, ImageChops
 from core.errors import ImageTooLarge, InputError, InvalidOption, TooManyImages
 from core.imaging import decode, encode, layout, masks
 from core.imaging.layout import Layout
-from core.media import PreparedImage, PreparedInputs
+from core.media import PreparedInputs
 from core.models import ModelSpec
 
 # Formats whose pixels are exact: re-encoding those as JPEG would add artefacts to screenshots and
@@ -61,9 +61,9 @@ def prepare_inputs(
     first, prepared_mask, chosen = _prepare_one(images[0], mask, spec, requested, limits)
     others = tuple(_prepare_one(data, None, spec, requested, limits)[0] for data in images[1:])
     named = tuple(
-        _prepared(encoded, f"image-{number}") for number, encoded in enumerate((first, *others), start=1)
+        encoded.named(f"image-{number}") for number, encoded in enumerate((first, *others), start=1)
     )
-    mask_file = _prepared(prepared_mask, "mask") if prepared_mask is not None else None
+    mask_file = prepared_mask.named("mask") if prepared_mask is not None else None
     return PreparedInputs(images=named, mask=mask_file, size=chosen)
 
 
@@ -154,16 +154,6 @@ def _mask_png(area: Image.Image, plan: Layout) -> encode.Encoded:
     rgba = Image.new("RGBA", plan.canvas, (0, 0, 0, 255))
     rgba.putalpha(alpha)
     return encode.png(rgba, level=encode.PNG_DEFAULT)
-
-
-def _prepared(encoded: encode.Encoded, stem: str) -> PreparedImage:
-    return PreparedImage(
-        data=encoded.data,
-        filename=f"{stem}.{encoded.ext}",
-        content_type=encoded.content_type,
-        width=encoded.width,
-        height=encoded.height,
-    )
 
 
 def _over_limit(spec: ModelSpec) -> ImageTooLarge:
