@@ -15,8 +15,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice, locale_str
 
-from adapters.discord_bot.handlers import DiscordHandlers
-from adapters.discord_bot.translate import locale_of
+from adapters.discord_bot.handlers import DiscordHandlers, report_failure
 from core import i18n
 from core.events import EditOptions
 from core.models import spec_for
@@ -58,14 +57,7 @@ class EditTree(app_commands.CommandTree[Any]):
     ) -> None:
         """A command failed outside the handlers' own guard (e.g. an option could not be converted)."""
         log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
-        message = i18n.render(locale_of(interaction), "internal")
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(message, ephemeral=True)
-            else:
-                await interaction.response.send_message(message, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not report a failed command")
+        await report_failure(interaction)
 
 
 def _union(values: list[tuple[str, ...]]) -> list[str]:

@@ -33,6 +33,18 @@ from core.refs import ImageRef
 log = logging.getLogger(__name__)
 
 
+async def report_failure(interaction: discord.Interaction[Any]) -> None:
+    """Tell the user, privately and in plain words, that their request failed on our side."""
+    text = i18n.render(locale_of(interaction), "internal")
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not report the failure of interaction %s", interaction.id)
+
+
 class DiscordHandlers:
     """The bot's behaviour; commands, buttons and modals call into it."""
 
@@ -56,14 +68,7 @@ class DiscordHandlers:
             log.warning("interaction %s expired before it was acknowledged", interaction.id)
         except Exception:
             log.exception("handling interaction %s failed", interaction.id)
-            text = i18n.render(locale_of(interaction), "internal")
-            try:
-                if interaction.response.is_done():
-                    await interaction.followup.send(text, ephemeral=True)
-                else:
-                    await interaction.response.send_message(text, ephemeral=True)
-            except discord.HTTPException:
-                log.warning("could not report the failure of interaction %s", interaction.id)
+            await report_failure(interaction)
 
     async def edit(
         self,

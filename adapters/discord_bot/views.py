@@ -85,6 +85,16 @@ class _HumanModal(discord.ui.Modal):
         return not interaction.user.bot
 
 
+def prompt_input(locale: str) -> discord.ui.TextInput[Any]:
+    """The "what to change" field both edit forms show."""
+    return discord.ui.TextInput(
+        custom_id="prompt",
+        style=discord.TextStyle.paragraph,
+        placeholder=i18n.render(locale, "discord_modal_prompt_hint")[:100],
+        max_length=PROMPT_MAX,
+    )
+
+
 class PromptModal(_HumanModal):
     """ "Edit again": asks what to change next in a result."""
 
@@ -93,12 +103,7 @@ class PromptModal(_HumanModal):
     ) -> None:
         super().__init__(title=i18n.render(locale, "discord_again_title")[:45], timeout=MODAL_TIMEOUT)
         self._submit = submit
-        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            custom_id="prompt",
-            style=discord.TextStyle.paragraph,
-            placeholder=i18n.render(locale, "discord_modal_prompt_hint")[:100],
-            max_length=PROMPT_MAX,
-        )
+        self.prompt: discord.ui.TextInput[Any] = prompt_input(locale)
         self.add_item(
             discord.ui.Label(text=i18n.render(locale, "discord_modal_prompt")[:45], component=self.prompt)
         )
@@ -122,12 +127,7 @@ class EditImageModal(_HumanModal):
         super().__init__(title=i18n.render(locale, "discord_modal_title")[:45], timeout=MODAL_TIMEOUT)
         self._image = image
         self._submit = submit
-        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            custom_id="prompt",
-            style=discord.TextStyle.paragraph,
-            placeholder=i18n.render(locale, "discord_modal_prompt_hint")[:100],
-            max_length=PROMPT_MAX,
-        )
+        self.prompt: discord.ui.TextInput[Any] = prompt_input(locale)
         self.mask: discord.ui.FileUpload[Any] = discord.ui.FileUpload(
             custom_id="mask", required=False, max_values=1
         )
