@@ -29,7 +29,11 @@ EditbotError
 └── EditAPIError                     the edit API refused or failed
     ├── AuthenticationFailed         401: the operator's key is wrong
     ├── PermissionDenied             403: the key may not use this model / region
+    ├── BalanceExhausted             the bot's API balance is used up (429 insufficient_quota, 403
+    │                                insufficient_user_quota): only the owners can fix it
     ├── ModelNotFound                the model name is unknown to the API
+    │   └── ModelUnavailable         retired (404 model_not_found on a known-retired model) or not
+    │                                routable by a relay (503 无可用渠道 / no available channel)
     ├── InvalidRequest               400 for any other reason
     ├── ContentRefused               moderation_blocked / content_policy_violation
     ├── RateLimited                  429 after the bounded retries; retry_after in seconds
@@ -37,6 +41,8 @@ EditbotError
     ├── APITimeout                   no answer in time (the edit may still have run: never retried)
     ├── APIConnectionError           could not reach the API after the bounded retries
     └── BadResponse                  a 2xx body we cannot read, or one without images
+        ├── RelayError                   a 2xx whose body is ``{"error": ...}`` (a relay's own message)
+        └── ResultUnfetchable            the answer linked a result that could not be downloaded
 """
 
 from __future__ import annotations
@@ -212,10 +218,22 @@ class PermissionDenied(EditAPIError):
     kind = "api_forbidden"
 
 
+class BalanceExhausted(EditAPIError):
+    """The bot's API balance is used up; users are told plainly and the owners are alerted."""
+
+    kind = "api_balance"
+
+
 class ModelNotFound(EditAPIError):
     """The API does not know the model."""
 
     kind = "api_model_not_found"
+
+
+class ModelUnavailable(ModelNotFound):
+    """The model is retired, or the relay has no channel for it: "no longer available"."""
+
+    kind = "api_model_unavailable"
 
 
 class InvalidRequest(EditAPIError):
@@ -264,3 +282,15 @@ class BadResponse(EditAPIError):
     """The API answered 2xx with a body we cannot use."""
 
     kind = "api_bad_response"
+
+
+class RelayError(BadResponse):
+    """A 2xx whose body is an error object: the relay's message is for the operator, not users."""
+
+    kind = "api_relay_error"
+
+
+class ResultUnfetchable(BadResponse):
+    """The service answered, but the result link it gave could not be downloaded."""
+
+    kind = "api_result_unfetchable"
