@@ -40,7 +40,7 @@ from core.identity import UserKey
 from core.jobs import JobRunner
 from core.quotas import format_time
 from core.refs import ImageRef
-from core.store import Conversation, ConversationKey, ConvState, Store
+from core.store import Conversation, ConversationKey, ConvState, Job, Store
 from core.validation import build_edit, check_image_meta
 
 
@@ -202,6 +202,8 @@ class ConversationEngine:
         job = await self._store.get_job(job_id)
         if job is None:
             return [SendText(origin, Text("result_gone"), private=True)]
+        if not owns(origin, job):
+            return [not_yours(origin)]
         match action:
             case "edit_again":
                 if not job.result_refs:
@@ -228,6 +230,17 @@ class ConversationEngine:
                 key = f"retry:{job_id}:{origin.user}"
                 return await self._start(origin, conv, job.images, job.mask, job.prompt, job.options, key)
         return [SendText(origin, Text("result_gone"), private=True)]
+
+    async def button_refusal(self, origin: Origin, job_id: str) -> SendText | None:
+        """Why ``origin`` may not press a button of ``job_id`` (None when they may).
+
+        For adapters that must answer a press before the engine sees it (Discord opens a modal
+        at once); the rule itself is :func:`owns`.
+        """
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return SendText(origin, Text("result_gone"), private=True)
+        return None if owns(origin, job) else not_yours(origin)
 
     async def _start(
         self,
@@ -299,6 +312,24 @@ class ConversationEngine:
     async def set_preferences(self, origin: Origin, options: EditOptions) -> None:
         """Save the user's defaults (adapters validate choices against the allowed models' specs)."""
         await self._store.set_preferences(str(origin.user.platform), origin.user.user_id, options)
+
+
+def owns(origin: Origin, job: Job) -> bool:
+    """A job's buttons act only for the user who asked for it, in the chat it belongs to.
+
+    Button data carries a job id anyone can copy into another chat (or forge), so every press
+    is checked against the stored job, never against where the button appears.
+    """
+    return (
+        job.platform == str(origin.user.platform)
+        and job.user_id == origin.user.user_id
+        and job.chat_id == origin.chat.chat_id
+    )
+
+
+def not_yours(origin: Origin) -> SendText:
+    """The one refusal for a press by anyone but the owner; it says nothing about the job."""
+    return SendText(origin, Text("button_not_yours"), private=True)
 
 
 def _keep_model(options: EditOptions) -> EditOptions:

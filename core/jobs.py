@@ -178,7 +178,13 @@ class JobRunner:
         Raises :class:`core.errors.Busy`, :class:`core.errors.Blocked` or
         :class:`core.errors.QuotaExceeded` (:class:`core.errors.GlobalQuotaExceeded` for the cap).
         """
+        # A redelivered update is answered by its first delivery: never "busy", never charged twice.
+        if await self._store.job_by_key(idempotency_key) is not None:
+            return None
         if await self._busy(origin.user):
+            # Another process may have created this very job since the lookup above.
+            if await self._store.job_by_key(idempotency_key) is not None:
+                return None
             raise errors.Busy()
         scopes = await self.limits.scopes(origin)
         now = self._clock()

@@ -204,6 +204,10 @@ class Store(Protocol):
         """The job, or None."""
         ...
 
+    async def job_by_key(self, idempotency_key: str) -> Job | None:
+        """The job created under ``idempotency_key``, or None."""
+        ...
+
     async def mark_running(self, job_id: str, worker_id: str) -> bool:
         """QUEUED -> RUNNING with started/heartbeat times; False if the job is not queued."""
         ...

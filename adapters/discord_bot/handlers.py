@@ -131,6 +131,12 @@ class DiscordHandlers:
         async with self._guard(interaction):
             locale = locale_of(interaction)
             if action == "edit_again":
+                # The modal opens before the engine sees the press, so ownership is checked first.
+                refusal = await self._engine.button_refusal(origin_of(interaction), job_id)
+                if refusal is not None:
+                    text = i18n.render(locale, refusal.text)
+                    await interaction.response.send_message(text, ephemeral=True)
+                    return
 
                 async def submit(modal_interaction: discord.Interaction[Any], prompt: str) -> None:
                     await self.submit_again(modal_interaction, job_id, prompt)

@@ -246,6 +246,11 @@ class SqlStore:
         async with self._read() as session:
             return await self._job_where(session, _jobs.c.id == job_id)
 
+    async def job_by_key(self, idempotency_key: str) -> Job | None:
+        """The job created under ``idempotency_key``, or None."""
+        async with self._read() as session:
+            return await self._job_where(session, _jobs.c.idempotency_key == idempotency_key)
+
     async def _job_where(self, session: AsyncSession, condition: sa.ColumnElement[bool]) -> Job | None:
         row = (await session.execute(sa.select(_jobs).where(condition))).mappings().first()
         return None if row is None else rows.job_from_row(row)

@@ -81,6 +81,9 @@ class FakeStore:
     async def get_job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
+    async def job_by_key(self, idempotency_key: str) -> Job | None:
+        return next((j for j in self.jobs.values() if j.idempotency_key == idempotency_key), None)
+
     async def mark_running(self, job_id: str, worker_id: str) -> bool:
         job = self.jobs[job_id]
         if job.status is not JobStatus.QUEUED:
