@@ -107,9 +107,18 @@ async def run_telegram(
             )
         else:
             await app.updater.start_polling(allowed_updates=allowed)
+
+        async def stop_intake() -> None:
+            # Idempotent: the core calls it on a graceful stop, the exit below in any case.
+            assert app.updater is not None
+            if app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()  # waits for the handlers in flight (they may start edits)
+            await app.bot_data["handlers"].albums.close()
+
+        core.on_stop_intake(stop_intake)
         try:
             yield app
         finally:
-            await app.bot_data["handlers"].albums.close()
-            await app.updater.stop()
-            await app.stop()
+            await stop_intake()

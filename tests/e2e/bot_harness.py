@@ -44,6 +44,8 @@ class BotHarness:
             "database_url": f"sqlite+aiosqlite:///{self.tmp / 'bot.db'}",
             "telegram_token": None,
             "discord_token": None,
+            # A test's stop does not wait for edits it left hanging (they are handed back).
+            "shutdown_grace": 0.0,
             **self.platform_settings(),
             **self.overrides,
         }
