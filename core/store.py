@@ -316,13 +316,14 @@ class Store(Protocol):
         ...
 
     async def inbox_done(self, platform: str, update_id: str) -> None:
-        """Forget a handled update."""
+        """Mark an update handled (kept a while, so a redelivery of it is skipped)."""
         ...
 
     async def inbox_claim(
         self, platform: str, claimed_before: datetime, worker_id: str
     ) -> list[StoredUpdate]:
-        """Take over stored updates whose handler has not finished since ``claimed_before``."""
+        """Take over unhandled updates another worker claimed before ``claimed_before`` (its
+        handler died), oldest first; handled ones older than a day are forgotten on the way."""
         ...
 
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:

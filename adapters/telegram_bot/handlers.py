@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Message, Update
@@ -55,10 +56,12 @@ class TelegramHandlers:
         outbox: TelegramOutbox,
         menu: PreferencesMenu,
         album_delay: float = 1.0,
+        on_album: Callable[[list[Message]], Awaitable[None]] | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._menu = menu
+        self._album_handled = on_album
         self.albums = AlbumCollector(self._on_album, album_delay)
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -91,6 +94,8 @@ class TelegramHandlers:
         images = tuple(ref for m in parts for ref in images_of(m))
         bot = captioned.get_bot()
         await self._on_images(captioned, images, bot.username, bot.id)
+        if self._album_handled is not None:
+            await self._album_handled(parts)
 
     async def _on_images(self, message: Message, images: tuple[Any, ...], bot_name: str, bot_id: int) -> None:
         user = message.from_user

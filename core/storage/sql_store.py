@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -56,6 +56,8 @@ from core.store import (
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 # A released job's heartbeat: older than any cutoff, so the next process claims it at once.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How long a handled update is remembered, to skip a redelivery of it.
+_INBOX_KEEP = timedelta(days=1)
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -451,21 +453,29 @@ class SqlStore:
             return inserted.first() is not None
 
     async def inbox_done(self, platform: str, update_id: str) -> None:
-        """Forget a handled update."""
+        """Mark an update handled (kept a day, so a redelivery of it is skipped)."""
         async with self._write() as session:
             await session.execute(
-                sa.delete(_inbox).where(_inbox.c.platform == platform, _inbox.c.update_id == update_id)
+                sa.update(_inbox)
+                .where(_inbox.c.platform == platform, _inbox.c.update_id == update_id)
+                .values(handled_at=self._clock())
             )
 
     async def inbox_claim(
         self, platform: str, claimed_before: datetime, worker_id: str
     ) -> list[StoredUpdate]:
-        """Take over stored updates whose handler has not finished since ``claimed_before``."""
+        """Take over unhandled updates another worker claimed before ``claimed_before``, oldest first."""
         now = self._clock()
         async with self._write() as session:
+            await session.execute(sa.delete(_inbox).where(_inbox.c.handled_at < now - _INBOX_KEEP))
             result = await session.execute(
                 sa.update(_inbox)
-                .where(_inbox.c.platform == platform, _inbox.c.claimed_at < claimed_before)
+                .where(
+                    _inbox.c.platform == platform,
+                    _inbox.c.handled_at.is_(None),
+                    _inbox.c.claimed_at < claimed_before,
+                    sa.or_(_inbox.c.worker_id.is_(None), _inbox.c.worker_id != worker_id),
+                )
                 .values(claimed_at=now, worker_id=worker_id)
                 .returning(_inbox.c.update_id, _inbox.c.payload)
             )

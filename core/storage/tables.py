@@ -159,9 +159,11 @@ inbox = sa.Table(
     # Who is handling it since when; an update whose handler died is handled again after a while.
     sa.Column("claimed_at", UTCDateTime(), nullable=False),
     sa.Column("worker_id", sa.String(128), nullable=True),
+    # Set once handled; the row stays a day so a redelivery of it is recognised and skipped.
+    sa.Column("handled_at", UTCDateTime(), nullable=True),
     sa.Index(None, "claimed_at"),
 )
-"""Platform updates stored before their receipt is confirmed, deleted once handled."""
+"""Platform updates stored before their receipt is confirmed, kept a day after they were handled."""
 
 usage = sa.Table(
     "usage",

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("worker_id", sa.String(128), nullable=True),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("platform", "update_id", name=op.f("pk_inbox")),
     )
     op.create_index(op.f("ix_inbox_claimed_at"), "inbox", ["claimed_at"])

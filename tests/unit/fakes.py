@@ -54,6 +54,7 @@ class FakeStore:
         self.audit: list[AuditEntry] = []
         self.results: dict[str, list[bytes]] = {}
         self.inbox: dict[tuple[str, str], tuple[StoredUpdate, datetime]] = {}
+        self.handled: set[tuple[str, str]] = set()
         self.clock = clock or (lambda: datetime.now(UTC))
 
     async def get_conversation(self, key: ConversationKey) -> Conversation | None:
@@ -198,12 +199,16 @@ class FakeStore:
         return True
 
     async def inbox_done(self, platform: str, update_id: str) -> None:
-        self.inbox.pop((platform, update_id), None)
+        self.handled.add((platform, update_id))
 
     async def inbox_claim(
         self, platform: str, claimed_before: datetime, worker_id: str
     ) -> list[StoredUpdate]:
-        found = [u for (p, _), (u, at) in self.inbox.items() if p == platform and at < claimed_before]
+        found = [
+            u
+            for (p, i), (u, at) in self.inbox.items()
+            if p == platform and at < claimed_before and (p, i) not in self.handled
+        ]
         for u in found:
             self.inbox[(platform, u.update_id)] = (u, self.clock())
         return found
