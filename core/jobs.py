@@ -446,6 +446,9 @@ class JobRunner:
     async def _execute(self, job: Job, origin: Origin, progress: ProgressReporter) -> EditResult:
         spec = spec_for(job.model)
         progress.update(Phase.PREPARING, Text("progress_preparing"))
+        # The status message is recorded with the job before any other step, so a crash from
+        # here on leaves its id to the next process to replace or remove.
+        await progress.flush()
         fetcher = self._fetchers.get(origin.user.platform)
         if fetcher is None:
             raise errors.EditbotError("no file fetcher for platform")
