@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -77,6 +78,8 @@ class ConversationEngine:
         self._locks: weakref.WeakValueDictionary[ConversationKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # The acknowledgement of the event each conversation is handling (one at a time, locked).
+        self._acks: dict[ConversationKey, Callable[[], Awaitable[None]] | None] = {}
 
     def _lock(self, key: ConversationKey) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -85,20 +88,27 @@ class ConversationEngine:
             self._locks[key] = lock
         return lock
 
-    async def handle(self, origin: Origin, event: Event) -> list[Action]:
+    async def handle(
+        self, origin: Origin, event: Event, *, acknowledge: Callable[[], Awaitable[None]] | None = None
+    ) -> list[Action]:
         """Handle one event from one user; returns the immediate replies.
 
         Results and progress of edits started here arrive later through the platform's outbox.
-        Events of one conversation are handled one at a time, in order.
+        Events of one conversation are handled one at a time, in order. ``acknowledge`` is called
+        when the event started an edit, after its job was stored and before it runs (see
+        :meth:`core.jobs.JobRunner.submit`); not at all when it started none.
         """
         key = conversation_key(origin)
         async with self._lock(key):
             conv, notices = await self._load(key)
+            self._acks[key] = acknowledge
             try:
                 actions = await self._dispatch(origin, conv, event)
             except errors.EditbotError as exc:
                 kind, details = explain(exc)
                 actions = [SendError(origin, kind, _printable(details))]
+            finally:
+                self._acks.pop(key, None)
             return [SendText(origin, text) for text in notices] + actions
 
     async def _load(self, key: ConversationKey) -> tuple[Conversation, list[Text]]:
@@ -265,7 +275,12 @@ class ConversationEngine:
         )
         actions: list[Action] = [SendText(origin, text) for text in notices]
         try:
-            await self.runner.submit(origin, spec, f"{origin.user.platform}:{idempotency_key}")
+            await self.runner.submit(
+                origin,
+                spec,
+                f"{origin.user.platform}:{idempotency_key}",
+                before_start=self._acks.get(conversation_key(origin)),
+            )
         except errors.QuotaExceeded as exc:
             details = _printable(exc.details)
             kind = "community_quota_exceeded" if exc.details.get("scope") == "community" else exc.kind

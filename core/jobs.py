@@ -191,8 +191,20 @@ class JobRunner:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
-    async def submit(self, origin: Origin, spec: EditSpec, idempotency_key: str) -> Job | None:
+    async def submit(
+        self,
+        origin: Origin,
+        spec: EditSpec,
+        idempotency_key: str,
+        *,
+        before_start: Callable[[], Awaitable[None]] | None = None,
+    ) -> Job | None:
         """Reserve quota and start the job. None when the key was seen before (nothing charged again).
+
+        ``before_start`` runs once the job row exists and before the job starts (Discord
+        acknowledges the interaction there: a crash after the acknowledgement leaves a job to
+        resume, never an acknowledged request with nothing behind it). When it raises, the job
+        is refunded (cancelled) and the exception propagates.
 
         The edit's price (:class:`core.credits.CreditTable`) is reserved in every scope the
         resolver names (member, community, global; or user, global) in one transaction.
@@ -236,6 +248,16 @@ class JobRunner:
             raise
         if not created:
             return None
+        if before_start is not None:
+            try:
+                await before_start()
+            except BaseException:
+                # Not acknowledged (the platform gave up on the request and told the user): the
+                # user will ask again, so this job must not run behind their back.
+                await asyncio.shield(
+                    self._store.fail(job.id, error_kind="unacknowledged", status=JobStatus.CANCELLED)
+                )
+                raise
         # Owned at once, so a crash while the job waits in the local queue is still recoverable.
         await self._store.mark_running(job.id, self.worker_id)
         if self._stopping:
