@@ -71,10 +71,14 @@ def require_api_key(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_core(settings: Settings) -> AsyncIterator[Core]:
-    """Migrate the database and build the core; stops jobs (refunding them) and closes everything on exit."""
+async def open_core(settings: Settings, *, db_schema: str | None = None) -> AsyncIterator[Core]:
+    """Migrate the database and build the core; stops jobs and closes everything on exit.
+
+    ``db_schema`` puts everything in one PostgreSQL schema (tests run several processes' cores
+    on one fresh schema).
+    """
     api_key = require_api_key(settings)
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, schema=db_schema)
     http = make_http_client(settings.api_timeout)
     runner: JobRunner | None = None
     try:

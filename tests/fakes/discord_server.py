@@ -351,6 +351,12 @@ class FakeDiscord(DiscordWorld):
         self._notify()
         return handle
 
+    async def deliver_again(self, hit: FakeInteraction) -> None:
+        """Dispatch the same interaction (same id and token) once more, as a duplicate delivery."""
+        session = await self.wait_until_ready()
+        await session.dispatch("INTERACTION_CREATE", hit.payload)
+        self._notify()
+
     # -- inspection and waiting ------------------------------------------------------------------------
 
     def requests_to(self, method: str, path_glob: str) -> list[RecordedRequest]:
