@@ -72,3 +72,15 @@ async def test_unknown_callback_data_is_answered(tg: TelegramHarness) -> None:
         press = await _answered(tg, tg.fake.press_button(chat, user, result, text="🔁 Retry", forge=data))
         assert press.answered
     assert len(tg.api.requests) == 1
+
+
+async def test_a_settings_menu_answers_only_who_asked(tg: TelegramHarness) -> None:
+    alice, bob = tg.fake.user(first_name="Alice"), tg.fake.user()
+    group = tg.fake.group("Photo club", alice, bob)
+    m = tg.fake.send_text(group, alice, "/settings")
+    menu = await tg.text(group, "Your defaults", after=m.message_id)
+    press = await _answered(tg, tg.fake.press_button(group, bob, menu, "set:n:2"))
+    assert press.answer == {"show_alert": True, "text": NOT_YOURS}
+    assert not tg.fake.message(group, menu.message_id).edited
+    press = await _answered(tg, tg.fake.press_button(group, alice, menu, "set:n:2"))
+    await tg.fake.wait_for(lambda: "✓ 2" in tg.fake.message(group, menu.message_id).button_texts, 10)
