@@ -24,20 +24,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.actions import DeliveredPart
 from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
 from core.storage.db import READ_ONLY
+from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
+from core.storage.sql_recovery import RecoveryQueries, upsert
 from core.store import (
     AuditEntry,
     Conversation,
@@ -45,19 +45,11 @@ from core.store import (
     ConvState,
     Job,
     JobActivity,
-    JobStage,
     JobStatus,
     LimitOverride,
     QuotaScope,
-    StoredUpdate,
     UsageSnapshot,
 )
-
-_UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-# A released job's heartbeat: older than any cutoff, so the next process claims it at once.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# How long a handled update is remembered, to skip a redelivery of it.
-_INBOX_KEEP = timedelta(days=1)
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -67,21 +59,13 @@ _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
 _results = tables.job_results
-_inbox = tables.inbox
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that supports ``ON CONFLICT`` on the session's database."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"SqlStore supports sqlite and postgresql, not {dialect}")
+_upsert = upsert
 
 
 def _usage_row(kind: str, key: str, period_start: datetime) -> sa.ColumnElement[bool]:
@@ -98,7 +82,7 @@ def _lock_order(scopes: Iterable[QuotaScope]) -> list[QuotaScope]:
     return ordered
 
 
-class SqlStore:
+class SqlStore(RecoveryQueries):
     """The production :class:`core.store.Store`.
 
     ``sessions`` comes from :func:`core.storage.db.create_sessionmaker`; ``clock`` returns the
@@ -342,146 +326,6 @@ class SqlStore:
             await session.execute(
                 sa.update(_jobs).where(_jobs.c.id == job_id).values(result_refs=rows.refs_to_json(refs))
             )
-
-    # -- crash safety (issue 10) ----------------------------------------------------------
-
-    async def start_call(self, job_id: str, worker_id: str) -> int:
-        """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
-        async with self._write() as session:
-            result = await session.execute(
-                sa.update(_jobs)
-                .where(_jobs.c.id == job_id, _jobs.c.status.in_(_UNFINISHED))
-                .values(stage=JobStage.CALLING.value, attempts=_jobs.c.attempts + 1)
-                .returning(_jobs.c.attempts)
-            )
-            attempts = result.scalar()
-        return int(attempts or 0)
-
-    async def save_result(
-        self,
-        job_id: str,
-        images: Sequence[bytes],
-        *,
-        usage_tokens: int | None,
-        estimated_cost: float | None,
-    ) -> None:
-        """Keep the API's images with the job (stage ANSWERED) until the job finishes."""
-        async with self._write() as session:
-            await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
-            if images:
-                await session.execute(
-                    sa.insert(_results),
-                    [{"job_id": job_id, "idx": i, "data": d} for i, d in enumerate(images)],
-                )
-            await session.execute(
-                sa.update(_jobs)
-                .where(_jobs.c.id == job_id)
-                .values(
-                    stage=JobStage.ANSWERED.value, usage_tokens=usage_tokens, estimated_cost=estimated_cost
-                )
-            )
-
-    async def job_result(self, job_id: str) -> list[bytes]:
-        """The images kept by :meth:`save_result` (empty when none)."""
-        query = sa.select(_results.c.data).where(_results.c.job_id == job_id).order_by(_results.c.idx)
-        async with self._read() as session:
-            return [bytes(data) for data in (await session.execute(query)).scalars()]
-
-    async def record_delivery(self, job_id: str, part: DeliveredPart) -> None:
-        """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING).
-
-        Read-then-write is safe here: only the worker that owns the job delivers it.
-        """
-        async with self._write() as session:
-            current = await session.scalar(sa.select(_jobs.c.delivery).where(_jobs.c.id == job_id))
-            parts = [*(current or []), part.to_json()]
-            await session.execute(
-                sa.update(_jobs)
-                .where(_jobs.c.id == job_id)
-                .values(delivery=parts, stage=JobStage.DELIVERING.value)
-            )
-
-    async def set_status_message(self, job_id: str, message_id: str | None) -> None:
-        """Remember (or with None forget) the job's progress message."""
-        async with self._write() as session:
-            await session.execute(
-                sa.update(_jobs).where(_jobs.c.id == job_id).values(status_message=message_id)
-            )
-
-    async def claim(self, job_id: str, worker_id: str, heartbeat_before: datetime) -> Job | None:
-        """Take over an unfinished job not heard from since ``heartbeat_before`` (one UPDATE)."""
-        now = self._clock()
-        async with self._write() as session:
-            result = await session.execute(
-                sa.update(_jobs)
-                .where(
-                    _jobs.c.id == job_id,
-                    _jobs.c.status.in_(_UNFINISHED),
-                    _jobs.c.heartbeat_at < heartbeat_before,
-                )
-                .values(status=JobStatus.RUNNING.value, worker_id=worker_id, heartbeat_at=now)
-                .returning(_jobs.c.id)
-            )
-            if result.first() is None:
-                return None
-            return await self._job_where(session, _jobs.c.id == job_id)
-
-    async def release(self, job_id: str, worker_id: str) -> None:
-        """Hand an unfinished job back: no worker, and a heartbeat that is stale at once."""
-        async with self._write() as session:
-            await session.execute(
-                sa.update(_jobs)
-                .where(_jobs.c.id == job_id, _jobs.c.worker_id == worker_id, _jobs.c.status.in_(_UNFINISHED))
-                .values(worker_id=None, heartbeat_at=_EPOCH)
-            )
-
-    async def inbox_put(self, update: StoredUpdate, worker_id: str) -> bool:
-        """Store an update before its receipt is confirmed; False when it was stored already."""
-        async with self._write() as session:
-            inserted = await session.execute(
-                _upsert(session, _inbox)
-                .values(
-                    platform=update.platform,
-                    update_id=update.update_id,
-                    payload=dict(update.payload),
-                    claimed_at=self._clock(),
-                    worker_id=worker_id,
-                )
-                .on_conflict_do_nothing()
-                .returning(_inbox.c.update_id)
-            )
-            return inserted.first() is not None
-
-    async def inbox_done(self, platform: str, update_id: str) -> None:
-        """Mark an update handled (kept a day, so a redelivery of it is skipped)."""
-        async with self._write() as session:
-            await session.execute(
-                sa.update(_inbox)
-                .where(_inbox.c.platform == platform, _inbox.c.update_id == update_id)
-                .values(handled_at=self._clock())
-            )
-
-    async def inbox_claim(
-        self, platform: str, claimed_before: datetime, worker_id: str
-    ) -> list[StoredUpdate]:
-        """Take over unhandled updates another worker claimed before ``claimed_before``, oldest first."""
-        now = self._clock()
-        async with self._write() as session:
-            await session.execute(sa.delete(_inbox).where(_inbox.c.handled_at < now - _INBOX_KEEP))
-            result = await session.execute(
-                sa.update(_inbox)
-                .where(
-                    _inbox.c.platform == platform,
-                    _inbox.c.handled_at.is_(None),
-                    _inbox.c.claimed_at < claimed_before,
-                    sa.or_(_inbox.c.worker_id.is_(None), _inbox.c.worker_id != worker_id),
-                )
-                .values(claimed_at=now, worker_id=worker_id)
-                .returning(_inbox.c.update_id, _inbox.c.payload)
-            )
-            found = [StoredUpdate(platform, row.update_id, dict(row.payload)) for row in result]
-        # Oldest first: Telegram's update ids grow with time.
-        return sorted(found, key=lambda u: (len(u.update_id), u.update_id))
 
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:
         """The user's queued or running jobs, oldest first."""
