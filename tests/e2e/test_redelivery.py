@@ -17,10 +17,11 @@ from telegram import Update
 from adapters.telegram_bot.runner import build_application, run_telegram
 from bots.bootstrap import Core, open_core
 from core.events import Origin
-from core.identity import ChatRef, Platform, UserKey
+from core.identity import ChatRef, Community, Platform, UserKey
 from core.settings import load_settings
 from tests.e2e.discord_harness import DiscordHarness
 from tests.e2e.telegram_harness import TelegramHarness
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, sample_png
 from tests.fakes.telegram_server import FakeTelegram
 from tests.integration.db_fixtures import postgres_schema
@@ -107,3 +108,50 @@ async def test_telegram_update_at_two_processes_on_postgres(
 
 def _origin(user_id: int, chat_id: int) -> Origin:
     return Origin(UserKey(Platform.TELEGRAM, str(user_id)), ChatRef(Platform.TELEGRAM, str(chat_id)), "x")
+
+
+@asynccontextmanager
+async def _discord_process(fake: FakeDiscord, api: FakeEditAPI, url: str, schema: str) -> AsyncIterator[Core]:
+    """One more Discord bot process on the shared database, connected to the fake gateway."""
+    from adapters.discord_bot.runner import run_discord
+
+    settings = load_settings(
+        env_file=None,
+        api_base_url=api.base_url,
+        api_key=api.api_key,
+        database_url=url,
+        discord_token=fake.token,
+        discord_api_url=fake.api_url,
+        discord_gateway_url=fake.gateway_url,
+        shutdown_grace=0.0,
+    )
+    async with AsyncExitStack() as stack:
+        core = await stack.enter_async_context(open_core(settings, db_schema=schema))
+        await stack.enter_async_context(run_discord(settings, core, guild_ready_timeout=0.05))
+        await stack.enter_async_context(core.running())
+        yield core
+
+
+@pytest.mark.postgres
+async def test_discord_interaction_at_two_processes_on_postgres(
+    fake_discord: FakeDiscord, edit_api: FakeEditAPI, postgres_url: str
+) -> None:
+    async with (
+        postgres_schema(postgres_url) as schema,
+        _discord_process(fake_discord, edit_api, postgres_url, schema) as one,
+        _discord_process(fake_discord, edit_api, postgres_url, schema) as two,
+    ):
+        photo = fake_discord.add_attachment(sample_png(48, 48), "p.png")
+        hit = await fake_discord.slash_command("edit", {"image": photo, "prompt": "one of two"})
+        await fake_discord.deliver_again(hit, everywhere=True)  # both processes get it, one of them twice
+        result = await hit.wait_for_original(lambda m: m.files and not m.deleted, timeout=30)
+        await asyncio.gather(one.runner.wait_idle(), two.runner.wait_idle())
+        assert result.content == "one of two" and len(edit_api.requests) == 1
+        assert not [m for m in hit.followups if BUSY in m.content]
+        user = fake_discord.default_user
+        guild = fake_discord.default_guild
+        where = ChatRef(Platform.DISCORD, str(hit.channel.id))
+        origin = Origin(
+            UserKey(Platform.DISCORD, str(user.id)), where, "x", Community(Platform.DISCORD, str(guild.id))
+        )
+        assert [t.params["used"] for t in await one.engine.usage(origin)][:1] == [1]

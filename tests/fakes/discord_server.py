@@ -351,10 +351,14 @@ class FakeDiscord(DiscordWorld):
         self._notify()
         return handle
 
-    async def deliver_again(self, hit: FakeInteraction) -> None:
-        """Dispatch the same interaction (same id and token) once more, as a duplicate delivery."""
-        session = await self.wait_until_ready()
-        await session.dispatch("INTERACTION_CREATE", hit.payload)
+    async def deliver_again(self, hit: FakeInteraction, *, everywhere: bool = False) -> None:
+        """Dispatch the same interaction (same id and token) once more, as a duplicate delivery:
+        to the current session, or ``everywhere`` (every live session: several bot processes)."""
+        sessions = (
+            [s for s in self.gateway.sessions if s.live] if everywhere else [await self.wait_until_ready()]
+        )
+        for session in sessions:
+            await session.dispatch("INTERACTION_CREATE", hit.payload)
         self._notify()
 
     # -- inspection and waiting ------------------------------------------------------------------------
