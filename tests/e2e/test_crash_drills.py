@@ -144,3 +144,21 @@ async def test_random_crash_drills(
             raise AssertionError(f"drill {n} ({phase}, {how}) failed; EDITBOT_DRILL_SEED={seed}") from exc
         finally:
             await drill.stop_all()
+
+
+@pytest.mark.slow
+async def test_sigterm_lets_a_running_edit_finish_within_the_grace(drill: Drill) -> None:
+    """Within EDITBOT_SHUTDOWN_GRACE the stopping process finishes the edit itself: one call, one result."""
+    drill.env["EDITBOT_SHUTDOWN_GRACE"] = "30"
+    drill.api.latency = 1.0
+    user = drill.fake.user()
+    chat = drill.fake.private_chat(user)
+    first = await drill.start()
+    drill.fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
+    await drill.fake.wait_for(lambda: len(drill.api.requests) == 1, 30, what="the edit to reach the API")
+    await drill.terminate(first)
+    assert drill.query("SELECT status FROM jobs") == [("succeeded",)]
+    await drill.start()  # nothing left for the next process
+    await drill.settled(chat, results=1)
+    await drill.stop_all()
+    drill.check(chat, user, prompts=[PROMPT], api_calls=1)
