@@ -178,28 +178,38 @@ class TelegramOutbox:
                 if action.part("photo") is None and action.part("document") is None:
                     await sent(await self._single(origin, photos[0], action.images[0], caption, markup))
             else:
-                if action.part("album") is None:
+                if action.part("album") is None and not any(p.kind == "document" for p in parts):
                     media = [
                         InputMediaPhoto(p.data, caption=caption if i == 0 else None, filename=p.filename)
                         for i, p in enumerate(photos)
                     ]
-                    album = await self._bot.send_media_group(
-                        media=media, reply_parameters=_reply(origin), **_where(origin)
-                    )
-                    refs = tuple(ref for m in album if (ref := photo_ref(m)) is not None)
-                    await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
-                if markup is not None and action.part("buttons") is None:
-                    text = i18n.render(loc, Text("results_above", {"count": len(photos)}))
-                    await sent(
-                        DeliveredPart("buttons", 0, str((await self.text(origin, text, markup)).message_id))
-                    )
+                    try:
+                        album = await self._bot.send_media_group(
+                            media=media, reply_parameters=_reply(origin), **_where(origin)
+                        )
+                    except BadRequest as exc:
+                        if "photo" not in exc.message.lower():
+                            raise
+                        # Refused as photos (extreme proportions): the files below are the result.
+                        log.info("Telegram refused the results as photos (%s): sending files", exc.message)
+                    else:
+                        refs = tuple(ref for m in album if (ref := photo_ref(m)) is not None)
+                        await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
+            shown = len(photos) == 1 or any(p.kind == "album" for p in parts)
             for i, image in enumerate(action.images):
                 # Only edit results come with the full-resolution file; a chart (no job) is just a photo.
-                wanted = action.as_document or _needs_document(image, photos[i])
+                wanted = action.as_document or not shown or _needs_document(image, photos[i])
                 if action.job_id and wanted and not any(p.kind == "document" and p.index == i for p in parts):
-                    doc = await self._send_document(origin, image, caption if len(photos) == 1 else None)
+                    first = len(photos) == 1 or (not shown and i == 0)
+                    doc = await self._send_document(origin, image, caption if first else None)
                     if doc is not None:
                         await sent(DeliveredPart("document", i, doc[0], (doc[1],)))
+            if len(photos) > 1 and markup is not None and action.part("buttons") is None:
+                # Last, so "the results above" holds whether they came as an album, files or both.
+                text = i18n.render(loc, Text("results_above", {"count": len(photos)}))
+                await sent(
+                    DeliveredPart("buttons", 0, str((await self.text(origin, text, markup)).message_id))
+                )
         except Forbidden as exc:
             raise errors.DeliveryFailed(str(exc)) from exc
         return Delivered(message_id=parts[0].message_id if parts else None, images=result_refs(parts))

@@ -151,3 +151,24 @@ async def test_a_result_telegram_refuses_as_a_photo_comes_as_a_file(tg: Telegram
     assert shown == [result]  # no photo, no error, no second file
     m = tg.fake.send_text(chat, user, "/usage")
     await tg.text(chat, "You've used 1 of 10", after=m.message_id)
+
+
+async def test_results_telegram_refuses_as_an_album_come_as_files(tg: TelegramHarness) -> None:
+    banners = []
+    for colour in ((20, 40, 200), (200, 40, 20)):
+        buf = io.BytesIO()
+        Image.new("RGB", (2000, 50), colour).save(buf, "PNG")
+        banners.append({"b64_json": base64.b64encode(buf.getvalue()).decode()})
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_text(chat, user, "/settings")
+    menu = await tg.text(chat, "Your defaults", after=m.message_id)
+    tg.fake.press_button(chat, user, menu, "set:n:2")
+    await tg.fake.wait_for(lambda: "✓ 2" in tg.fake.message(chat, menu.message_id).button_texts, 10)
+    tg.api.respond_next(200, {"created": 1, "data": banners})
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="two banners")
+    buttons = await tg.text(chat, "2 results", after=m.message_id)
+    await tg.idle()
+    shown = [x for x in tg.fake.messages_in(chat) if x.message_id > m.message_id]
+    assert [x.document is not None for x in shown] == [True, True, False] and shown[-1] == buttons
+    assert shown[0].caption == "two banners" and buttons.button_texts == ["✏️ Edit again", "🔁 Retry"]
