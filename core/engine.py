@@ -56,6 +56,10 @@ class EngineConfig:
     owners: tuple[UserKey, ...] = ()  # EDITBOT_ADMINS: may run every admin command everywhere
 
 
+Ack = Callable[[], Awaitable[None]] | None
+"""How the platform acknowledges an event that starts an edit (see :meth:`ConversationEngine.handle`)."""
+
+
 def conversation_key(origin: Origin) -> ConversationKey:
     """The stored conversation of this user in this chat."""
     return ConversationKey(str(origin.user.platform), origin.chat.chat_id, origin.user.user_id)
@@ -78,8 +82,6 @@ class ConversationEngine:
         self._locks: weakref.WeakValueDictionary[ConversationKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        # The acknowledgement of the event each conversation is handling (one at a time, locked).
-        self._acks: dict[ConversationKey, Callable[[], Awaitable[None]] | None] = {}
 
     def _lock(self, key: ConversationKey) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -101,14 +103,11 @@ class ConversationEngine:
         key = conversation_key(origin)
         async with self._lock(key):
             conv, notices = await self._load(key)
-            self._acks[key] = acknowledge
             try:
-                actions = await self._dispatch(origin, conv, event)
+                actions = await self._dispatch(origin, conv, event, acknowledge)
             except errors.EditbotError as exc:
                 kind, details = explain(exc)
                 actions = [SendError(origin, kind, _printable(details))]
-            finally:
-                self._acks.pop(key, None)
             return [SendText(origin, text) for text in notices] + actions
 
     async def _load(self, key: ConversationKey) -> tuple[Conversation, list[Text]]:
@@ -130,13 +129,15 @@ class ConversationEngine:
         else:
             await self._store.save_conversation(conv)
 
-    async def _dispatch(self, origin: Origin, conv: Conversation, event: Event) -> list[Action]:
+    async def _dispatch(self, origin: Origin, conv: Conversation, event: Event, ack: Ack) -> list[Action]:
         state = conv.state
         match event:
             case EditSubmitted(images=images, prompt=prompt, mask=mask, options=options):
-                return await self._start(origin, conv, images, mask, prompt, options, origin.event_id)
+                return await self._start(origin, conv, images, mask, prompt, options, origin.event_id, ack)
             case ImageReceived(images=images, caption=caption) if caption and caption.strip():
-                return await self._start(origin, conv, images, None, caption, EditOptions(), origin.event_id)
+                return await self._start(
+                    origin, conv, images, None, caption, EditOptions(), origin.event_id, ack
+                )
             case ImageReceived(images=images):
                 return await self._on_image(origin, conv, images)
             case TextReceived(text=text) if state in (
@@ -144,16 +145,16 @@ class ConversationEngine:
                 ConvState.AWAITING_PROMPT,
             ):
                 return await self._start(
-                    origin, conv, conv.images, conv.mask, text, conv.options, origin.event_id
+                    origin, conv, conv.images, conv.mask, text, conv.options, origin.event_id, ack
                 )
             case TextReceived():
                 if state is ConvState.CONFIRM_RETRY:
                     await self._save(replace(conv, state=ConvState.IDLE))
                 return [SendText(origin, Text("send_photo_first"))]
             case Command(name=name, args=args):
-                return await self._on_command(origin, conv, name.lower(), args)
+                return await self._on_command(origin, conv, name.lower(), args, ack)
             case ButtonPressed(action=action, job_id=job_id, prompt=prompt):
-                return await self._on_button(origin, conv, action, job_id, prompt)
+                return await self._on_button(origin, conv, action, job_id, prompt, ack)
             case AdminCommand():
                 return await self.admin.handle(origin, event)
         raise AssertionError(f"unhandled event {event!r}")  # pragma: no cover - the union is closed
@@ -176,7 +177,9 @@ class ConversationEngine:
             return [SendText(origin, Text("photos_received", {"count": len(images)}))]
         return [SendText(origin, Text("photo_received"))]
 
-    async def _on_command(self, origin: Origin, conv: Conversation, name: str, args: str) -> list[Action]:
+    async def _on_command(
+        self, origin: Origin, conv: Conversation, name: str, args: str, ack: Ack
+    ) -> list[Action]:
         match name:
             case "start" | "help":
                 return [SendText(origin, Text(f"help_{origin.user.platform}"))]
@@ -197,7 +200,7 @@ class ConversationEngine:
                     and args.strip()
                 ):
                     return await self._start(
-                        origin, conv, conv.images, conv.mask, args, conv.options, origin.event_id
+                        origin, conv, conv.images, conv.mask, args, conv.options, origin.event_id, ack
                     )
                 return [SendText(origin, Text("edit_needs_photo"))]
             case "usage":
@@ -207,7 +210,7 @@ class ConversationEngine:
         return [SendText(origin, Text("unknown_command", {"name": name}))]
 
     async def _on_button(
-        self, origin: Origin, conv: Conversation, action: str, job_id: str, prompt: str | None
+        self, origin: Origin, conv: Conversation, action: str, job_id: str, prompt: str | None, ack: Ack
     ) -> list[Action]:
         job = await self._store.get_job(job_id)
         if job is None:
@@ -219,8 +222,9 @@ class ConversationEngine:
                 if not job.result_refs:
                     return [SendText(origin, Text("result_unavailable"), private=True)]
                 if prompt is not None and prompt.strip():
+                    options = _keep_model(job.options)
                     return await self._start(
-                        origin, conv, job.result_refs, None, prompt, _keep_model(job.options), origin.event_id
+                        origin, conv, job.result_refs, None, prompt, options, origin.event_id, ack
                     )
                 await self._save(
                     Conversation(
@@ -238,7 +242,9 @@ class ConversationEngine:
             case "retry_confirm":
                 # Keyed by the original job and the presser, so a double tap or a second "yes" runs once.
                 key = f"retry:{job_id}:{origin.user}"
-                return await self._start(origin, conv, job.images, job.mask, job.prompt, job.options, key)
+                return await self._start(
+                    origin, conv, job.images, job.mask, job.prompt, job.options, key, ack
+                )
         return [SendText(origin, Text("result_gone"), private=True)]
 
     async def button_refusal(self, origin: Origin, job_id: str) -> SendText | None:
@@ -261,6 +267,7 @@ class ConversationEngine:
         prompt: str,
         options: EditOptions,
         idempotency_key: str,
+        ack: Ack,
     ) -> list[Action]:
         preferences = await self._store.get_preferences(str(origin.user.platform), origin.user.user_id)
         spec, notices = build_edit(
@@ -279,7 +286,7 @@ class ConversationEngine:
                 origin,
                 spec,
                 f"{origin.user.platform}:{idempotency_key}",
-                before_start=self._acks.get(conversation_key(origin)),
+                before_start=ack,
             )
         except errors.QuotaExceeded as exc:
             details = _printable(exc.details)
