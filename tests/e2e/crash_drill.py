@@ -216,5 +216,13 @@ class Drill:
         assert len(self.api.requests) == api_calls, [r.value("prompt") for r in self.api.requests]
 
 
+def open_jobs_in(db_path: Path) -> int:
+    """Unfinished jobs in a process's SQLite database (read-only; 0 before it exists)."""
+    if not db_path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+        return len(db.execute("SELECT id FROM jobs WHERE status IN ('queued', 'running')").fetchall())
+
+
 def _is_status(message: ChatMessage) -> bool:
     return (message.text or "").startswith(STATUS_MARKS)
