@@ -261,7 +261,11 @@ class JobRunner:
         # Owned at once, so a crash while the job waits in the local queue is still recoverable.
         await self._store.mark_running(job.id, self.worker_id)
         if self._stopping:
-            # Stored and charged, but this process is on its way out: the next one runs it.
+            # Stored and charged, but this process is on its way out: the next one runs it, and
+            # the user hears so now (that status message is stored, for the next one to replace).
+            progress = self._progress(job, origin)
+            progress.update(Phase.QUEUED, Text("progress_paused"))
+            await progress.flush()
             await self._store.release(job.id, self.worker_id)
             return job
         self._start_task(job, origin)

@@ -11,6 +11,11 @@ Phases, and how each is reached without timing:
 - ``photo_sent``: the photo is shown and recorded, the full-size file (sendDocument) is held;
 - ``document_uploading``: the file's upload has reached Telegram but is not stored yet;
 - ``committed``: everything is done and committed.
+
+With SIGTERM, held calls of the delivery phases are released once the process says it is stopping
+(a delivery is never cut off: that process finishes it), while the phases before the result keep
+theirs until it exited, so the grace period (1 s here) runs out and the edit is handed on — its
+user sees "the bot is restarting" at once, and the next process replaces that status.
 """
 
 from __future__ import annotations
@@ -58,9 +63,14 @@ async def run_drill(drill: Drill, phase: str, how: str) -> None:
     prompts = [PROMPT]
     api_calls = 1
 
+    # Held calls the stopping process may finish (delivery is never cut off; the /settings
+    # handler must return for PTB to stop); the others stay held until it exited, so the grace
+    # period runs out and the edit is handed to the next process.
+    on_stop = []
     if phase == "received":
         menu = fake.hold("sendMessage", lambda p: "Your defaults" in (p.text("text") or ""))
-        holds.append(menu)
+        on_stop.append(menu)
+        holds.append(fake.hold("getFile"))
         fake.send_text(chat, user, "/settings")
         await fake.wait_for(menu.reached.is_set, 30, what="the /settings menu to be held")
         fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
@@ -78,13 +88,13 @@ async def run_drill(drill: Drill, phase: str, how: str) -> None:
         api_calls = 2  # the cut-off call is made again by the next process (SIGTERM: after the grace)
     elif phase == "after_api":
         hold = fake.hold("sendPhoto")
-        holds.append(hold)
+        on_stop.append(hold)
         fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
         await fake.wait_for(hold.reached.is_set, 30, what="the result photo to be held")
         assert drill.query("SELECT stage FROM jobs") == [("answered",)]
     elif phase in ("photo_sent", "document_uploading"):
         hold = fake.hold("sendDocument")
-        holds.append(hold)
+        on_stop.append(hold)
         fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
         if phase == "photo_sent":
             await fake.wait_for(
@@ -103,16 +113,25 @@ async def run_drill(drill: Drill, phase: str, how: str) -> None:
 
     if how == "kill":
         await drill.kill(first)
-        for hold in holds:
-            hold.release()  # the killed process's held call is gone; later ones go through
     else:
-        await drill.terminate(first, *(hold.release for hold in holds))
+        await drill.terminate(first, *(hold.release for hold in on_stop))
+    for hold in holds + on_stop:
+        hold.release()  # the first process's held call is gone with it; later ones go through
     await drill.start()
     await drill.settled(chat, results=1)
     await drill.stop_all()
     drill.check(chat, user, prompts=prompts, api_calls=api_calls)
     menus = [m for m in drill.bot_messages(chat) if "Your defaults" in (m.text or "")]
     assert len(menus) == (1 if phase == "received" else 0), "the /settings request answered once"
+    paused = [
+        m
+        for m in drill.bot_messages(chat)
+        if any(str(v.get("text") or "").startswith("⏸") for v in [*m.history, {"text": m.text}])
+    ]
+    # A stop that hands an edit on tells its user at once (the next process removes that status).
+    assert len(paused) == (1 if how == "term" and phase in ("received", "before_api", "during_api") else 0)
+    if how == "term" and phase in ("after_api", "photo_sent", "document_uploading"):
+        assert "handed back" not in drill.processes[0].output  # delivery is never cut off
 
 
 @pytest.mark.slow
