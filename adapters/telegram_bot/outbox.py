@@ -126,7 +126,9 @@ class TelegramOutbox:
                     await self._bot.delete_message(chat_id=int(origin.chat.chat_id), message_id=known)
             return None
         text = i18n.render(origin.locale, action.text)
-        if job not in self._typing:
+        if action.phase is Phase.QUEUED:
+            await self._stop_typing(job)  # waiting (in line, or for the next process): nothing to show
+        elif job not in self._typing:
             self._typing[job] = asyncio.create_task(self._keep_typing(origin), name=f"typing-{job}")
         if known is None:
             message = await self.text(origin, text)
