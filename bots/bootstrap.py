@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from core.catalogue import ModelCatalogue
 from core.editapi import EditClient, make_http_client
 from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
@@ -55,17 +56,32 @@ def require_api_key(settings: Settings) -> str:
     return settings.api_key.get_secret_value().strip()
 
 
+def warn_retired(settings: Settings, catalogue: ModelCatalogue) -> list[str]:
+    """Log (and return) one warning per configured model that is retired, naming its replacement."""
+    warnings = [
+        f"model {spec.name} was retired on {spec.retired}; use {spec.replacement or 'a current model'} "
+        "(set EDITBOT_MODEL / EDITBOT_ALLOWED_MODELS, or mark the model `retired = false` in "
+        "EDITBOT_MODELS if your relay still serves it)"
+        for spec in catalogue.retired(settings.offered_models)
+    ]
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
+
+
 @asynccontextmanager
 async def open_core(settings: Settings) -> AsyncIterator[Core]:
     """Migrate the database and build the core; stops jobs (refunding them) and closes everything on exit."""
     api_key = require_api_key(settings)
+    catalogue = settings.model_catalogue()
+    warn_retired(settings, catalogue)
     db = create_engine(settings.database_url)
-    http = make_http_client(settings.api_timeout)
+    http = make_http_client(settings.api_timeout, settings.api_concurrency)
     runner: JobRunner | None = None
     try:
         await upgrade_engine(db)
         store = SqlStore(create_sessionmaker(db))
-        client = EditClient(http, settings.api_base_url, api_key)
+        client = EditClient(http, settings.api_base_url, api_key, catalogue=catalogue)
         policy = settings.quota_policy()
         runner = JobRunner(
             store,
@@ -78,15 +94,17 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 heartbeat_interval=min(20.0, max(0.1, settings.job_stale_after / 4)),
                 pseudonym_secret=settings.secret_for_pseudonyms(),
             ),
-            credits=settings.credit_table(),
+            credits=settings.credit_table(catalogue),
             limits=LimitResolver(store, policy),
+            catalogue=catalogue,
         )
         engine = ConversationEngine(
             store,
             runner,
             EngineConfig(
                 default_model=settings.model,
-                allowed_models=settings.models,
+                allowed_models=settings.offered_models,
+                catalogue=catalogue,
                 conversation_timeout=settings.conversation_timeout,
                 max_input_bytes=settings.max_input_bytes,
                 owners=settings.admins,

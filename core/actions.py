@@ -61,7 +61,7 @@ class SendImage:
     """The result of an edit: one or several images, a caption, buttons.
 
     ``as_document`` asks for the full-resolution file as well (or instead) where the platform
-    would recompress a photo.
+    would recompress a photo; ``cutout`` says the images have a transparent background.
     """
 
     origin: Origin
@@ -70,6 +70,7 @@ class SendImage:
     caption: str
     buttons: tuple[Button, ...] = ()
     as_document: bool = False
+    cutout: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,13 @@ class Delivered:
 
 
 class Outbox(Protocol):
-    """An adapter's sender, used for actions that happen after ``handle`` returned (job progress, results)."""
+    """An adapter's sender, used for actions that happen after ``handle`` returned (job progress, results).
+
+    ``upload_limit`` is the largest image file the platform shows as sent (None: no limit), so the
+    runner can ask the API for a format that fits instead of re-encoding the result.
+    """
+
+    upload_limit: int | None
 
     async def send(self, action: Action) -> Delivered | None:
         """Show the action to the user; return references to what was sent, when there are any."""

@@ -34,6 +34,7 @@ from core.actions import (
     SendText,
     Text,
 )
+from core.catalogue import ModelCatalogue, ModelSpec
 from core.costs import estimate_cost
 from core.credits import CreditTable
 from core.editapi import EditRequest, EditResult
@@ -43,7 +44,7 @@ from core.identity import Platform, UserKey
 from core.imaging import describe, prepare_inputs_async
 from core.limits import LimitResolver
 from core.media import PreparedInputs
-from core.models import ModelSpec, spec_for
+from core.outputs import choose_outputs
 from core.progress import ProgressReporter
 from core.quotas import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
@@ -113,11 +114,13 @@ class JobRunner:
         worker_id: str | None = None,
         credits: CreditTable | None = None,
         limits: LimitResolver | None = None,
+        catalogue: ModelCatalogue | None = None,
     ) -> None:
         self._store = store
         self._editor = editor
         self.policy = policy
         self.credits = credits or CreditTable()
+        self.catalogue = catalogue or ModelCatalogue()
         self.limits = limits or LimitResolver(store, policy)
         self.config = config or JobConfig()
         self._prepare: Preparer = prepare or self._default_prepare
@@ -290,7 +293,7 @@ class JobRunner:
                 job.id,
                 credits=self.credits.for_result(job.model, job.options, len(result.images), job.credits),
                 usage_tokens=result.usage.total_tokens if result.usage else None,
-                estimated_cost=_cost(job, result),
+                estimated_cost=_cost(self.catalogue.spec(result.model or job.model), job, result),
                 result_refs=delivered.images if delivered else (),
             )
         except asyncio.CancelledError:
@@ -349,7 +352,7 @@ class JobRunner:
     async def _execute(
         self, job: Job, origin: Origin, progress: ProgressReporter
     ) -> tuple[Delivered | None, EditResult]:
-        spec = spec_for(job.model)
+        spec = self.catalogue.spec(job.model)
         progress.update(Phase.PREPARING, Text("progress_preparing"))
         fetcher = self._fetchers.get(origin.user.platform)
         if fetcher is None:
@@ -361,7 +364,8 @@ class JobRunner:
         blobs = await asyncio.gather(*downloads)
         images, mask = (blobs[:-1], blobs[-1]) if job.mask is not None else (blobs, None)
         inputs = await self._prepare(images, mask, spec, job.options.size)
-
+        outbox = self._outboxes.get(origin.user.platform)
+        outputs = choose_outputs(spec, job.options, inputs.size, outbox.upload_limit if outbox else None)
         request = EditRequest(
             inputs=inputs,
             prompt=job.prompt,
@@ -369,20 +373,32 @@ class JobRunner:
             n=job.options.n or 1,
             quality=job.options.quality,
             user=origin.user.pseudonym(self.config.pseudonym_secret),
+            input_fidelity=outputs.input_fidelity,
+            background=outputs.background,
+            output_format=outputs.output_format,
+            output_compression=outputs.output_compression,
         )
         result = await self._with_ticker(self._editor.edit(request), progress)
 
         progress.update(Phase.SENDING, Text("progress_sending"))
-        outputs = tuple(_output(data, job.id, i) for i, data in enumerate(result.images))
-        outbox = self._outboxes.get(origin.user.platform)
+        results = tuple(_output(data, job.id, i) for i, data in enumerate(result.images))
         if outbox is None:
             raise errors.EditbotError("no outbox for platform")
         await progress.close()
-        as_document = any(ref.as_document for ref in job.images)
+        # A cut-out is a file: a photo would lose its transparency to the platform's recompression.
+        as_document = bool(job.options.cutout) or any(ref.as_document for ref in job.images)
         self._settling.add(job.id)
         try:
             delivered = await outbox.send(
-                SendImage(origin, job.id, outputs, job.prompt, result_buttons(job.id), as_document)
+                SendImage(
+                    origin,
+                    job.id,
+                    results,
+                    job.prompt,
+                    result_buttons(job.id),
+                    as_document,
+                    cutout=bool(job.options.cutout),
+                )
             )
         except errors.EditbotError:
             raise
@@ -408,11 +424,11 @@ class JobRunner:
                     await task
 
 
-def _cost(job: Job, result: EditResult) -> float | None:
+def _cost(spec: ModelSpec, job: Job, result: EditResult) -> float | None:
     """The edit's estimated US dollars; never fails the job (it has been delivered)."""
     try:
         sizes = [describe(data)[:2] for data in result.images]
-        return estimate_cost(result.model or job.model, job.options.quality, sizes, result.usage)
+        return estimate_cost(spec, job.options.quality, sizes, result.usage)
     except Exception:
         log.warning("could not estimate the cost of job %s", job.id, exc_info=True)
         return None

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.catalogue import DEFAULT_MODEL, ModelCatalogue
+from core.catalogue_file import load_catalogue
 from core.credits import CreditTable, parse_rules
 from core.errors import ConfigError
 from core.identity import UserKey
@@ -41,7 +43,8 @@ class Settings(BaseSettings):
 
     api_base_url: str = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
-    model: str = "gpt-image-1"
+    model: str = DEFAULT_MODEL
+    models: Path | None = None  # EDITBOT_MODELS: the operator's model file (TOML)
     allowed_models: Annotated[tuple[str, ...], NoDecode] = ()
     database_url: str = "sqlite+aiosqlite:///editbot.db"
 
@@ -126,9 +129,13 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def models(self) -> tuple[str, ...]:
+    def offered_models(self) -> tuple[str, ...]:
         """Models users may pick; the default model is always among them."""
         return tuple(dict.fromkeys((self.model, *self.allowed_models)))
+
+    def model_catalogue(self) -> ModelCatalogue:
+        """The built-in models with the operator's EDITBOT_MODELS file on top (ConfigError if it is bad)."""
+        return load_catalogue(self.models)
 
     def quota_policy(self) -> QuotaPolicy:
         """The quota defaults and period these settings describe."""
@@ -140,9 +147,11 @@ class Settings(BaseSettings):
             self.global_quota,
         )
 
-    def credit_table(self) -> CreditTable:
-        """Credit prices: the built-in rules with EDITBOT_CREDITS on top."""
-        return CreditTable.from_setting(self.credits)
+    def credit_table(self, catalogue: ModelCatalogue | None = None) -> CreditTable:
+        """Credit prices: the built-in rules with EDITBOT_CREDITS on top, and the flat credits the
+        model file gives its models."""
+        flat = {s.name: s.credits for s in catalogue or () if s.credits is not None}
+        return CreditTable.from_setting(self.credits, flat)
 
     def secret_for_pseudonyms(self) -> bytes:
         """Key for the edit API's ``user`` pseudonyms; derived from the API key when not set."""

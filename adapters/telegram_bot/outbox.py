@@ -23,6 +23,7 @@ from telegram import (
 from telegram.constants import ChatAction, FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
 from core import errors, i18n
 from core.actions import (
@@ -85,6 +86,9 @@ def _reply(origin: Origin) -> ReplyParameters | None:
 
 class TelegramOutbox:
     """Sends core actions with a PTB :class:`telegram.Bot`."""
+
+    # sendPhoto takes up to 10 MB; larger results would have to go as documents only.
+    upload_limit: int | None = 10 * 1000 * 1000
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
@@ -186,6 +190,10 @@ class TelegramOutbox:
                     doc = await self._send_document(origin, image, caption if len(photos) == 1 else None)
                     if doc is not None:
                         refs[i] = doc
+                if action.cutout:
+                    # A transparent cut-out is one tap away from the user's sticker pack.
+                    sticker = await asyncio.to_thread(sticker_webp, image.data)
+                    await self._bot.send_sticker(sticker=sticker, **_where(origin))
         except Forbidden as exc:
             raise errors.DeliveryFailed(str(exc)) from exc
         return Delivered(message_id=str(sent[0].message_id), images=tuple(r for r in refs if r is not None))

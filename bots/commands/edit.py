@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import TextIO
 
 from core.editapi import EditClient, EditRequest, EditResult, image_format, make_http_client
-from core.errors import ConfigError, EditAPIError, EditbotError
+from core.errors import ConfigError, EditAPIError, EditbotError, RelayError
 from core.i18n import render
 from core.identity import Platform, UserKey
-from core.models import spec_for
 from core.settings import Settings, load_settings
 
 NAME = "edit"
@@ -48,9 +47,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="another input image (repeatable; GPT-image models take up to 16 in all)",
     )
     parser.add_argument("--model", help="model name (default: EDITBOT_MODEL)")
-    parser.add_argument("--size", help="e.g. 1024x1024, 1536x1024, auto (default: the model's)")
-    parser.add_argument("--quality", help="low, medium, high or auto (GPT-image models)")
+    parser.add_argument(
+        "--size",
+        help="1024x1024, 1536x1024, 1024x1536, auto; on gpt-image-2/2.5 also any WxH or 1k/2k/4k "
+        "(default: the photo's own shape at 1K there, else the model's)",
+    )
+    parser.add_argument("--quality", help="low, medium, high, auto; xhigh and max on the 2.5 models")
     parser.add_argument("-n", type=int, default=1, help="how many results (1-10); extra ones go to OUT-2...")
+    parser.add_argument(
+        "--cutout", action="store_true", help="transparent background, saved as PNG (models that can)"
+    )
+    parser.add_argument(
+        "--no-keep-details",
+        dest="keep_details",
+        action="store_false",
+        help="don't ask for high input fidelity (faces and details) where the model has it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +89,9 @@ def describe(exc: EditbotError) -> str:
     text = render("en", exc.kind, **exc.details)
     if _PLACEHOLDER.search(text):
         text = str(exc)  # the raiser did not supply what the catalog text needs
+    if isinstance(exc, RelayError) and exc.details.get("reason"):
+        # Users get the plain catalog text; the operator at the terminal needs the relay's own words.
+        text += f" The service said: {exc.details['reason']}"
     if isinstance(exc, EditAPIError) and exc.status:
         text += f" (HTTP {exc.status}{', ' + exc.code if exc.code else ''})"
     return " ".join(text.split())
@@ -91,15 +106,22 @@ async def _edit(args: argparse.Namespace) -> int:
     if settings.api_key is None or not settings.api_key.get_secret_value():
         raise ConfigError("EDITBOT_API_KEY is not set: put the edit API's key in the environment or .env")
     # Imported here so `editbot --help` works even where the image pipeline cannot load.
+    from core.events import EditOptions
     from core.imaging import prepare_inputs_async
+    from core.outputs import choose_outputs
 
     model = args.model or settings.model
-    spec = spec_for(model)
+    catalogue = settings.model_catalogue()
+    spec = catalogue.spec(model)
+    if spec.retired is not None:
+        _fail(f"warning: {model} was retired on {spec.retired}; use {spec.replacement or 'a current model'}")
     images = [path.read_bytes() for path in [args.image, *args.image2]]
     mask = args.mask.read_bytes() if args.mask else None
     inputs = await prepare_inputs_async(
         images, mask, spec, args.size, max_input_bytes=settings.max_input_bytes
     )
+    options = EditOptions(keep_details=args.keep_details, cutout=args.cutout or None)
+    outputs = choose_outputs(spec, options, inputs.size, upload_limit=None)
     request = EditRequest(
         inputs=inputs,
         prompt=args.prompt,
@@ -107,9 +129,15 @@ async def _edit(args: argparse.Namespace) -> int:
         n=args.n,
         quality=args.quality,
         user=_pseudonym(settings),
+        input_fidelity=outputs.input_fidelity,
+        background=outputs.background,
+        output_format=outputs.output_format,
+        output_compression=outputs.output_compression,
     )
     async with make_http_client(settings.api_timeout) as http:
-        client = EditClient(http, settings.api_base_url, settings.api_key.get_secret_value())
+        client = EditClient(
+            http, settings.api_base_url, settings.api_key.get_secret_value(), catalogue=catalogue
+        )
         print(f"editing with {model} at {client.url} ...", file=sys.stderr, flush=True)
         async with _progress(sys.stderr):
             result = await client.edit(request)

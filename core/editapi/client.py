@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from core.catalogue import ModelCatalogue
 from core.editapi import download
 from core.editapi.failures import (
     error_for,
@@ -33,7 +34,6 @@ from core.editapi.response import ErrorInBody, InlineImage, parse_body
 from core.editapi.sniff import image_format
 from core.editapi.types import EditRequest, EditResult
 from core.errors import APIConnectionError, APITimeout, BadResponse, ConfigError
-from core.models import spec_for
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +48,20 @@ def default_backoff(attempt: int) -> float:
     return float(min(0.5 * 2 ** (attempt - 1), 8.0))
 
 
-def make_http_client(timeout_s: float) -> httpx.AsyncClient:
+def make_http_client(timeout_s: float, concurrency: int = 4) -> httpx.AsyncClient:
     """An :class:`httpx.AsyncClient` with timeouts fit for image edits.
 
     ``timeout_s`` is the read timeout: how long an edit may take before the first byte of the
-    answer (edits often need a minute or more). Connecting gets 10 s, uploading a chunk 60 s,
-    waiting for a free pooled connection 30 s. Redirects are not followed implicitly: the edit
-    POST must not be replayed elsewhere, and downloads follow them by hand.
+    answer (edits often need a minute or more). Connecting gets 10 s, uploading a chunk 60 s.
+    The pool has room for ``concurrency`` edits plus their result downloads, and waiting for a
+    connection has no timeout: the job runner already admits only ``concurrency`` edits at once, so
+    a wait here is a queue, never a failure. Redirects are not followed implicitly: the edit POST
+    must not be replayed elsewhere, and downloads follow them by hand.
     """
+    connections = 2 * concurrency + 2
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(connect=10.0, read=timeout_s, write=60.0, pool=30.0),
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        timeout=httpx.Timeout(connect=10.0, read=timeout_s, write=60.0, pool=None),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         follow_redirects=False,
         headers={"User-Agent": "editbot"},
     )
@@ -83,6 +86,7 @@ class EditClient:
         max_retry_wait: float = 30.0,
         max_redirects: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        catalogue: ModelCatalogue | None = None,
     ) -> None:
         if not api_key:
             raise ConfigError("EDITBOT_API_KEY is empty")
@@ -97,6 +101,7 @@ class EditClient:
         self._max_retry_wait = max_retry_wait
         self._max_redirects = max_redirects
         self._sleep = sleep
+        self.catalogue = catalogue or ModelCatalogue()
 
     def __repr__(self) -> str:
         return f"EditClient({self._url!r})"
@@ -108,12 +113,15 @@ class EditClient:
 
     async def edit(self, req: EditRequest) -> EditResult:
         """Run one edit; raise an :class:`~core.errors.InputError` or :class:`~core.errors.EditAPIError`."""
-        spec = spec_for(req.model)
+        spec = self.catalogue.spec(req.model)
         validate(req, spec)
         status, body = await self._post(req)
         parsed = parse_body(body)
         if isinstance(parsed, ErrorInBody):
-            raise error_for(None, error_info_from(parsed.payload), model=req.model, secret=self._key)
+            error = error_for(None, error_info_from(parsed.payload), model=req.model, secret=self._key)
+            # The relay's own words are for the operator; users get the catalog's plain message.
+            log.warning("edit API answered 2xx with an error: %s", error.details.get("reason"))
+            raise error
         images: list[bytes] = []
         for source in parsed.sources:
             if isinstance(source, InlineImage):
@@ -143,7 +151,7 @@ class EditClient:
 
     async def _post(self, req: EditRequest) -> tuple[int, bytes]:
         """POST with the bounded retries; the 2xx status and body."""
-        body = build_multipart(req, spec_for(req.model))
+        body = build_multipart(req, self.catalogue.spec(req.model))
         headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
         cap = self._max_result_bytes * req.n * 4 // 3 + _BODY_SLACK
         attempt = 0

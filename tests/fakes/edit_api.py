@@ -46,9 +46,16 @@ FLAVOURS = ("b64", "url", "chat_markdown", "chat_plain", "chat_data_url", "chat_
 
 
 def expected_edit(
-    image_bytes: bytes, mask_bytes: bytes | None = None, size: str | None = None
+    image_bytes: bytes,
+    mask_bytes: bytes | None = None,
+    size: str | None = None,
+    *,
+    markup_bytes: bytes | None = None,
 ) -> Image.Image:
-    """The picture the fake returns for this first image, mask and ``size`` field (RGB)."""
+    """The picture the fake returns for this first image, mask (or markup) and ``size`` field (RGB).
+
+    A mask limits the inversion to its fully transparent area; markup limits it to the drawn strokes.
+    """
     with Image.open(io.BytesIO(image_bytes)) as img:
         rgb = img.convert("RGB")
     inverted = ImageOps.invert(rgb)
@@ -58,6 +65,10 @@ def expected_edit(
         # 255 where the mask is fully transparent: the area the edit may change.
         editable = alpha.point(lambda a: 255 if a == 0 else 0)
         inverted = Image.composite(inverted, rgb, editable)
+    elif markup_bytes is not None:
+        with Image.open(io.BytesIO(markup_bytes)) as markup:
+            alpha = markup.convert("RGBA").getchannel("A")
+        inverted = Image.composite(inverted, rgb, alpha.point(lambda a: 255 if a > 0 else 0))
     if size and size != "auto":
         w, h = (int(v) for v in size.split("x"))
         if (w, h) != inverted.size:
@@ -95,13 +106,17 @@ def prepared(data: bytes, filename: str | None = None) -> PreparedImage:
     return PreparedImage(data, filename or f"image.{fmt.lower()}", ctype, w, h)
 
 
-def _encode(img: Image.Image, fmt: str, copy: int | None = None) -> bytes:
+def _encode(img: Image.Image, fmt: str, copy: int | None = None, quality: int | None = None) -> bytes:
     buf = io.BytesIO()
     if fmt == "PNG" and copy is not None:
         # Same pixels, different bytes: n results stay n distinct images, as from the real API.
         info = PngInfo()
         info.add_text("copy", str(copy))
         img.save(buf, format=fmt, pnginfo=info)
+    elif fmt == "JPEG":
+        img.convert("RGB").save(buf, format=fmt, quality=quality or 95)
+    elif fmt == "WEBP":
+        img.save(buf, format=fmt, quality=quality or 95)
     else:
         img.save(buf, format=fmt)
     return buf.getvalue()
@@ -127,7 +142,8 @@ class FakeEditAPI:
     Read: ``base_url`` and ``api_key`` (what a client needs), ``requests`` (every edit POST, refused
     ones included), ``downloads`` (GETs of result links), ``last_usage`` (input, output, total tokens
     of the last edit). Set: ``flavour`` (one of :data:`FLAVOURS`), ``latency`` (seconds before
-    answering), ``include_usage``, ``unknown_models`` (answered 404 ``model_not_found``). Queue:
+    answering), ``include_usage``, ``unknown_models`` (answered 404 ``model_not_found``),
+    ``serve_retired`` (a relay that still serves gpt-image-1 and dall-e-2; OpenAI answers 404). Queue:
     :meth:`respond_next`, :meth:`fail_next`, :meth:`hang_next` and the ``*_next`` shortcuts, each
     used up by one edit POST, in order.
     """
@@ -137,11 +153,13 @@ class FakeEditAPI:
         *,
         api_key: str = DEFAULT_KEY,
         unknown_models: frozenset[str] = frozenset({"no-such-model"}),
+        serve_retired: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.api_key = api_key
         self.unknown_models = set(unknown_models)
+        self.serve_retired = serve_retired
         self.flavour = "b64"
         self.latency = 0.0
         self.include_usage = True
@@ -290,7 +308,7 @@ class FakeEditAPI:
             await self._release.wait()
             return web.Response(status=503)
         try:
-            plan = check(received, self.api_key, self.unknown_models)
+            plan = check(received, self.api_key, self.unknown_models, serve_retired=self.serve_retired)
         except Reject as rej:
             return rej.response
         self.in_flight += 1
@@ -398,10 +416,28 @@ def _data_url(data: bytes) -> str:
 
 
 def _render(req: ReceivedRequest, plan: dict[str, Any]) -> list[bytes]:
-    mask = req.mask
-    picture = expected_edit(req.images[0].data, mask.data if mask else None, plan["size"])
-    fmt = (req.value("output_format") or "png").upper().replace("JPG", "JPEG")
-    return [_encode(picture, fmt, copy=k) for k in range(1, plan["n"] + 1)]
+    mask, markup = req.mask, req.markup
+    picture = expected_edit(
+        req.images[0].data,
+        mask.data if mask else None,
+        plan["size"],
+        markup_bytes=markup.data if markup else None,
+    )
+    if plan.get("background") == "transparent":
+        picture = cut_out(picture)
+    fmt = plan.get("output_format", "png").upper()
+    quality = plan.get("compression")
+    return [_encode(picture, fmt, copy=k, quality=quality) for k in range(1, plan["n"] + 1)]
+
+
+def cut_out(picture: Image.Image) -> Image.Image:
+    """What the fake makes of ``background=transparent``: a transparent frame an eighth of each side wide."""
+    w, h = picture.size
+    alpha = Image.new("L", picture.size, 0)
+    alpha.paste(255, (w // 8, h // 8, w - w // 8, h - h // 8))
+    out = picture.convert("RGBA")
+    out.putalpha(alpha)
+    return out
 
 
 @pytest.fixture
