@@ -23,6 +23,7 @@ from core.settings import Settings
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
 from core.storage.sql_store import SqlStore
+from core.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Core:
     store: SqlStore
     runner: JobRunner
     engine: ConversationEngine
+    telemetry: Telemetry
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -67,9 +69,10 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         store = SqlStore(create_sessionmaker(db))
         client = EditClient(http, settings.api_base_url, api_key)
         policy = settings.quota_policy()
+        telemetry = Telemetry()
         runner = JobRunner(
             store,
-            client,
+            telemetry.editor(client),
             policy,
             config=JobConfig(
                 max_input_bytes=settings.max_input_bytes,
@@ -80,6 +83,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
             ),
             credits=settings.credit_table(),
             limits=LimitResolver(store, policy),
+            telemetry=telemetry,
         )
         engine = ConversationEngine(
             store,
@@ -92,7 +96,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 owners=settings.admins,
             ),
         )
-        yield Core(settings, store, runner, engine)
+        yield Core(settings, store, runner, engine, telemetry)
     finally:
         if runner is not None:
             await runner.stop()

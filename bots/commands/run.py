@@ -9,6 +9,7 @@ import logging
 import signal
 
 from bots.bootstrap import open_core
+from bots.logs import configure_logging
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
 
@@ -20,7 +21,9 @@ log = logging.getLogger("editbot")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``editbot run``."""
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: EDITBOT_LOG_LEVEL, else INFO)"
+    )
 
 
 def check_tokens(settings: Settings) -> None:
@@ -54,11 +57,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load settings and serve until SIGINT/SIGTERM."""
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
+    configure_logging(settings, args.log_level)
     check_tokens(settings)
 
     async def main() -> None:
