@@ -14,6 +14,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.metrics import Health, PrometheusSink
 from core.editapi import EditClient, make_http_client
 from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
@@ -37,6 +41,19 @@ class Core:
     runner: JobRunner
     engine: ConversationEngine
     telemetry: Telemetry
+    database: AsyncEngine
+    metrics: PrometheusSink
+    health: Health
+
+    async def database_ok(self) -> bool:
+        """True when the database answers a trivial query (``/readyz``)."""
+        try:
+            async with self.database.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except Exception:
+            log.warning("the database does not answer", exc_info=True)
+            return False
+        return True
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -70,6 +87,9 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         client = EditClient(http, settings.api_base_url, api_key)
         policy = settings.quota_policy()
         telemetry = Telemetry()
+        metrics = PrometheusSink()
+        telemetry.add_sink(metrics)
+        health = Health()
         runner = JobRunner(
             store,
             telemetry.editor(client),
@@ -96,7 +116,9 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 owners=settings.admins,
             ),
         )
-        yield Core(settings, store, runner, engine, telemetry)
+        core = Core(settings, store, runner, engine, telemetry, db, metrics, health)
+        health.add("database", core.database_ok)
+        yield core
     finally:
         if runner is not None:
             await runner.stop()

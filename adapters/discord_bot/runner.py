@@ -21,6 +21,7 @@ import yarl
 
 from adapters.discord_bot.bot import EditBot
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
+from adapters.discord_bot.metering import meter_http
 from bots.bootstrap import Core
 from core.errors import ConfigError
 from core.identity import Platform
@@ -59,6 +60,7 @@ async def run_discord(
         async with make_http_client() as http:
             fetcher = DiscordFetcher(http)
             bot = EditBot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
+            meter_http(bot, core.telemetry)
             core.runner.attach(Platform.DISCORD, bot.outbox, fetcher)
             connect: asyncio.Task[None] | None = None
             try:
