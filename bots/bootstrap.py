@@ -13,17 +13,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.metrics import Health, PrometheusSink
+from core.alerts import AlertMonitor
 from core.editapi import EditClient, make_http_client
 from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
 from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
 from core.settings import Settings
+from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
 from core.storage.sql_store import SqlStore
@@ -44,6 +47,7 @@ class Core:
     database: AsyncEngine
     metrics: PrometheusSink
     health: Health
+    alerts: AlertMonitor
 
     async def database_ok(self) -> bool:
         """True when the database answers a trivial query (``/readyz``)."""
@@ -83,13 +87,20 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
     runner: JobRunner | None = None
     try:
         await upgrade_engine(db)
-        store = SqlStore(create_sessionmaker(db))
+        sessions = create_sessionmaker(db)
+        store = SqlStore(sessions)
         client = EditClient(http, settings.api_base_url, api_key)
         policy = settings.quota_policy()
         telemetry = Telemetry()
         metrics = PrometheusSink()
         telemetry.add_sink(metrics)
         health = Health()
+        alerts = AlertMonitor(
+            SqlAlertLedger(sessions),
+            settings.admins,
+            outage_after=timedelta(minutes=settings.alert_after_minutes),
+        )
+        telemetry.add_listener(alerts)
         runner = JobRunner(
             store,
             telemetry.editor(client),
@@ -116,9 +127,12 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 owners=settings.admins,
             ),
         )
-        core = Core(settings, store, runner, engine, telemetry, db, metrics, health)
+        core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts)
         health.add("database", core.database_ok)
-        yield core
+        try:
+            yield core
+        finally:
+            await alerts.close()
     finally:
         if runner is not None:
             await runner.stop()

@@ -20,6 +20,7 @@ import discord.http
 import yarl
 
 from adapters.discord_bot.bot import EditBot
+from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
 from adapters.discord_bot.metering import meter_http
 from bots.bootstrap import Core
@@ -62,6 +63,7 @@ async def run_discord(
             bot = EditBot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
             meter_http(bot, core.telemetry)
             core.runner.attach(Platform.DISCORD, bot.outbox, fetcher)
+            core.alerts.attach(Platform.DISCORD, DiscordDirect(bot))  # owner alerts (issue 13)
             connect: asyncio.Task[None] | None = None
             try:
                 try:

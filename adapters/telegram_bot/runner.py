@@ -12,6 +12,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
 from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
@@ -53,6 +54,7 @@ def build_application(
     handlers.register(app)
     app.bot_data["handlers"] = handlers
     core.runner.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
+    core.alerts.attach(Platform.TELEGRAM, TelegramDirect(app.bot))  # owner alerts (issue 13)
     return app
 
 
