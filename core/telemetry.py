@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.actions import Action, Delivered, Outbox, SendImage, SendProgress
+from core.actions import Action, Delivered, Outbox, Phase, SendImage, SendProgress
 from core.editapi import EditRequest, EditResult
 from core.errors import EditAPIError, EditbotError
 from core.refs import FileFetcher, ImageRef
@@ -279,7 +279,7 @@ class _TracedOutbox:
             with self._telemetry._phase("sending"):
                 return await self._outbox.send(action)
         result = await self._outbox.send(action)
-        if isinstance(action, SendProgress):
+        if isinstance(action, SendProgress) and action.phase is not Phase.DONE:  # DONE only removes it
             self._telemetry._first_feedback()
         return result
 
