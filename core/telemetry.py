@@ -187,19 +187,25 @@ class Telemetry:
         self._emit(lambda s: s.rate_limit_wait(platform, seconds))
 
     # -- inside ----------------------------------------------------------------------------
+    def _mark(self, phase: str) -> JobTrace | None:
+        """The current job enters ``phase``; its trace (None outside a job)."""
+        trace = _current.get()
+        if trace is None or trace.job_id not in self._open:
+            return None
+        queued_before = trace.phase == "queued"
+        trace.enter(phase, self._clock())
+        if queued_before and phase != "queued":
+            self._pending()
+        return trace
+
     @contextmanager
     def _phase(self, phase: str, after: str | None = None) -> Iterator[JobTrace | None]:
-        trace = _current.get()
-        if trace is not None and trace.job_id in self._open:
-            queued_before = trace.phase == "queued"
-            trace.enter(phase, self._clock())
-            if queued_before:
-                self._pending()
+        trace = self._mark(phase)
         try:
             yield trace
         finally:
-            if trace is not None and after is not None and trace.job_id in self._open:
-                trace.enter(after, self._clock())
+            if after is not None:
+                self._mark(after)
 
     def _first_feedback(self) -> None:
         trace = _current.get()
@@ -263,9 +269,8 @@ class _TracedFetcher:
 
     async def fetch(self, ref: ImageRef, max_bytes: int) -> bytes:
         trace = _current.get()
-        if trace is not None and trace.phase == "queued":
-            with self._telemetry._phase("preparing"):
-                pass
+        if trace is not None and trace.phase == "queued":  # the first download: the job got its slot
+            self._telemetry._mark("preparing")
         return await self._fetcher.fetch(ref, max_bytes)
 
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "adapters", "bots", "migrations")
 _SKIP_COPY = shutil.ignore_patterns(
-    ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "*.db*"
+    ".venv", ".git", ".env", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "*.db*"
 )
 
 
@@ -90,7 +90,8 @@ def _runner() -> tuple[str, int | None, int | None]:
     for candidate in (base, f"/usr/bin/{minor}", f"/usr/local/bin/{minor}"):
         if _same_minor(candidate, nobody.pw_uid):
             return candidate, nobody.pw_uid, nobody.pw_gid
-    pytest.skip(f"no {minor} the nobody user can run; the wheel test needs one when run as root")
+    # No interpreter nobody can run: still prove the wheel works from outside the checkout, as root.
+    return base, None, None
 
 
 @pytest.fixture(scope="module")
