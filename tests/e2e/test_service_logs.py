@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, sample_png
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -61,9 +62,18 @@ async def _serve_one_edit(tmp: Path, tg: FakeTelegram, api: FakeEditAPI, **extra
 
 
 async def test_json_logs_one_line_per_job_and_no_secrets(
-    tmp_path: Path, fake_telegram: FakeTelegram, edit_api: FakeEditAPI
+    tmp_path: Path, fake_telegram: FakeTelegram, fake_discord: FakeDiscord, edit_api: FakeEditAPI
 ) -> None:
-    log = await _serve_one_edit(tmp_path, fake_telegram, edit_api, EDITBOT_LOG_FORMAT="json")
+    """Both bots run, so both tokens are in play; the edits come through Telegram."""
+    log = await _serve_one_edit(
+        tmp_path,
+        fake_telegram,
+        edit_api,
+        EDITBOT_LOG_FORMAT="json",
+        EDITBOT_DISCORD_TOKEN=fake_discord.token,
+        EDITBOT_DISCORD_API_URL=fake_discord.api_url,
+        EDITBOT_DISCORD_GATEWAY_URL=fake_discord.gateway_url,
+    )
     entries: list[dict[str, Any]] = [json.loads(line) for line in log.splitlines() if line.strip()]
     assert all({"ts", "level", "logger", "msg"} <= set(e) for e in entries)
     jobs = [e for e in entries if e["logger"] == "editbot.jobs"]
@@ -74,7 +84,8 @@ async def test_json_logs_one_line_per_job_and_no_secrets(
     assert done["editing_s"] > 0 and done["total_s"] >= done["editing_s"] + done["preparing_s"]
     assert {"queued_s", "sending_s", "job_id"} <= set(done)
     assert failed["credits"] == 0
-    for secret in (edit_api.api_key, fake_telegram.token, PROMPT, "zebra"):
+    assert any("Discord bot" in e["msg"] and "ready" in e["msg"] for e in entries)
+    for secret in (edit_api.api_key, fake_telegram.token, fake_discord.token, PROMPT, "zebra"):
         assert secret not in log, secret
 
 
