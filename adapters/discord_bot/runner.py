@@ -22,7 +22,7 @@ import yarl
 from adapters.discord_bot.bot import EditBot
 from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
-from adapters.discord_bot.metering import meter_http
+from adapters.discord_bot.metering import meter_http, metered_webhooks
 from bots.bootstrap import Core
 from core.errors import ConfigError
 from core.identity import Platform
@@ -57,7 +57,10 @@ async def run_discord(
     """
     if settings.discord_token is None:
         raise ConfigError("EDITBOT_DISCORD_TOKEN is not set")
-    with discord_endpoints(settings.discord_api_url, settings.discord_gateway_url):
+    with (
+        discord_endpoints(settings.discord_api_url, settings.discord_gateway_url),
+        metered_webhooks(core.telemetry),
+    ):
         async with make_http_client() as http:
             fetcher = DiscordFetcher(http)
             bot = EditBot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
