@@ -120,8 +120,9 @@ class PrometheusSink:
 class Health:
     """Named readiness checks; a check returns (or awaits to) True when its part is ready."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 5.0) -> None:
         self._checks: dict[str, Check] = {}
+        self._timeout = timeout
 
     def add(self, name: str, check: Check) -> None:
         """Require ``check`` for readiness."""
@@ -132,13 +133,13 @@ class Health:
         self._checks.pop(name, None)
 
     async def results(self) -> dict[str, bool]:
-        """Every check's result; a check that raises or takes over 5 s counts as failed."""
+        """Every check's result; a check that raises or outlasts the timeout counts as failed."""
         out: dict[str, bool] = {}
         for name, check in list(self._checks.items()):
             try:
                 value = check()
                 if inspect.isawaitable(value):
-                    value = await asyncio.wait_for(value, timeout=5)
+                    value = await asyncio.wait_for(value, timeout=self._timeout)
                 out[name] = bool(value)
             except Exception:
                 out[name] = False

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, sample_png
 from tests.fakes.telegram_server import FakeTelegram
 from tests.polling import eventually
@@ -40,8 +41,9 @@ def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: s
 
 
 async def test_metrics_health_and_readiness_of_a_running_bot(
-    tmp_path: Path, fake_telegram: FakeTelegram, edit_api: FakeEditAPI
+    tmp_path: Path, fake_telegram: FakeTelegram, fake_discord: FakeDiscord, edit_api: FakeEditAPI
 ) -> None:
+    """Both bots run (readiness covers each); the edits come through Telegram."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")} | {
         "EDITBOT_API_BASE_URL": edit_api.base_url,
@@ -53,6 +55,9 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
         "EDITBOT_METRICS_PORT": str(port),
         "EDITBOT_METRICS_LISTEN": "127.0.0.1",
         "EDITBOT_USER_QUOTA": "2",
+        "EDITBOT_DISCORD_TOKEN": fake_discord.token,
+        "EDITBOT_DISCORD_API_URL": fake_discord.api_url,
+        "EDITBOT_DISCORD_GATEWAY_URL": fake_discord.gateway_url,
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -84,7 +89,7 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
             await eventually(lambda: ok("/healthz"), within=60)
             await eventually(lambda: ok("/readyz"), within=60)
             ready = (await http.get("/readyz")).json()
-            assert ready == {"ready": True, "checks": {"database": True, "telegram": True}}
+            assert ready == {"ready": True, "checks": {"database": True, "telegram": True, "discord": True}}
 
             user = tg.user()
             chat = tg.private_chat(user)
