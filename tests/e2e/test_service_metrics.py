@@ -55,6 +55,7 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
         "EDITBOT_METRICS_PORT": str(port),
         "EDITBOT_METRICS_LISTEN": "127.0.0.1",
         "EDITBOT_USER_QUOTA": "2",
+        "EDITBOT_API_CONCURRENCY": "1",
         "EDITBOT_DISCORD_TOKEN": fake_discord.token,
         "EDITBOT_DISCORD_API_URL": fake_discord.api_url,
         "EDITBOT_DISCORD_GATEWAY_URL": fake_discord.gateway_url,
@@ -91,17 +92,20 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
             ready = (await http.get("/readyz")).json()
             assert ready == {"ready": True, "checks": {"database": True, "telegram": True, "discord": True}}
 
-            user = tg.user()
-            chat = tg.private_chat(user)
-            # 1: delivered, scraped while it runs.
+            user, other = tg.user(), tg.user()
+            chat, other_chat = tg.private_chat(user), tg.private_chat(other)
+            # 1: two users at once with one API slot: scraped while one edits and one waits.
             edit_api.latency = 1.0
             sent = tg.send_photo(chat, user, sample_png(64, 64), caption="first")
+            other_sent = tg.send_photo(other_chat, other, sample_png(64, 64), caption="first too")
 
-            async def running() -> bool:
-                return _value(await scrape(), "editbot_jobs_in_flight") == 1
+            async def one_waits() -> bool:
+                s = await scrape()
+                return _value(s, "editbot_jobs_in_flight") == 2 and _value(s, "editbot_jobs_queued") == 1
 
-            await eventually(running, within=30)
+            await eventually(one_waits, within=30)
             await tg.wait_for_message(chat, lambda m: m.photo is not None, after=sent, timeout=60)
+            await tg.wait_for_message(other_chat, lambda m: m.photo is not None, after=other_sent, timeout=60)
             edit_api.latency = 0.0
             # 2: the API rejects the key (refunded).
             edit_api.fail_next(401)
@@ -123,7 +127,7 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
             async def settled(method: str = "sendMessage") -> bool:
                 s = await scrape()
                 return (
-                    _value(s, "editbot_jobs_total", platform="telegram", outcome="delivered") == 2
+                    _value(s, "editbot_jobs_total", platform="telegram", outcome="delivered") == 3
                     and _value(s, "editbot_jobs_in_flight") == 0
                     and _value(s, "editbot_platform_api_errors_total", platform="telegram", method=method)
                     == 1
@@ -132,13 +136,13 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
             await eventually(settled, within=30)
             s = await scrape()
             assert _value(s, "editbot_jobs_total", platform="telegram", outcome="api_auth") == 1
-            assert _value(s, "editbot_credits_used_total", platform="telegram") == 2
-            assert _value(s, "editbot_edit_api_seconds_count", model="gpt-image-1") == 3
-            assert _value(s, "editbot_edit_api_seconds_sum", model="gpt-image-1") >= 1.0
+            assert _value(s, "editbot_credits_used_total", platform="telegram") == 3
+            assert _value(s, "editbot_edit_api_seconds_count", model="gpt-image-1") == 4
+            assert _value(s, "editbot_edit_api_seconds_sum", model="gpt-image-1") >= 2.0
             assert _value(s, "editbot_edit_api_seconds_bucket", model="gpt-image-1", le="0.5") == 2
-            assert _value(s, "editbot_edit_api_calls_total", model="gpt-image-1", outcome="ok") == 2
+            assert _value(s, "editbot_edit_api_calls_total", model="gpt-image-1", outcome="ok") == 3
             assert _value(s, "editbot_edit_api_calls_total", model="gpt-image-1", outcome="api_auth") == 1
-            assert _value(s, "editbot_first_feedback_seconds_count", platform="telegram") == 3
+            assert _value(s, "editbot_first_feedback_seconds_count", platform="telegram") == 4
             assert _value(s, "editbot_jobs_queued") == 0
             assert _value(s, "editbot_quota_refusals_total", scope="user") == 1
             assert _value(s, "editbot_rate_limiter_wait_seconds_sum", platform="telegram") >= 1.0
