@@ -29,6 +29,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from core.errors import ConfigError
+from core.settings import Settings
 from core.telemetry import JobTrace
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,20 @@ def make_app(sink: PrometheusSink, health: Health) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
+
+
+def check_port(settings: Settings) -> None:
+    """The metrics server cannot share the Telegram webhook's port (see the module docstring)."""
+    if (
+        settings.metrics_port is not None
+        and settings.telegram_token is not None
+        and settings.telegram_webhook_url
+        and settings.metrics_port == settings.telegram_webhook_port
+    ):
+        raise ConfigError(
+            "EDITBOT_METRICS_PORT and EDITBOT_TELEGRAM_WEBHOOK_PORT are the same port: "
+            "the metrics endpoints need a port of their own"
+        )
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ import signal
 
 from bots.bootstrap import open_core
 from bots.logs import configure_logging
-from bots.metrics import serving
+from bots.metrics import check_port, serving
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
 
@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings, args.log_level)
     check_tokens(settings)
+    check_port(settings)
 
     async def main() -> None:
         stop = asyncio.Event()

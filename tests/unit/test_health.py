@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
-from bots.metrics import Health, PrometheusSink, serving
+from bots.metrics import Health, PrometheusSink, check_port, serving
+from core.errors import ConfigError
+from core.settings import load_settings
 
 
 async def test_readiness_lists_failing_checks() -> None:
@@ -32,6 +35,14 @@ async def test_readiness_lists_failing_checks() -> None:
         health_timeout = (await http.get(f"{base}/readyz")).json()
         assert health_timeout == {"ready": False, "checks": {"telegram": True, "database": False}}
         assert (await http.get(f"{base}/healthz")).json() == {"status": "alive"}
+
+
+def test_metrics_port_must_differ_from_the_webhook_port() -> None:
+    shared = {"telegram_token": "1:x", "telegram_webhook_url": "https://bot.example/tg", "metrics_port": 8443}
+    with pytest.raises(ConfigError, match="EDITBOT_METRICS_PORT and EDITBOT_TELEGRAM_WEBHOOK_PORT"):
+        check_port(load_settings(env_file=None, **shared))
+    check_port(load_settings(env_file=None, **{**shared, "metrics_port": 9100}))
+    check_port(load_settings(env_file=None, **{**shared, "telegram_webhook_url": None}))  # polling
 
 
 async def test_nothing_to_check_is_not_ready() -> None:
