@@ -13,7 +13,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.metrics import Health, PrometheusSink
+from core.alerts import AlertMonitor
 from core.catalogue import ModelCatalogue
 from core.editapi import EditClient, make_http_client
 from core.engine import ConversationEngine, EngineConfig
@@ -21,9 +27,11 @@ from core.errors import ConfigError
 from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
 from core.settings import Settings
+from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
 from core.storage.sql_store import SqlStore
+from core.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,21 @@ class Core:
     store: SqlStore
     runner: JobRunner
     engine: ConversationEngine
+    telemetry: Telemetry
+    database: AsyncEngine
+    metrics: PrometheusSink
+    health: Health
+    alerts: AlertMonitor
+
+    async def database_ok(self) -> bool:
+        """True when the database answers a trivial query (``/readyz``)."""
+        try:
+            async with self.database.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except Exception:
+            log.warning("the database does not answer", exc_info=True)
+            return False
+        return True
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -80,12 +103,23 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
     runner: JobRunner | None = None
     try:
         await upgrade_engine(db)
-        store = SqlStore(create_sessionmaker(db))
+        sessions = create_sessionmaker(db)
+        store = SqlStore(sessions)
         client = EditClient(http, settings.api_base_url, api_key, catalogue=catalogue)
         policy = settings.quota_policy()
+        telemetry = Telemetry()
+        metrics = PrometheusSink()
+        telemetry.add_sink(metrics)
+        health = Health()
+        alerts = AlertMonitor(
+            SqlAlertLedger(sessions),
+            settings.admins,
+            outage_after=timedelta(minutes=settings.alert_after_minutes),
+        )
+        telemetry.add_listener(alerts)
         runner = JobRunner(
             store,
-            client,
+            telemetry.editor(client),
             policy,
             config=JobConfig(
                 max_input_bytes=settings.max_input_bytes,
@@ -97,6 +131,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
             credits=settings.credit_table(catalogue),
             limits=LimitResolver(store, policy),
             catalogue=catalogue,
+            telemetry=telemetry,
         )
         engine = ConversationEngine(
             store,
@@ -110,7 +145,12 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 owners=settings.admins,
             ),
         )
-        yield Core(settings, store, runner, engine)
+        core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts)
+        health.add("database", core.database_ok)
+        try:
+            yield core
+        finally:
+            await alerts.close()
     finally:
         if runner is not None:
             await runner.stop()

@@ -49,6 +49,7 @@ from core.progress import ProgressReporter
 from core.quotas import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
 from core.store import Job, JobStatus, Store
+from core.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class JobRunner:
         credits: CreditTable | None = None,
         limits: LimitResolver | None = None,
         catalogue: ModelCatalogue | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._editor = editor
@@ -136,11 +138,12 @@ class JobRunner:
         self._slots = asyncio.Condition()
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
+        self.telemetry = telemetry or Telemetry()  # logs, metrics, alerts (issue 13)
 
     def attach(self, platform: Platform, outbox: Outbox, fetcher: FileFetcher) -> None:
         """Register a platform's sender and file fetcher (adapters call this on start)."""
-        self._outboxes[platform] = outbox
-        self._fetchers[platform] = fetcher
+        self._outboxes[platform] = self.telemetry.outbox(outbox)
+        self._fetchers[platform] = self.telemetry.fetcher(fetcher)
 
     async def start(self) -> None:
         """Resolve jobs a dead process left behind, then keep heart-beating and sweeping."""
@@ -204,6 +207,7 @@ class JobRunner:
         try:
             job, created = await self._store.create_job(job, scopes)
         except errors.QuotaExceeded as exc:
+            self.telemetry.refused(exc)
             exc.details["reset"] = format_time(self.policy.next_reset(now), self.policy.timezone)
             exc.details["needed"] = job.credits
             exc.details["left"] = max(0, int(exc.details.get("limit", 0)) - int(exc.details.get("used", 0)))
@@ -281,6 +285,7 @@ class JobRunner:
             log.warning("could not tell %s about a job", origin.user, exc_info=True)
 
     async def _run(self, job: Job, origin: Origin) -> None:
+        self.telemetry.begin(job)
         outbox = self._outboxes.get(origin.user.platform)
         progress = ProgressReporter(outbox, origin, job.id)
         try:
@@ -289,13 +294,15 @@ class JobRunner:
                 delivered, result = await self._execute(job, origin, progress)
             finally:
                 await self._release_slot()
+            credits = self.credits.for_result(job.model, job.options, len(result.images), job.credits)
             await self._store.succeed(
                 job.id,
-                credits=self.credits.for_result(job.model, job.options, len(result.images), job.credits),
+                credits=credits,
                 usage_tokens=result.usage.total_tokens if result.usage else None,
                 estimated_cost=_cost(self.catalogue.spec(result.model or job.model), job, result),
                 result_refs=delivered.images if delivered else (),
             )
+            self.telemetry.end("delivered", credits)
         except asyncio.CancelledError:
             kind = "interrupted" if self._stopping else "cancelled"
             status = JobStatus.FAILED if self._stopping else JobStatus.CANCELLED
@@ -322,6 +329,7 @@ class JobRunner:
         status: JobStatus = JobStatus.FAILED,
     ) -> None:
         await progress.close()
+        self.telemetry.end(kind)
         if not await self._store.fail(job.id, error_kind=kind, status=status):
             return
         if kind == "cancelled":

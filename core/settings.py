@@ -29,6 +29,16 @@ class QuotaPeriod(StrEnum):
     MONTH = "month"
 
 
+class LogFormat(StrEnum):
+    """How log lines are written: for people, or one JSON object per line for a log pipeline."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     """Every EDITBOT_* setting."""
 
@@ -75,6 +85,32 @@ class Settings(BaseSettings):
     job_stale_after: float = Field(default=90.0, ge=0.1)
     max_input_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     pseudonym_secret: SecretStr | None = None
+
+    # service operation (issue 13)
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_listen: str = "0.0.0.0"
+    alert_after_minutes: float = Field(default=10.0, gt=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+        return value.strip().upper()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value set, so logs can be scrubbed of them whatever prints them."""
+        values = (
+            self.api_key,
+            self.telegram_token,
+            self.discord_token,
+            self.telegram_webhook_secret,
+            self.pseudonym_secret,
+        )
+        return tuple(v.get_secret_value() for v in values if v is not None and v.get_secret_value().strip())
 
     @field_validator("admins", mode="before")
     @classmethod

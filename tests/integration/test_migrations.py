@@ -19,8 +19,18 @@ from core.storage import migrate
 from core.storage.tables import metadata
 from tests.integration.db_fixtures import TestDatabase, run_in_thread
 
-APP_TABLES = {"conversations", "jobs", "usage", "preferences", "quota_limits", "blocks", "audit_log"}
-HEAD = "0002"
+APP_TABLES = {
+    "conversations",
+    "jobs",
+    "usage",
+    "preferences",
+    "quota_limits",
+    "blocks",
+    "audit_log",
+    "owner_alerts",
+}
+HEAD = "0003_owner_alerts"
+BEFORE_HEAD = "0002"  # what `editbot db downgrade` (one step) leaves
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -121,7 +131,7 @@ def test_db_command(
     assert _cli("upgrade") == 0
     assert f"revision {HEAD} (up to date)" in capsys.readouterr().out
     assert _cli("downgrade") == 0
-    assert f"revision 0001 (newest is {HEAD})" in capsys.readouterr().out
+    assert f"revision {BEFORE_HEAD} (newest is {HEAD})" in capsys.readouterr().out
     assert _cli("downgrade", "base") == 0
     assert "revision none (empty)" in capsys.readouterr().out
     assert _cli("upgrade", "0001") == 0

@@ -29,7 +29,7 @@ async def test_upgrade_keeps_usage_and_downgrade_keeps_its_check(empty_database:
     async with engine.begin() as connection:
         await connection.execute(sa.insert(_usage()).values(**ROW))
 
-    await migrate.upgrade_engine(engine)
+    await migrate.upgrade_engine(engine, "0002")
     assert await migrate.engine_revision(engine) == "0002"
     async with engine.connect() as connection:
         row = (await connection.execute(sa.text("SELECT used, bonus FROM usage"))).one()
@@ -53,5 +53,5 @@ async def test_upgrade_keeps_usage_and_downgrade_keeps_its_check(empty_database:
         async with engine.begin() as connection:
             await connection.execute(sa.text("UPDATE usage SET used = -1"))
 
-    await migrate.upgrade_engine(engine)
+    await migrate.upgrade_engine(engine, "0002")
     assert await migrate.engine_revision(engine) == "0002"
