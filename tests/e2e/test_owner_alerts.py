@@ -76,3 +76,28 @@ async def test_a_long_outage_alerts_once(tg: TelegramHarness) -> None:
     (alert,) = _alerts(tg, owner_chat, "Owner alert")
     assert "every edit has failed for" in alert and "api_server_error" in alert
     assert len(_alerts(tg, owner_chat, "Edits work again")) == 1
+
+
+async def test_a_retired_model_and_a_used_up_balance_alert_the_owner_once_each(tg: TelegramHarness) -> None:
+    owner = tg.fake.user(first_name="Owner")
+    owner_chat = tg.fake.private_chat(owner)
+    await tg.restart(
+        admins=f"telegram:{owner.id}", model="gpt-image-1"
+    )  # the fake refuses it, as OpenAI does
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    for i in range(3):
+        assert "no longer available" in await _edit(tg, user, chat, f"old model {i}")
+    await _settle(tg)
+    (alert,) = _alerts(tg, owner_chat, "Owner alert")
+    assert "gpt-image-1 is no longer available" in alert and "EDITBOT_MODEL" in alert
+
+    await tg.restart(model="gpt-image-2.5-flare")
+    body = {"error": {"message": "You exceeded your current quota.", "code": "insufficient_quota"}}
+    tg.api.fail_next(429, body, times=3)
+    for i in range(3):
+        assert "balance is used up" in await _edit(tg, user, chat, f"no money {i}")
+    await _settle(tg)
+    alerts = _alerts(tg, owner_chat, "Owner alert")
+    assert len(alerts) == 2 and "balance is used up" in alerts[1]
+    assert not _alerts(tg, chat, "Owner alert")
