@@ -105,7 +105,9 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         await upgrade_engine(db)
         sessions = create_sessionmaker(db)
         store = SqlStore(sessions)
-        client = EditClient(http, settings.api_base_url, api_key, catalogue=catalogue)
+        client = EditClient(
+            http, settings.api_base_url, api_key, catalogue=catalogue, total_timeout=settings.api_timeout
+        )
         policy = settings.quota_policy()
         telemetry = Telemetry()
         metrics = PrometheusSink()

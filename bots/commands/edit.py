@@ -15,11 +15,13 @@ import io
 import logging
 import re
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
 from core.editapi import EditClient, EditRequest, EditResult, image_format, make_http_client
+from core.editapi.stream import PartialImage, PartialSink
 from core.errors import ConfigError, EditAPIError, EditbotError, RelayError
 from core.i18n import render
 from core.identity import Platform, UserKey
@@ -54,6 +56,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quality", help="low, medium, high, auto; xhigh and max on the 2.5 models")
     parser.add_argument("-n", type=int, default=1, help="how many results (1-10); extra ones go to OUT-2...")
+    parser.add_argument(
+        "--preview",
+        type=Path,
+        metavar="DIR",
+        help="stream the edit (models that can): save each partial image in DIR as it arrives, with its time",
+    )
     parser.add_argument(
         "--cutout", action="store_true", help="transparent background, saved as PNG (models that can)"
     )
@@ -136,11 +144,18 @@ async def _edit(args: argparse.Namespace) -> int:
     )
     async with make_http_client(settings.api_timeout) as http:
         client = EditClient(
-            http, settings.api_base_url, settings.api_key.get_secret_value(), catalogue=catalogue
+            http,
+            settings.api_base_url,
+            settings.api_key.get_secret_value(),
+            catalogue=catalogue,
+            total_timeout=settings.api_timeout,
         )
         print(f"editing with {model} at {client.url} ...", file=sys.stderr, flush=True)
+        on_partial = _preview_saver(args.preview) if args.preview is not None else None
+        if on_partial is not None and not client.streams(request):
+            print(f"{model} does not stream here (or n > 1): no previews", file=sys.stderr, flush=True)
         async with _progress(sys.stderr):
-            result = await client.edit(request)
+            result = await client.edit(request, on_partial)
     for line in await asyncio.to_thread(_save, result, args.output):
         print(line)
     if result.usage is not None:
@@ -149,6 +164,20 @@ async def _edit(args: argparse.Namespace) -> int:
             f"usage: {_n(u.input_tokens)} input + {_n(u.output_tokens)} output = {_n(u.total_tokens)} tokens"
         )
     return 0
+
+
+def _preview_saver(folder: Path) -> PartialSink:
+    """A sink that writes each partial image to ``folder`` and prints when it arrived."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    async def save(partial: PartialImage) -> None:
+        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}.get(image_format(partial.data) or "", "bin")
+        path = folder / f"partial-{partial.index + 1}.{ext}"
+        await asyncio.to_thread(path.write_bytes, partial.data)
+        print(f"partial {partial.index + 1} after {time.monotonic() - started:.1f} s: {path}", flush=True)
+
+    return save
 
 
 def _pseudonym(settings: Settings) -> str:

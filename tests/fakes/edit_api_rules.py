@@ -260,7 +260,23 @@ def check(
     _one_of("response_format", fmt, ("url", "b64_json"))
     output = _check_outputs(req, rules, model)
     _check_images(req, rules)
-    return {"model": model, "dalle2": rules.dalle2, "n": n, "size": size, "format": fmt, **output}
+    stream = _check_stream(req, n)
+    return {"model": model, "dalle2": rules.dalle2, "n": n, "size": size, "format": fmt, **output, **stream}
+
+
+def _check_stream(req: ReceivedRequest, n: int) -> dict[str, Any]:
+    stream = req.value("stream")
+    if stream is None or stream == "false":
+        if req.value("partial_images") is not None:
+            raise Reject("partial_images requires stream=true.", "partial_images")
+        return {"stream": False}
+    _one_of("stream", stream, ("true", "false"))
+    if n != 1:
+        raise Reject("Streaming is only supported with n=1.", "stream", "invalid_value")
+    partials = _int_field(req, "partial_images", 0)
+    if not 0 <= partials <= 3:
+        raise Reject(f"Invalid 'partial_images': expected 0-3, got {partials}.", "partial_images")
+    return {"stream": True, "partials": partials}
 
 
 def _check_outputs(req: ReceivedRequest, rules: Rules, model: str) -> dict[str, Any]:

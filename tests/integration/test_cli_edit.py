@@ -248,3 +248,15 @@ async def test_edit_cutout_saves_a_transparent_png(edit_api: FakeEditAPI, tmp_pa
     assert request.value("background") == "transparent" and request.value("model") == "gpt-image-2.5-flare"
     with Image.open(tmp_path / "out.png") as img:
         assert img.mode == "RGBA" and img.getchannel("A").getextrema()[0] == 0
+
+
+async def test_edit_preview_saves_partials_as_they_arrive(edit_api: FakeEditAPI, tmp_path: Path) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(300, 200))
+    run = await editbot(
+        tmp_path, "photo.png", "-p", "paint", "-o", "out.png", "--preview", "previews", env=api_env(edit_api)
+    )
+    assert run.code == 0, run.err
+    assert edit_api.requests[0].value("stream") == "true"
+    lines = [line for line in run.out.splitlines() if line.startswith("partial ")]
+    assert len(lines) == 2 and "partial 1 after" in lines[0] and "previews/partial-2.png" in lines[1]
+    assert load(tmp_path / "previews" / "partial-1.png").size == load(tmp_path / "out.png").size
