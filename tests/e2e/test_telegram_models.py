@@ -162,11 +162,21 @@ async def test_a_relay_model_from_the_models_file_records_its_credits_and_cost(t
         'description = "relay VIP, billed per call"\n',
         encoding="utf-8",
     )
-    await tg.restart(model="gpt-image-2-vip", models=models)
+    owner = tg.fake.user(first_name="Owner")
+    await tg.restart(model="gpt-image-2-vip", models=models, admins=f"telegram:{owner.id}")
     since = datetime.now(UTC) - timedelta(minutes=1)
-    await _edit(tg, samples.jpeg(samples.photo(1280, 720, seed=8)))
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    sent = tg.fake.send_photo(chat, user, samples.jpeg(samples.photo(1280, 720, seed=8)), caption="sharper")
+    await tg.photo(chat, after=sent.message_id)
+    await tg.idle()
     (request,) = tg.api.requests
     assert request.value("model") == "gpt-image-2-vip" and request.value("size") == "1536x864"
     assert tg.core is not None
     (job,) = await tg.core.store.job_activity(since=since)
     assert job.credits == 3 and job.estimated_cost == 0.04
+    m = tg.fake.send_text(chat, user, "/usage")
+    await tg.text(chat, "3 of 10", after=m.message_id)
+    owner_chat = tg.fake.private_chat(owner)
+    m = tg.fake.send_text(owner_chat, owner, "/stats")
+    await tg.text(owner_chat, "Estimated API cost: $0.04", after=m.message_id)
