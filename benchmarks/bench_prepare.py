@@ -37,9 +37,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from core.catalogue import DALLE2, GPT_IMAGE_1, ModelSpec
 from core.imaging import prepare_inputs, probe
 from core.imaging.layout import plan
-from core.models import DALLE2, GPT_IMAGE_1, ModelSpec
 from tests.unit.imaging_samples import encode, photo
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,16 +13,25 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.metrics import Health, PrometheusSink
+from core.alerts import AlertMonitor
+from core.catalogue import ModelCatalogue
 from core.editapi import EditClient, make_http_client
 from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
 from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
 from core.settings import Settings
+from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
 from core.storage.sql_store import SqlStore
+from core.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +44,22 @@ class Core:
     store: SqlStore
     runner: JobRunner
     engine: ConversationEngine
+    telemetry: Telemetry
+    database: AsyncEngine
+    metrics: PrometheusSink
+    health: Health
+    alerts: AlertMonitor
     intake: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def database_ok(self) -> bool:
+        """True when the database answers a trivial query (``/readyz``)."""
+        try:
+            async with self.database.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except Exception:
+            log.warning("the database does not answer", exc_info=True)
+            return False
+        return True
 
     def on_stop_intake(self, stop: Callable[[], Awaitable[None]]) -> None:
         """Register how an adapter stops taking new updates (polling, webhook) on a graceful stop."""
@@ -70,6 +94,19 @@ def require_api_key(settings: Settings) -> str:
     return settings.api_key.get_secret_value().strip()
 
 
+def warn_retired(settings: Settings, catalogue: ModelCatalogue) -> list[str]:
+    """Log (and return) one warning per configured model that is retired, naming its replacement."""
+    warnings = [
+        f"model {spec.name} was retired on {spec.retired}; use {spec.replacement or 'a current model'} "
+        "(set EDITBOT_MODEL / EDITBOT_ALLOWED_MODELS, or mark the model `retired = false` in "
+        "EDITBOT_MODELS if your relay still serves it)"
+        for spec in catalogue.retired(settings.offered_models)
+    ]
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
+
+
 @asynccontextmanager
 async def open_core(settings: Settings, *, db_schema: str | None = None) -> AsyncIterator[Core]:
     """Migrate the database and build the core; stops jobs and closes everything on exit.
@@ -78,17 +115,32 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
     on one fresh schema).
     """
     api_key = require_api_key(settings)
+    catalogue = settings.model_catalogue()
+    warn_retired(settings, catalogue)
     db = create_engine(settings.database_url, schema=db_schema)
-    http = make_http_client(settings.api_timeout)
+    http = make_http_client(settings.api_timeout, settings.api_concurrency)
     runner: JobRunner | None = None
     try:
         await upgrade_engine(db)
-        store = SqlStore(create_sessionmaker(db))
-        client = EditClient(http, settings.api_base_url, api_key)
+        sessions = create_sessionmaker(db)
+        store = SqlStore(sessions)
+        client = EditClient(
+            http, settings.api_base_url, api_key, catalogue=catalogue, total_timeout=settings.api_timeout
+        )
         policy = settings.quota_policy()
+        telemetry = Telemetry()
+        metrics = PrometheusSink()
+        telemetry.add_sink(metrics)
+        health = Health()
+        alerts = AlertMonitor(
+            SqlAlertLedger(sessions),
+            settings.admins,
+            outage_after=timedelta(minutes=settings.alert_after_minutes),
+        )
+        telemetry.add_listener(alerts)
         runner = JobRunner(
             store,
-            client,
+            telemetry.editor(client),
             policy,
             config=JobConfig(
                 max_input_bytes=settings.max_input_bytes,
@@ -99,21 +151,29 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
                 resume=settings.resume_interrupted,
                 shutdown_grace=settings.shutdown_grace,
             ),
-            credits=settings.credit_table(),
+            credits=settings.credit_table(catalogue),
             limits=LimitResolver(store, policy),
+            catalogue=catalogue,
+            telemetry=telemetry,
         )
         engine = ConversationEngine(
             store,
             runner,
             EngineConfig(
                 default_model=settings.model,
-                allowed_models=settings.models,
+                allowed_models=settings.offered_models,
+                catalogue=catalogue,
                 conversation_timeout=settings.conversation_timeout,
                 max_input_bytes=settings.max_input_bytes,
                 owners=settings.admins,
             ),
         )
-        yield Core(settings, store, runner, engine)
+        core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts)
+        health.add("database", core.database_ok)
+        try:
+            yield core
+        finally:
+            await alerts.close()
     finally:
         if runner is not None:
             await runner.stop()

@@ -11,9 +11,19 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from bots import commands
 from core.errors import ConfigError
+from core.i18n import check_catalogs
+
+
+def installed_version() -> str:
+    """The installed distribution's version (what ``editbot --version`` prints)."""
+    try:
+        return version("editbot")
+    except PackageNotFoundError:  # run from a bare checkout that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="editbot", description="Edit photos with AI in Telegram and Discord."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"bots.commands.{info.name}")
@@ -35,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     try:
+        # Every command shows catalog texts; a broken installation says so before doing anything.
+        check_catalogs()
         return int(args._run(args))
     except ConfigError as exc:
         print(f"editbot: {exc}", file=sys.stderr)

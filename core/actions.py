@@ -106,9 +106,10 @@ class SendImage:
     """The result of an edit: one or several images, a caption, buttons.
 
     ``as_document`` asks for the full-resolution file as well (or instead) where the platform
-    would recompress a photo. Delivery is a recorded step: adapters skip the parts listed in
-    ``delivered`` (sent by an earlier, interrupted attempt) and call ``record`` after each
-    message they send, so a crash in between never sends a part twice or refunds a shown result.
+    would recompress a photo; ``cutout`` says the images have a transparent background.
+    Delivery is a recorded step: adapters skip the parts listed in ``delivered`` (sent by an
+    earlier, interrupted attempt) and call ``record`` after each message they send, so a crash in
+    between never sends a part twice or refunds a shown result.
     """
 
     origin: Origin
@@ -117,6 +118,7 @@ class SendImage:
     caption: str
     buttons: tuple[Button, ...] = ()
     as_document: bool = False
+    cutout: bool = False
     delivered: tuple[DeliveredPart, ...] = ()
     record: Recorder | None = field(default=None, compare=False)
 
@@ -168,7 +170,13 @@ class Delivered:
 
 
 class Outbox(Protocol):
-    """An adapter's sender, used for actions that happen after ``handle`` returned (job progress, results)."""
+    """An adapter's sender, used for actions that happen after ``handle`` returned (job progress, results).
+
+    ``upload_limit`` is the largest image file the platform shows as sent (None: no limit), so the
+    runner can ask the API for a format that fits instead of re-encoding the result.
+    """
+
+    upload_limit: int | None
 
     async def send(self, action: Action) -> Delivered | None:
         """Show the action to the user; return references to what was sent, when there are any."""

@@ -9,27 +9,37 @@ Rule syntax (EDITBOT_CREDITS), comma-separated ``MODEL[:QUALITY][@SIZE]=CREDITS`
     gpt-image-1:high=3, dall-e-2=1, *@1536x1024=2, gpt-image-*:low=1
 
 ``MODEL`` is a model name or a glob (``*`` for every model); ``QUALITY`` (low, medium, high,
-auto, standard) and ``SIZE`` (``1024x1024``, ``auto``, ...) default to ``*``. ``CREDITS`` is a
+xhigh, max, auto, standard) and ``SIZE`` (``1024x1024``, ``auto``, or a resolution tier ``1k``,
+``2k``, ``4k``, which matches every size of that tier) default to ``*``. ``CREDITS`` is a
 whole number >= 0, charged per result image. The most specific matching rule wins: a named
 quality or size counts 2, a named model 2, a model glob 1; on a tie the rule written later wins,
-and the operator's rules come after the built-in ones (:data:`DEFAULT_RULES`).
+and the operator's rules come after the built-in ones (:data:`DEFAULT_RULES`). A model the
+operator's EDITBOT_MODELS file gives a flat ``credits`` costs that per image, whatever the rules say.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from core.catalogue import tier_of
 from core.events import EditOptions
 
 ANY = "*"
 
-DEFAULT_RULES = "*=1, *:high=2, *@1536x1024=2, *@1024x1536=2, *:high@1536x1024=3, *:high@1024x1536=3"
-"""Built-in prices per image: 1, 2 for high quality, 2 for the large sizes, 3 for both.
+DEFAULT_RULES = (
+    "*=1, *:high=2, *@1536x1024=2, *@1024x1536=2, *:high@1536x1024=3, *:high@1024x1536=3, "
+    "*:xhigh=3, *:max=4, *@2k=2, *@4k=4, *:high@2k=3, *:high@4k=6, *:xhigh@2k=4, *:xhigh@4k=8, "
+    "*:max@2k=6, *:max@4k=10"
+)
+"""Built-in prices per image: 1, 2 for high quality, 2 for the large sizes, 3 for both; the 2.5
+models' ``xhigh`` and ``max`` qualities and the 2K/4K tiers cost more, roughly as their tokens do.
 
-Roughly the shape of gpt-image-1's list prices (medium 1024² is the unit) without making the
-common edit expensive: dall-e-2 (only ``standard`` quality, square sizes) costs 1.
+Roughly the shape of the GPT-image list prices (medium 1024² is the unit) without making the
+common edit expensive: dall-e-2 (only ``standard`` quality, square sizes) costs 1, and the default
+edit (the photo's own shape at 1K) costs 1.
 """
 
 _RULE = re.compile(
@@ -48,7 +58,8 @@ class CreditRule:
 
     def matches(self, model: str, quality: str, size: str) -> bool:
         """True when the rule applies to an edit with these (resolved) options."""
-        return fnmatchcase(model, self.model) and self.quality in (ANY, quality) and self.size in (ANY, size)
+        sizes = (ANY, size, tier_of(size))
+        return fnmatchcase(model, self.model) and self.quality in (ANY, quality) and self.size in sizes
 
     @property
     def specificity(self) -> int:
@@ -86,19 +97,23 @@ def parse_rules(text: str) -> tuple[CreditRule, ...]:
 class CreditTable:
     """Prices per result image; built-in rules with the operator's on top."""
 
-    def __init__(self, rules: tuple[CreditRule, ...] = ()) -> None:
+    def __init__(self, rules: tuple[CreditRule, ...] = (), flat: Mapping[str, int] | None = None) -> None:
         self.rules = parse_rules(DEFAULT_RULES) + rules
+        self.flat = {name.lower(): credits for name, credits in (flat or {}).items()}
         # Most specific first; among equals the later rule first (stable sort on the reversed list).
         self._ordered = sorted(reversed(self.rules), key=lambda r: -r.specificity)
 
     @classmethod
-    def from_setting(cls, text: str | None) -> CreditTable:
-        """The table for an EDITBOT_CREDITS value (None or empty: the built-in rules only)."""
-        return cls(parse_rules(text or ""))
+    def from_setting(cls, text: str | None, flat: Mapping[str, int] | None = None) -> CreditTable:
+        """The table for an EDITBOT_CREDITS value (None or empty: the built-in rules only), with the
+        flat per-model prices of the operator's model file."""
+        return cls(parse_rules(text or ""), flat)
 
     def per_image(self, model: str, quality: str | None, size: str | None) -> int:
         """Credits one result image costs."""
         model, quality, size = model.lower(), (quality or "auto").lower(), (size or "auto").lower()
+        if model in self.flat:
+            return self.flat[model]
         for rule in self._ordered:
             if rule.matches(model, quality, size):
                 return rule.credits

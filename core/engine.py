@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from core import errors
 from core.actions import Action, Button, SendError, SendText, Text
 from core.admin import ADMIN_COMMANDS, AdminService
+from core.catalogue import BUILTIN_CATALOGUE, DEFAULT_MODEL, ModelCatalogue
 from core.events import (
     AdminCommand,
     ButtonPressed,
@@ -49,8 +50,9 @@ from core.validation import build_edit, check_image_meta
 class EngineConfig:
     """What the engine needs from the settings."""
 
-    default_model: str = "gpt-image-1"
-    allowed_models: tuple[str, ...] = ("gpt-image-1",)
+    default_model: str = DEFAULT_MODEL
+    allowed_models: tuple[str, ...] = (DEFAULT_MODEL,)
+    catalogue: ModelCatalogue = BUILTIN_CATALOGUE
     conversation_timeout: float = 900.0
     max_input_bytes: int = 20 * 1024 * 1024
     owners: tuple[UserKey, ...] = ()  # EDITBOT_ADMINS: may run every admin command everywhere
@@ -182,7 +184,8 @@ class ConversationEngine:
     ) -> list[Action]:
         match name:
             case "start" | "help":
-                return [SendText(origin, Text(f"help_{origin.user.platform}"))]
+                drawing = await self._drawing_help(origin)
+                return [SendText(origin, Text(f"help_{origin.user.platform}", {"drawing": drawing}))]
             case "cancel":
                 cancelled = self.runner.cancel_user(origin.user)
                 had_state = conv.state is not ConvState.IDLE
@@ -278,6 +281,7 @@ class ConversationEngine:
             preferences,
             default_model=self.config.default_model,
             allowed_models=self.config.allowed_models,
+            catalogue=self.config.catalogue,
             max_input_bytes=self.config.max_input_bytes,
         )
         actions: list[Action] = [SendText(origin, text) for text in notices]
@@ -326,6 +330,13 @@ class ConversationEngine:
         if resolved.blocked is not None:
             texts.append(Text(f"usage_blocked_{resolved.blocked}"))
         return texts
+
+    async def _drawing_help(self, origin: Origin) -> Text:
+        """What a drawing on the photo does with the user's model: guide it (markup) or mark the area."""
+        prefs = await self.preferences(origin)
+        model = prefs.model if prefs.model in self.config.allowed_models else self.config.default_model
+        key = "help_drawing_markup" if self.config.catalogue.spec(model).markup else "help_drawing_mask"
+        return Text(key, {"model": model})
 
     async def preferences(self, origin: Origin) -> EditOptions:
         """The user's saved defaults."""

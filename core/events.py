@@ -55,12 +55,19 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class EditOptions:
-    """Per-edit options; ``None`` means the user's or model's default."""
+    """Per-edit options; ``None`` means the user's or model's default.
+
+    ``size`` is a preset (``1536x1024``), ``auto``, a free ``WxH`` or a resolution tier (``2k``).
+    ``keep_details`` asks for high input fidelity where the model has it (on unless switched off);
+    ``cutout`` asks for a transparent background, delivered as a PNG file.
+    """
 
     model: str | None = None
     size: str | None = None
     quality: str | None = None
     n: int | None = None
+    keep_details: bool | None = None
+    cutout: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 Each area keeps its own file (errors.json, engine.json, telegram.json, ...) so they grow
 independently. Keys missing in a locale fall back to English; a key missing everywhere
 renders as the key itself so a gap is visible but never crashes a reply.
+
+The catalogs are data files of the ``core`` package (found through it, never the working
+directory). A missing or empty catalog is a broken installation: :func:`check_catalogs` says so
+when a bot starts, instead of every reply silently showing bare keys.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.actions import Text
-from core.errors import EditbotError
+from core.errors import ConfigError, EditbotError
 
 _ROOT = Path(__file__).parent / "locales"
 FALLBACK = "en"
@@ -34,7 +38,38 @@ def catalog(locale: str) -> dict[str, str]:
 
 def available() -> list[str]:
     """Locales that have a catalog."""
+    if not _ROOT.is_dir():
+        return []
     return sorted(p.name for p in _ROOT.iterdir() if p.is_dir())
+
+
+def check_catalogs(root: Path | None = None) -> int:
+    """Fail loudly when the catalogs did not ship; the number of English messages when they did.
+
+    Raises :class:`core.errors.ConfigError` naming what is missing: no locales folder, no
+    English catalog, a locale without files, a file that is empty or not a JSON object of strings.
+    """
+    folder = root or _ROOT
+    hint = "; the installation is incomplete: reinstall editbot (pip install --force-reinstall editbot)"
+    if not folder.is_dir():
+        raise ConfigError(f"message catalogs missing: no folder {folder}{hint}")
+    locales = sorted(p for p in folder.iterdir() if p.is_dir())
+    if FALLBACK not in {p.name for p in locales}:
+        raise ConfigError(f"message catalogs missing: no {FALLBACK!r} catalog in {folder}{hint}")
+    counts: dict[str, int] = {}
+    for locale in locales:
+        files = sorted(locale.glob("*.json"))
+        if not files:
+            raise ConfigError(f"message catalog {locale.name!r} is empty: no *.json in {locale}{hint}")
+        for path in files:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"message catalog {path} cannot be read ({exc}){hint}") from None
+            if not isinstance(data, dict) or not data or not all(isinstance(v, str) for v in data.values()):
+                raise ConfigError(f"message catalog {path} is empty or not a JSON object of texts{hint}")
+            counts[locale.name] = counts.get(locale.name, 0) + len(data)
+    return counts[FALLBACK]
 
 
 def pick_locale(code: str | None) -> str:

@@ -43,6 +43,7 @@ from core.actions import (
     Text,
     result_refs,
 )
+from core.catalogue import ModelCatalogue, ModelSpec
 from core.costs import estimate_cost
 from core.credits import CreditTable
 from core.editapi import EditRequest, EditResult
@@ -52,12 +53,13 @@ from core.identity import Platform, UserKey
 from core.imaging import describe, prepare_inputs_async
 from core.limits import LimitResolver
 from core.media import PreparedInputs
-from core.models import ModelSpec, spec_for
+from core.outputs import choose_outputs
 from core.progress import ProgressReporter
 from core.quotas import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
 from core.resume import ResumeMode, Resumption, plan
 from core.store import Job, JobStatus, Store
+from core.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +127,14 @@ class JobRunner:
         worker_id: str | None = None,
         credits: CreditTable | None = None,
         limits: LimitResolver | None = None,
+        catalogue: ModelCatalogue | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._editor = editor
         self.policy = policy
         self.credits = credits or CreditTable()
+        self.catalogue = catalogue or ModelCatalogue()
         self.limits = limits or LimitResolver(store, policy)
         self.config = config or JobConfig()
         self._prepare: Preparer = prepare or self._default_prepare
@@ -145,11 +150,12 @@ class JobRunner:
         self._slots = asyncio.Condition()
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
+        self.telemetry = telemetry or Telemetry()  # logs, metrics, alerts (issue 13)
 
     def attach(self, platform: Platform, outbox: Outbox, fetcher: FileFetcher) -> None:
         """Register a platform's sender and file fetcher (adapters call this on start)."""
-        self._outboxes[platform] = outbox
-        self._fetchers[platform] = fetcher
+        self._outboxes[platform] = self.telemetry.outbox(outbox)
+        self._fetchers[platform] = self.telemetry.fetcher(fetcher)
 
     async def start(self) -> None:
         """Resolve jobs a dead process left behind, then keep heart-beating and sweeping."""
@@ -240,6 +246,7 @@ class JobRunner:
         try:
             job, created = await self._store.create_job(job, scopes)
         except errors.QuotaExceeded as exc:
+            self.telemetry.refused(exc)
             exc.details["reset"] = format_time(self.policy.next_reset(now), self.policy.timezone)
             exc.details["needed"] = job.credits
             exc.details["left"] = max(0, int(exc.details.get("limit", 0)) - int(exc.details.get("used", 0)))
@@ -365,6 +372,7 @@ class JobRunner:
             log.warning("could not tell %s about a job", origin.user, exc_info=True)
 
     async def _run(self, job: Job, origin: Origin) -> None:
+        self.telemetry.begin(job)
         progress = self._progress(job, origin)
         try:
             if job.stage.has_result:
@@ -380,17 +388,19 @@ class JobRunner:
                 images, usage_tokens, cost = (
                     result.images,
                     result.usage.total_tokens if result.usage else None,
-                    _cost(job, result),
+                    _cost(self.catalogue.spec(result.model or job.model), job, result),
                 )
                 await self._store.save_result(job.id, images, usage_tokens=usage_tokens, estimated_cost=cost)
             delivered = await self._deliver(job, origin, progress, images)
+            credits = self.credits.for_result(job.model, job.options, len(images), job.credits)
             await self._store.succeed(
                 job.id,
-                credits=self.credits.for_result(job.model, job.options, len(images), job.credits),
+                credits=credits,
                 usage_tokens=usage_tokens,
                 estimated_cost=cost,
                 result_refs=delivered,
             )
+            self.telemetry.end("delivered", credits)
         except asyncio.CancelledError:
             if self._stopping:
                 await asyncio.shield(self._hand_back(job, origin, progress))
@@ -419,6 +429,7 @@ class JobRunner:
         progress.update(Phase.QUEUED, Text("progress_paused"))
         await progress.flush()
         await self._store.release(job.id, self.worker_id)
+        self.telemetry.end("handed_back")
         log.info("job %s handed back for the next process", job.id)
 
     async def _finish_failed(
@@ -441,7 +452,9 @@ class JobRunner:
                 estimated_cost=current.estimated_cost,
                 result_refs=result_refs(current.delivery),
             )
+            self.telemetry.end("delivered", current.credits)
             return
+        self.telemetry.end(kind)
         if not await self._store.fail(job.id, error_kind=kind, status=status):
             return
         if kind == "cancelled":
@@ -470,7 +483,7 @@ class JobRunner:
             self._slots.notify_all()
 
     async def _execute(self, job: Job, origin: Origin, progress: ProgressReporter) -> EditResult:
-        spec = spec_for(job.model)
+        spec = self.catalogue.spec(job.model)
         progress.update(Phase.PREPARING, Text("progress_preparing"))
         # The status message is recorded with the job before any other step, so a crash from
         # here on leaves its id to the next process to replace or remove.
@@ -485,7 +498,8 @@ class JobRunner:
         blobs = await asyncio.gather(*downloads)
         images, mask = (blobs[:-1], blobs[-1]) if job.mask is not None else (blobs, None)
         inputs = await self._prepare(images, mask, spec, job.options.size)
-
+        outbox = self._outboxes.get(origin.user.platform)
+        outputs = choose_outputs(spec, job.options, inputs.size, outbox.upload_limit if outbox else None)
         request = EditRequest(
             inputs=inputs,
             prompt=job.prompt,
@@ -493,6 +507,10 @@ class JobRunner:
             n=job.options.n or 1,
             quality=job.options.quality,
             user=origin.user.pseudonym(self.config.pseudonym_secret),
+            input_fidelity=outputs.input_fidelity,
+            background=outputs.background,
+            output_format=outputs.output_format,
+            output_compression=outputs.output_compression,
         )
         await self._store.start_call(job.id, self.worker_id)
         result = await self._with_ticker(self._editor.edit(request), progress)
@@ -505,12 +523,13 @@ class JobRunner:
     ) -> tuple[ImageRef, ...]:
         """Show the result, recording each message sent; returns where the images now live."""
         progress.update(Phase.SENDING, Text("progress_sending"))
-        outputs = tuple(_output(data, job.id, i) for i, data in enumerate(images))
+        results = tuple(_output(data, job.id, i) for i, data in enumerate(images))
         outbox = self._outboxes.get(origin.user.platform)
         if outbox is None:
             raise errors.EditbotError("no outbox for platform")
         await progress.close()
-        as_document = any(ref.as_document for ref in job.images)
+        # A cut-out is a file: a photo would lose its transparency to the platform's recompression.
+        as_document = bool(job.options.cutout) or any(ref.as_document for ref in job.images)
         recorded: list[DeliveredPart] = list(job.delivery)
 
         async def record(part: DeliveredPart) -> None:
@@ -518,7 +537,15 @@ class JobRunner:
             recorded.append(part)
 
         action = SendImage(
-            origin, job.id, outputs, job.prompt, result_buttons(job.id), as_document, job.delivery, record
+            origin,
+            job.id,
+            results,
+            job.prompt,
+            result_buttons(job.id),
+            as_document,
+            cutout=bool(job.options.cutout),
+            delivered=job.delivery,
+            record=record,
         )
         try:
             delivered = await outbox.send(action)
@@ -549,11 +576,11 @@ class JobRunner:
                     await task
 
 
-def _cost(job: Job, result: EditResult) -> float | None:
+def _cost(spec: ModelSpec, job: Job, result: EditResult) -> float | None:
     """The edit's estimated US dollars; never fails the job (it has been delivered)."""
     try:
         sizes = [describe(data)[:2] for data in result.images]
-        return estimate_cost(result.model or job.model, job.options.quality, sizes, result.usage)
+        return estimate_cost(spec, job.options.quality, sizes, result.usage)
     except Exception:
         log.warning("could not estimate the cost of job %s", job.id, exc_info=True)
         return None

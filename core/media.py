@@ -18,12 +18,14 @@ class PreparedImage:
 
 @dataclass(frozen=True, slots=True)
 class PreparedInputs:
-    """What one edit sends: the images (a mask applies to the first), the mask, the size to ask for.
+    """What one edit sends: the images (a mask or markup applies to the first), the size to ask for.
 
-    Invariant: when ``mask`` is set it has exactly the first image's dimensions and is an RGBA PNG
-    whose fully transparent pixels mark the area to edit.
+    Invariants: when ``mask`` is set it has exactly the first image's dimensions and is an RGBA PNG
+    whose fully transparent pixels mark the area to edit. ``markup`` (models that follow drawings)
+    is an RGBA PNG of the same dimensions holding only the user's strokes; never both.
     """
 
     images: tuple[PreparedImage, ...]
     mask: PreparedImage | None
     size: str
+    markup: PreparedImage | None = None

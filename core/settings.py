@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.catalogue import DEFAULT_MODEL, ModelCatalogue
+from core.catalogue_file import load_catalogue
 from core.credits import CreditTable, parse_rules
 from core.errors import ConfigError
 from core.identity import UserKey
@@ -26,6 +28,16 @@ class QuotaPeriod(StrEnum):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+
+
+class LogFormat(StrEnum):
+    """How log lines are written: for people, or one JSON object per line for a log pipeline."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -42,7 +54,8 @@ class Settings(BaseSettings):
 
     api_base_url: str = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
-    model: str = "gpt-image-1"
+    model: str = DEFAULT_MODEL
+    models: Path | None = None  # EDITBOT_MODELS: the operator's model file (TOML)
     allowed_models: Annotated[tuple[str, ...], NoDecode] = ()
     database_url: str = "sqlite+aiosqlite:///editbot.db"
 
@@ -77,6 +90,32 @@ class Settings(BaseSettings):
     # crash safety (issue 10)
     resume_interrupted: ResumeMode = ResumeMode.RETRY
     shutdown_grace: float = Field(default=25.0, ge=0)
+
+    # service operation (issue 13)
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_listen: str = "0.0.0.0"
+    alert_after_minutes: float = Field(default=10.0, gt=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+        return value.strip().upper()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value set, so logs can be scrubbed of them whatever prints them."""
+        values = (
+            self.api_key,
+            self.telegram_token,
+            self.discord_token,
+            self.telegram_webhook_secret,
+            self.pseudonym_secret,
+        )
+        return tuple(v.get_secret_value() for v in values if v is not None and v.get_secret_value().strip())
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -131,9 +170,13 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def models(self) -> tuple[str, ...]:
+    def offered_models(self) -> tuple[str, ...]:
         """Models users may pick; the default model is always among them."""
         return tuple(dict.fromkeys((self.model, *self.allowed_models)))
+
+    def model_catalogue(self) -> ModelCatalogue:
+        """The built-in models with the operator's EDITBOT_MODELS file on top (ConfigError if it is bad)."""
+        return load_catalogue(self.models)
 
     def quota_policy(self) -> QuotaPolicy:
         """The quota defaults and period these settings describe."""
@@ -145,9 +188,11 @@ class Settings(BaseSettings):
             self.global_quota,
         )
 
-    def credit_table(self) -> CreditTable:
-        """Credit prices: the built-in rules with EDITBOT_CREDITS on top."""
-        return CreditTable.from_setting(self.credits)
+    def credit_table(self, catalogue: ModelCatalogue | None = None) -> CreditTable:
+        """Credit prices: the built-in rules with EDITBOT_CREDITS on top, and the flat credits the
+        model file gives its models."""
+        flat = {s.name: s.credits for s in catalogue or () if s.credits is not None}
+        return CreditTable.from_setting(self.credits, flat)
 
     def secret_for_pseudonyms(self) -> bytes:
         """Key for the edit API's ``user`` pseudonyms; derived from the API key when not set."""

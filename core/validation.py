@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from core import errors
 from core.actions import Text
+from core.catalogue import Family, ModelCatalogue, ModelSpec
 from core.events import EditOptions
 from core.jobs import EditSpec
-from core.models import Family, ModelSpec, spec_for
 from core.refs import ImageRef
 
 _MB = 1024 * 1024
@@ -50,6 +50,7 @@ def build_edit(
     default_model: str,
     allowed_models: Sequence[str],
     max_input_bytes: int,
+    catalogue: ModelCatalogue,
 ) -> tuple[EditSpec, list[Text]]:
     """Validate an edit and resolve its options; returns the spec and notices to show the user."""
     notices: list[Text] = []
@@ -59,7 +60,7 @@ def build_edit(
         raise errors.InvalidOption(
             option="model", value=model, model=model, choices=", ".join(allowed_models)
         )
-    spec: ModelSpec = spec_for(model)
+    spec: ModelSpec = catalogue.spec(model)
 
     prompt = prompt.strip()
     if not prompt:
@@ -81,12 +82,31 @@ def build_edit(
         # dall-e-2 edits only transparent areas; an opaque photo without a mask has none.
         raise errors.MaskRequired(model=model)
 
-    size = _pick("size", options.size, preferences.size, spec.sizes, model)
+    size = _pick_size(options.size, preferences.size, spec)
     quality = _pick("quality", options.quality, preferences.quality, spec.qualities, model)
     n = options.n if options.n is not None else preferences.n
     if n is not None and not 1 <= n <= spec.max_n:
         if options.n is not None:
             raise errors.InvalidOption(option="n", value=str(n), model=model, choices=f"1-{spec.max_n}")
         n = None
-    resolved = EditOptions(model=model, size=size, quality=quality, n=n or 1)
+    cutout = options.cutout if options.cutout is not None else preferences.cutout
+    if cutout and not spec.transparent:
+        if options.cutout:
+            raise errors.InvalidOption(option="cutout", value="on", model=model, choices="off")
+        cutout = None
+    keep = options.keep_details if options.keep_details is not None else preferences.keep_details
+    resolved = EditOptions(
+        model=model, size=size, quality=quality, n=n or 1, keep_details=keep, cutout=cutout or None
+    )
     return EditSpec(tuple(images), mask, prompt, model, resolved), notices
+
+
+def _pick_size(explicit: str | None, preferred: str | None, spec: ModelSpec) -> str | None:
+    """The size asked for: a preset, tier or free ``WxH`` the model takes (explicit ones strictly)."""
+    if explicit is not None:
+        if not spec.accepts_size(explicit):
+            raise errors.InvalidOption(
+                option="size", value=explicit, model=spec.name, choices=", ".join(spec.size_choices())
+            )
+        return explicit
+    return preferred if preferred is not None and spec.accepts_size(preferred) else None

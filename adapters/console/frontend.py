@@ -46,6 +46,8 @@ def _read_capped(path: Path, max_bytes: int) -> bytes:
 class ConsoleOutbox:
     """Prints actions; writes result images into ``out_dir``."""
 
+    upload_limit: int | None = None  # files on disk: any size
+
     def __init__(self, out: TextIO, out_dir: Path, locale: str) -> None:
         self._out = out
         self._dir = out_dir

@@ -49,7 +49,7 @@ class EditBot(discord.Client):
             allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
         )
-        install_commands(self.tree, self.handlers, settings)
+        install_commands(self.tree, self.handlers, settings, engine.config.catalogue)
         install_admin_commands(self.tree, self.handlers)
 
     async def setup_hook(self) -> None:

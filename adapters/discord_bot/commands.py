@@ -17,8 +17,8 @@ from discord.app_commands import Choice, locale_str
 
 from adapters.discord_bot.handlers import DiscordHandlers, report_failure
 from core import i18n
+from core.catalogue import ModelCatalogue
 from core.events import EditOptions
-from core.models import spec_for
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,23 @@ def _union(values: list[tuple[str, ...]]) -> list[str]:
     return list(dict.fromkeys(v for group in values for v in group))
 
 
+def _model_choice(name: str, description: str) -> Choice[str]:
+    # Discord shows at most 100 characters of a choice's name.
+    label = f"{name} — {description}" if description else name
+    return Choice(name=label if len(label) <= 100 else label[:99] + "…", value=name)
+
+
 def install_commands(
-    tree: app_commands.CommandTree[Any], handlers: DiscordHandlers, settings: Settings
+    tree: app_commands.CommandTree[Any],
+    handlers: DiscordHandlers,
+    settings: Settings,
+    catalogue: ModelCatalogue,
 ) -> None:
     """Add every command to ``tree`` (syncing is the bot's ``setup_hook``'s job)."""
-    specs = [spec_for(model) for model in settings.models]
-    sizes = _union([spec.sizes for spec in specs])
+    specs = [catalogue.spec(model) for model in settings.offered_models]
+    sizes = _union([spec.size_choices() for spec in specs])
     qualities = _union([spec.qualities for spec in specs])
+    models = [_model_choice(spec.name, spec.description) for spec in specs]
 
     @app_commands.command(name="edit", description=text("discord_command_edit"))
     @app_commands.describe(
@@ -83,10 +93,14 @@ def install_commands(
         size=text("discord_option_size"),
         quality=text("discord_option_quality"),
         n=text("discord_option_n"),
+        model=text("discord_option_model"),
+        keep_details=text("discord_option_keep_details"),
+        cutout=text("discord_option_cutout"),
     )
     @app_commands.choices(
         size=[Choice(name=s, value=s) for s in sizes][:25],
         quality=[Choice(name=q, value=q) for q in qualities][:25],
+        model=models[:25],
     )
     @app_commands.choices(n=[Choice(name=str(k), value=k) for k in N_CHOICES])
     async def edit(
@@ -100,9 +114,14 @@ def install_commands(
         size: str | None = None,
         quality: str | None = None,
         n: int | None = None,
+        model: str | None = None,
+        keep_details: bool | None = None,
+        cutout: bool | None = None,
     ) -> None:
         images = [a for a in (image, image2, image3, image4) if a is not None]
-        options = EditOptions(size=size, quality=quality, n=n)
+        options = EditOptions(
+            model=model, size=size, quality=quality, n=n, keep_details=keep_details, cutout=cutout
+        )
         await handlers.edit(interaction, images, prompt, mask, options)
 
     @app_commands.command(name="usage", description=text("discord_command_usage"))

@@ -58,6 +58,9 @@ class Acked(Enum):
 class DiscordOutbox:
     """Sends core actions to Discord (``core.actions.Outbox``) and shows ``handle``'s replies."""
 
+    # Discord takes bot uploads up to 10 MiB per file on unboosted servers.
+    upload_limit: int | None = 10 * 1024 * 1024
+
     def __init__(self, responder: Responder) -> None:
         self._responder = responder
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

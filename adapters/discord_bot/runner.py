@@ -20,7 +20,9 @@ import discord.http
 import yarl
 
 from adapters.discord_bot.bot import EditBot
+from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
+from adapters.discord_bot.metering import meter_http, metered_webhooks
 from bots.bootstrap import Core
 from core.errors import ConfigError
 from core.identity import Platform
@@ -55,11 +57,16 @@ async def run_discord(
     """
     if settings.discord_token is None:
         raise ConfigError("EDITBOT_DISCORD_TOKEN is not set")
-    with discord_endpoints(settings.discord_api_url, settings.discord_gateway_url):
+    with (
+        discord_endpoints(settings.discord_api_url, settings.discord_gateway_url),
+        metered_webhooks(core.telemetry),
+    ):
         async with make_http_client() as http:
             fetcher = DiscordFetcher(http)
             bot = EditBot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
+            meter_http(bot, core.telemetry)
             core.runner.attach(Platform.DISCORD, bot.outbox, fetcher)
+            core.alerts.attach(Platform.DISCORD, DiscordDirect(bot))  # owner alerts (issue 13)
             connect: asyncio.Task[None] | None = None
             try:
                 try:

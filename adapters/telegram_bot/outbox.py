@@ -23,6 +23,7 @@ from telegram import (
 from telegram.constants import ChatAction, FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
 from core import errors, i18n
 from core.actions import (
@@ -87,6 +88,9 @@ def _reply(origin: Origin) -> ReplyParameters | None:
 
 class TelegramOutbox:
     """Sends core actions with a PTB :class:`telegram.Bot`."""
+
+    # sendPhoto takes up to 10 MB; larger results would have to go as documents only.
+    upload_limit: int | None = 10 * 1000 * 1000
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
@@ -206,6 +210,11 @@ class TelegramOutbox:
                     doc = await self._send_document(origin, image, caption if first else None)
                     if doc is not None:
                         await sent(DeliveredPart("document", i, doc[0], (doc[1],)))
+                if action.cutout and action.part("sticker", i) is None:
+                    # A transparent cut-out is one tap away from the user's sticker pack.
+                    sticker = await asyncio.to_thread(sticker_webp, image.data)
+                    message = await self._bot.send_sticker(sticker=sticker, **_where(origin))
+                    await sent(DeliveredPart("sticker", i, str(message.message_id)))
             if len(photos) > 1 and markup is not None and action.part("buttons") is None:
                 # Last, so "the results above" holds whether they came as an album, files or both.
                 text = i18n.render(loc, Text("results_above", {"count": len(photos)}))

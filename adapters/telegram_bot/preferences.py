@@ -1,4 +1,5 @@
-"""/settings: an inline keyboard for the user's defaults (model, size, quality, number of results).
+"""/settings: an inline keyboard for the user's defaults (model, size, quality, number of results,
+keeping faces and details, cut-outs).
 
 Choices come from the operator's allowed models and each model's capabilities, so a user cannot
 save a combination the model would refuse; switching model drops settings the new one lacks.
@@ -17,7 +18,6 @@ from adapters.telegram_bot.translate import origin_of
 from core import i18n
 from core.engine import ConversationEngine
 from core.events import EditOptions, Origin
-from core.models import spec_for
 
 MAX_RESULTS = 4
 
@@ -25,7 +25,7 @@ MAX_RESULTS = 4
 class PreferencesMenu:
     """Shows and updates a user's saved defaults."""
 
-    PATTERN = r"^set:(model|size|quality|n):"
+    PATTERN = r"^set:(model|size|quality|n|details|cutout):"
 
     def __init__(self, engine: ConversationEngine, outbox: TelegramOutbox) -> None:
         self._engine = engine
@@ -34,28 +34,47 @@ class PreferencesMenu:
     def _effective(self, prefs: EditOptions) -> EditOptions:
         models = self._engine.config.allowed_models
         model = prefs.model if prefs.model in models else self._engine.config.default_model
-        spec = spec_for(model)
+        spec = self._engine.config.catalogue.spec(model)
         return EditOptions(
             model=model,
-            size=prefs.size if prefs.size in spec.sizes else None,
+            size=prefs.size if prefs.size in spec.size_choices() else None,
             quality=prefs.quality if prefs.quality in spec.qualities else None,
             n=prefs.n if prefs.n and 1 <= prefs.n <= min(MAX_RESULTS, spec.max_n) else 1,
+            keep_details=prefs.keep_details,
+            cutout=prefs.cutout if spec.transparent else None,
         )
 
     def render(self, locale: str, prefs: EditOptions) -> tuple[str, InlineKeyboardMarkup]:
         """The settings message and its keyboard."""
         current = self._effective(prefs)
         assert current.model is not None
-        spec = spec_for(current.model)
+        catalogue = self._engine.config.catalogue
+        spec = catalogue.spec(current.model)
         default = i18n.render(locale, "settings_default")
+        size_default = "settings_size_photo" if spec.free_sizes is not None else "settings_default"
+        on, off = i18n.render(locale, "settings_on"), i18n.render(locale, "settings_off")
+        models = "\n".join(
+            f"• {name}"
+            + (f" — {catalogue.spec(name).description}" if catalogue.spec(name).description else "")
+            for name in self._engine.config.allowed_models
+        )
         text = i18n.render(
             locale,
             "settings",
             model=current.model,
-            size=current.size or default,
+            size=current.size or i18n.render(locale, size_default),
             quality=current.quality or default,
             n=current.n,
+            models=models,
         )
+        extras = []
+        if "high" in spec.input_fidelity:
+            state = off if current.keep_details is False else on
+            extras.append(i18n.render(locale, "settings_details", state=state))
+        if spec.transparent:
+            extras.append(i18n.render(locale, "settings_cutout", state=on if current.cutout else off))
+        if extras:
+            text += "\n" + "\n".join(extras)
 
         def row(field: str, values: list[str], chosen: str | None) -> list[InlineKeyboardButton]:
             return [
@@ -63,12 +82,23 @@ class PreferencesMenu:
                 for v in values
             ]
 
-        rows = [
-            row("model", list(self._engine.config.allowed_models), current.model),
-            row("size", list(spec.sizes), current.size),
+        def toggle(field: str, label: str, value: bool) -> list[InlineKeyboardButton]:
+            state = on if value else off
+            text = i18n.render(locale, label, state=state)
+            return [InlineKeyboardButton(text, callback_data=f"set:{field}:{'off' if value else 'on'}")]
+
+        # One model per row: names are long, and a row of three would be cut off on phones.
+        rows = [row("model", [name], current.model) for name in self._engine.config.allowed_models]
+        sizes = list(spec.size_choices())
+        rows += [row("size", sizes[:4], current.size), row("size", sizes[4:], current.size)]
+        rows += [
             row("quality", list(spec.qualities), current.quality),
             row("n", [str(i) for i in range(1, min(MAX_RESULTS, spec.max_n) + 1)], str(current.n)),
         ]
+        if "high" in spec.input_fidelity:
+            rows.append(toggle("details", "settings_details_button", current.keep_details is not False))
+        if spec.transparent:
+            rows.append(toggle("cutout", "settings_cutout_button", bool(current.cutout)))
         return text, InlineKeyboardMarkup([r for r in rows if r])
 
     async def show(self, origin: Origin) -> None:
@@ -104,13 +134,17 @@ class PreferencesMenu:
 
     def _apply(self, prefs: EditOptions, field: str, value: str) -> EditOptions | None:
         assert prefs.model is not None
-        spec = spec_for(prefs.model)
+        spec = self._engine.config.catalogue.spec(prefs.model)
         if field == "model":
             if value not in self._engine.config.allowed_models:
                 return None
             return self._effective(replace(prefs, model=value))
-        if field == "size" and value in spec.sizes:
+        if field == "size" and value in spec.size_choices():
             return replace(prefs, size=value)
+        if field == "details" and value in ("on", "off") and "high" in spec.input_fidelity:
+            return replace(prefs, keep_details=value == "on")
+        if field == "cutout" and value in ("on", "off") and spec.transparent:
+            return replace(prefs, cutout=value == "on")
         if field == "quality" and value in spec.qualities:
             return replace(prefs, quality=value)
         if field == "n" and value.isdigit() and 1 <= int(value) <= min(MAX_RESULTS, spec.max_n):

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
+from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
 from adapters.telegram_bot.inbox import Inbox
+from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
 from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
@@ -42,7 +44,7 @@ def build_application(
         .update_queue(inbox)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(MeteredRateLimiter(core.telemetry, max_retries=3))
         .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled))
         .connect_timeout(10)
         .read_timeout(30)
@@ -58,6 +60,7 @@ def build_application(
     app.bot_data["handlers"] = handlers
     app.bot_data["inbox"] = inbox
     core.runner.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
+    core.alerts.attach(Platform.TELEGRAM, TelegramDirect(app.bot))  # owner alerts (issue 13)
     return app
 
 

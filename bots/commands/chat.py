@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 from adapters.console.frontend import ConsoleFrontend, ConsoleOutbox, FileFetcher
 from bots.bootstrap import open_core
+from bots.logs import configure_logging
 from core.i18n import pick_locale
 from core.identity import Platform
 from core.settings import load_settings
@@ -26,6 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 async def _main(args: argparse.Namespace) -> None:
     settings = load_settings()
+    configure_logging(settings, default="WARNING")  # a terminal session: warnings only, unless asked
     locale = pick_locale(args.lang)
     outbox = ConsoleOutbox(sys.stdout, args.out, locale)
     async with open_core(settings) as core:
@@ -36,6 +37,5 @@ async def _main(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the console front end until /quit or end of input."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     asyncio.run(_main(args))
     return 0

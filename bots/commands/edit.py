@@ -18,15 +18,16 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
 from core.editapi import EditClient, EditRequest, EditResult, image_format, make_http_client
-from core.errors import ConfigError, EditAPIError, EditbotError
+from core.editapi.stream import PartialImage, PartialSink
+from core.errors import ConfigError, EditAPIError, EditbotError, RelayError
 from core.i18n import render
 from core.identity import Platform, UserKey
-from core.models import spec_for
 from core.settings import Settings, load_settings
 
 NAME = "edit"
@@ -51,9 +52,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="another input image (repeatable; GPT-image models take up to 16 in all)",
     )
     parser.add_argument("--model", help="model name (default: EDITBOT_MODEL)")
-    parser.add_argument("--size", help="e.g. 1024x1024, 1536x1024, auto (default: the model's)")
-    parser.add_argument("--quality", help="low, medium, high or auto (GPT-image models)")
+    parser.add_argument(
+        "--size",
+        help="1024x1024, 1536x1024, 1024x1536, auto; on gpt-image-2/2.5 also any WxH or 1k/2k/4k "
+        "(default: the photo's own shape at 1K there, else the model's)",
+    )
+    parser.add_argument("--quality", help="low, medium, high, auto; xhigh and max on the 2.5 models")
     parser.add_argument("-n", type=int, default=1, help="how many results (1-10); extra ones go to OUT-2...")
+    parser.add_argument(
+        "--preview",
+        type=Path,
+        metavar="DIR",
+        help="stream the edit (models that can): save each partial image in DIR as it arrives, with its time",
+    )
+    parser.add_argument(
+        "--cutout", action="store_true", help="transparent background, saved as PNG (models that can)"
+    )
+    parser.add_argument(
+        "--no-keep-details",
+        dest="keep_details",
+        action="store_false",
+        help="don't ask for high input fidelity (faces and details) where the model has it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +100,9 @@ def describe(exc: EditbotError) -> str:
     text = render("en", exc.kind, **exc.details)
     if _PLACEHOLDER.search(text):
         text = str(exc)  # the raiser did not supply what the catalog text needs
+    if isinstance(exc, RelayError) and exc.details.get("reason"):
+        # Users get the plain catalog text; the operator at the terminal needs the relay's own words.
+        text += f" The service said: {exc.details['reason']}"
     if isinstance(exc, EditAPIError) and exc.status:
         text += f" (HTTP {exc.status}{', ' + exc.code if exc.code else ''})"
     return " ".join(text.split())
@@ -94,17 +117,24 @@ async def _edit(args: argparse.Namespace) -> int:
     if settings.api_key is None or not settings.api_key.get_secret_value():
         raise ConfigError("EDITBOT_API_KEY is not set: put the edit API's key in the environment or .env")
     # Imported here so `editbot --help` works even where the image pipeline cannot load.
+    from core.events import EditOptions
     from core.imaging import prepare_inputs_async
+    from core.outputs import choose_outputs
 
     # Checked before the paid call: a result that cannot be written would be paid for and lost.
     await asyncio.to_thread(check_writable, output_paths(args.output, args.n or 1))
     model = args.model or settings.model
-    spec = spec_for(model)
+    catalogue = settings.model_catalogue()
+    spec = catalogue.spec(model)
+    if spec.retired is not None:
+        _fail(f"warning: {model} was retired on {spec.retired}; use {spec.replacement or 'a current model'}")
     images = [path.read_bytes() for path in [args.image, *args.image2]]
     mask = args.mask.read_bytes() if args.mask else None
     inputs = await prepare_inputs_async(
         images, mask, spec, args.size, max_input_bytes=settings.max_input_bytes
     )
+    options = EditOptions(keep_details=args.keep_details, cutout=args.cutout or None)
+    outputs = choose_outputs(spec, options, inputs.size, upload_limit=None)
     request = EditRequest(
         inputs=inputs,
         prompt=args.prompt,
@@ -112,12 +142,25 @@ async def _edit(args: argparse.Namespace) -> int:
         n=args.n,
         quality=args.quality,
         user=_pseudonym(settings),
+        input_fidelity=outputs.input_fidelity,
+        background=outputs.background,
+        output_format=outputs.output_format,
+        output_compression=outputs.output_compression,
     )
     async with make_http_client(settings.api_timeout) as http:
-        client = EditClient(http, settings.api_base_url, settings.api_key.get_secret_value())
+        client = EditClient(
+            http,
+            settings.api_base_url,
+            settings.api_key.get_secret_value(),
+            catalogue=catalogue,
+            total_timeout=settings.api_timeout,
+        )
         print(f"editing with {model} at {client.url} ...", file=sys.stderr, flush=True)
+        on_partial = _preview_saver(args.preview) if args.preview is not None else None
+        if on_partial is not None and not client.streams(request):
+            print(f"{model} does not stream here (or n > 1): no previews", file=sys.stderr, flush=True)
         async with _progress(sys.stderr):
-            result = await client.edit(request)
+            result = await client.edit(request, on_partial)
     for line in await asyncio.to_thread(_save, result, args.output):
         print(line)
     if result.usage is not None:
@@ -126,6 +169,20 @@ async def _edit(args: argparse.Namespace) -> int:
             f"usage: {_n(u.input_tokens)} input + {_n(u.output_tokens)} output = {_n(u.total_tokens)} tokens"
         )
     return 0
+
+
+def _preview_saver(folder: Path) -> PartialSink:
+    """A sink that writes each partial image to ``folder`` and prints when it arrived."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    async def save(partial: PartialImage) -> None:
+        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}.get(image_format(partial.data) or "", "bin")
+        path = folder / f"partial-{partial.index + 1}.{ext}"
+        await asyncio.to_thread(path.write_bytes, partial.data)
+        print(f"partial {partial.index + 1} after {time.monotonic() - started:.1f} s: {path}", flush=True)
+
+    return save
 
 
 def _pseudonym(settings: Settings) -> str:

@@ -9,6 +9,8 @@ import logging
 import signal
 
 from bots.bootstrap import open_core
+from bots.logs import configure_logging
+from bots.metrics import check_port, serving
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
 
@@ -20,7 +22,9 @@ log = logging.getLogger("editbot")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``editbot run``."""
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: EDITBOT_LOG_LEVEL, else INFO)"
+    )
 
 
 def check_tokens(settings: Settings) -> None:
@@ -37,15 +41,23 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the configured bots until ``stop`` is set."""
     check_tokens(settings)
     async with open_core(settings) as core, contextlib.AsyncExitStack() as bots:
+        if settings.metrics_port is not None:  # up first: /healthz answers while the bots connect
+            await bots.enter_async_context(
+                serving(core.metrics, core.health, settings.metrics_listen, settings.metrics_port)
+            )
         if settings.telegram_token is not None:
             from adapters.telegram_bot.runner import run_telegram
 
-            await bots.enter_async_context(run_telegram(settings, core))
+            core.health.add("telegram", lambda: False)  # not ready until connected
+            app = await bots.enter_async_context(run_telegram(settings, core))
+            core.health.add("telegram", lambda: app.running and bool(app.updater and app.updater.running))
             log.info("Telegram bot running")
         if settings.discord_token is not None:
             from adapters.discord_bot.runner import run_discord
 
-            await bots.enter_async_context(run_discord(settings, core))
+            core.health.add("discord", lambda: False)
+            bot = await bots.enter_async_context(run_discord(settings, core))
+            core.health.add("discord", lambda: bot.is_ready() and not bot.is_closed())
             log.info("Discord bot running")
         await bots.enter_async_context(core.running())
         await stop.wait()
@@ -54,12 +66,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load settings and serve until SIGINT/SIGTERM."""
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
+    configure_logging(settings, args.log_level)
     check_tokens(settings)
+    check_port(settings)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -20,8 +20,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from core.catalogue import ModelCatalogue
 from core.editapi import download
 from core.editapi.failures import (
+    APIErrorInfo,
     error_for,
     error_info_from,
     is_billing_limit,
@@ -31,9 +33,9 @@ from core.editapi.failures import (
 from core.editapi.request import build_multipart, validate
 from core.editapi.response import ErrorInBody, InlineImage, parse_body
 from core.editapi.sniff import image_format
+from core.editapi.stream import PartialSink, is_event_stream, read_stream
 from core.editapi.types import EditRequest, EditResult
 from core.errors import APIConnectionError, APITimeout, BadResponse, ConfigError
-from core.models import spec_for
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +50,20 @@ def default_backoff(attempt: int) -> float:
     return float(min(0.5 * 2 ** (attempt - 1), 8.0))
 
 
-def make_http_client(timeout_s: float) -> httpx.AsyncClient:
+def make_http_client(timeout_s: float, concurrency: int = 4) -> httpx.AsyncClient:
     """An :class:`httpx.AsyncClient` with timeouts fit for image edits.
 
     ``timeout_s`` is the read timeout: how long an edit may take before the first byte of the
-    answer (edits often need a minute or more). Connecting gets 10 s, uploading a chunk 60 s,
-    waiting for a free pooled connection 30 s. Redirects are not followed implicitly: the edit
-    POST must not be replayed elsewhere, and downloads follow them by hand.
+    answer (edits often need a minute or more). Connecting gets 10 s, uploading a chunk 60 s.
+    The pool has room for ``concurrency`` edits plus their result downloads, and waiting for a
+    connection has no timeout: the job runner already admits only ``concurrency`` edits at once, so
+    a wait here is a queue, never a failure. Redirects are not followed implicitly: the edit POST
+    must not be replayed elsewhere, and downloads follow them by hand.
     """
+    connections = 2 * concurrency + 2
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(connect=10.0, read=timeout_s, write=60.0, pool=30.0),
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        timeout=httpx.Timeout(connect=10.0, read=timeout_s, write=60.0, pool=None),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         follow_redirects=False,
         headers={"User-Agent": "editbot"},
     )
@@ -83,6 +88,9 @@ class EditClient:
         max_retry_wait: float = 30.0,
         max_redirects: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        catalogue: ModelCatalogue | None = None,
+        total_timeout: float | None = None,
+        partial_images: int = 2,
     ) -> None:
         if not api_key:
             raise ConfigError("EDITBOT_API_KEY is empty")
@@ -97,6 +105,10 @@ class EditClient:
         self._max_retry_wait = max_retry_wait
         self._max_redirects = max_redirects
         self._sleep = sleep
+        self.catalogue = catalogue or ModelCatalogue()
+        self._total_timeout = total_timeout
+        self._partial_images = partial_images
+        self._no_stream: set[str] = set()
 
     def __repr__(self) -> str:
         return f"EditClient({self._url!r})"
@@ -106,14 +118,78 @@ class EditClient:
         """The endpoint edits are posted to."""
         return self._url
 
-    async def edit(self, req: EditRequest) -> EditResult:
-        """Run one edit; raise an :class:`~core.errors.InputError` or :class:`~core.errors.EditAPIError`."""
-        spec = spec_for(req.model)
+    def streams(self, req: EditRequest) -> bool:
+        """Whether ``req`` would be streamed: the model streams, one result, and no refusal remembered."""
+        spec = self.catalogue.spec(req.model)
+        return spec.stream and req.n == 1 and req.model not in self._no_stream
+
+    @property
+    def refused_streaming(self) -> frozenset[str]:
+        """Models this endpoint refused to stream (learnt once, then asked without ``stream``)."""
+        return frozenset(self._no_stream)
+
+    async def edit(self, req: EditRequest, on_partial: PartialSink | None = None) -> EditResult:
+        """Run one edit; raise an :class:`~core.errors.InputError` or :class:`~core.errors.EditAPIError`.
+
+        With ``on_partial``, a model that streams sends its partial images there as they arrive.
+        """
+        spec = self.catalogue.spec(req.model)
         validate(req, spec)
-        status, body = await self._post(req)
+        if on_partial is not None and self.streams(req):
+            try:
+                return await self._edit_streamed(req, on_partial)
+            except _StreamRefused as refused:
+                # Refused before any image was made: nothing was charged, so the plain request is safe.
+                self._remember_no_stream(req.model, refused.reason)
+        resp = await self._open(req, streamed=False)
+        return await self._result(req, resp.status_code, await self._read(resp, req))
+
+    async def _edit_streamed(self, req: EditRequest, on_partial: PartialSink) -> EditResult:
+        try:
+            async with asyncio.timeout(self._total_timeout):
+                resp = await self._open(req, streamed=True)
+                try:
+                    if not is_event_stream(resp):
+                        # The relay ignored `stream` and answered the edit as JSON: that is the result.
+                        self._remember_no_stream(req.model, "a plain JSON answer")
+                        return await self._result(req, resp.status_code, await self._read(resp, req))
+                    streamed = await read_stream(resp, on_partial, model=req.model, secret=self._key)
+                finally:
+                    await resp.aclose()
+        except TimeoutError:
+            raise APITimeout(f"the edit took longer than {self._total_timeout:.0f} s") from None
+        image = self._checked(streamed.image)
+        log.info("edit done: streamed, %d partial image(s), model %s", streamed.partials, req.model)
+        return EditResult(images=(image,), model=req.model, usage=streamed.usage, created=streamed.created)
+
+    def _remember_no_stream(self, model: str, why: str) -> None:
+        if model not in self._no_stream:
+            log.info(
+                "%s at %s does not stream (%s): asking without stream from now on", model, self._url, why
+            )
+        self._no_stream.add(model)
+
+    async def _read(self, resp: httpx.Response, req: EditRequest) -> bytes:
+        """The body of an open 2xx answer, capped; the response is closed afterwards."""
+        cap = self._max_result_bytes * req.n * 4 // 3 + _BODY_SLACK
+        try:
+            return await download.read_capped(resp, cap)
+        except httpx.TimeoutException as exc:
+            raise APITimeout(f"the edit API answer stalled ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                f"the edit API connection broke mid-answer: {type(exc).__name__}", attempts=1
+            ) from None
+        finally:
+            await resp.aclose()
+
+    async def _result(self, req: EditRequest, status: int, body: bytes) -> EditResult:
         parsed = parse_body(body)
         if isinstance(parsed, ErrorInBody):
-            raise error_for(None, error_info_from(parsed.payload), model=req.model, secret=self._key)
+            error = error_for(None, error_info_from(parsed.payload), model=req.model, secret=self._key)
+            # The relay's own words are for the operator; users get the catalog's plain message.
+            log.warning("edit API answered 2xx with an error: %s", error.details.get("reason"))
+            raise error
         images: list[bytes] = []
         for source in parsed.sources:
             if isinstance(source, InlineImage):
@@ -141,16 +217,19 @@ class EditClient:
             raise BadResponse("the API returned bytes that are not an image", reason="not an image")
         return data
 
-    async def _post(self, req: EditRequest) -> tuple[int, bytes]:
-        """POST with the bounded retries; the 2xx status and body."""
-        body = build_multipart(req, spec_for(req.model))
-        headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
-        cap = self._max_result_bytes * req.n * 4 // 3 + _BODY_SLACK
+    async def _open(self, req: EditRequest, *, streamed: bool) -> httpx.Response:
+        """POST with the bounded retries; the open 2xx response (the caller reads and closes it)."""
+        body = build_multipart(req, self.catalogue.spec(req.model))
+        fields = dict(body.fields)
+        if streamed:
+            fields.update(stream="true", partial_images=str(self._partial_images))
+        accept = "text/event-stream" if streamed else "application/json"
+        headers = {"Authorization": f"Bearer {self._key}", "Accept": accept}
         attempt = 0
         while True:
             attempt += 1
             request = self._http.build_request(
-                "POST", self._url, data=body.fields, files=body.files, headers=headers
+                "POST", self._url, data=fields, files=body.files, headers=headers
             )
             try:
                 resp = await self._http.send(request, stream=True)
@@ -174,19 +253,9 @@ class EditClient:
                 raise APIConnectionError(
                     f"the connection to the edit API failed: {type(exc).__name__}", attempts=attempt
                 ) from None
-            try:
-                data = await download.read_capped(resp, cap)
-            except httpx.TimeoutException as exc:
-                raise APITimeout(f"the edit API answer stalled ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:
-                raise APIConnectionError(
-                    f"the edit API connection broke mid-answer: {type(exc).__name__}", attempts=attempt
-                ) from None
-            finally:
-                await resp.aclose()
-
             if 200 <= resp.status_code < 300:
-                return resp.status_code, data
+                return resp
+            data = await self._read(resp, req)
             if 300 <= resp.status_code < 400:
                 # A POST is never replayed elsewhere; the operator should fix the address instead.
                 where = resp.headers.get("location", "?")
@@ -196,6 +265,8 @@ class EditClient:
                     status=resp.status_code,
                 )
             info = parse_error_body(data)
+            if streamed and resp.status_code in (400, 422) and _names_stream(info):
+                raise _StreamRefused(info.message or "HTTP 400 naming stream")
             retry_after = parse_retry_after(resp.headers)
             if resp.status_code == 429 and not is_billing_limit(info):
                 # With no hint from the server, the next backoff step is what the user is told.
@@ -210,3 +281,18 @@ class EditClient:
             raise error_for(
                 resp.status_code, info, model=req.model, secret=self._key, retry_after=retry_after
             )
+
+
+class _StreamRefused(Exception):
+    """The endpoint refused the ``stream`` parameter (before making any image)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _names_stream(info: APIErrorInfo) -> bool:
+    if info.param in ("stream", "partial_images"):
+        return True
+    text = (info.message or "").lower()
+    return "stream" in text or "partial_images" in text

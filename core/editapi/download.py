@@ -5,13 +5,16 @@ redirects are followed by hand, a few hops, re-checking the scheme at every hop;
 streamed and dropped the moment it passes the byte cap, whatever ``Content-Length`` claims.
 The API key is never sent: result links usually point at a storage bucket or CDN.
 No retries: the brief allows retries only where the edit call itself never ran.
+
+A link that cannot be downloaded (expired, 403, unreachable, timing out) raises
+:class:`~core.errors.ResultUnfetchable`: the service answered, its image is what failed.
 """
 
 from __future__ import annotations
 
 import httpx
 
-from core.errors import APIConnectionError, APITimeout, BadResponse
+from core.errors import BadResponse, ResultUnfetchable
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -41,16 +44,20 @@ async def fetch(http: httpx.AsyncClient, url: str, *, max_bytes: int, max_redire
                     target = check_scheme(str(target.join(resp.headers["location"])))
                     continue
                 if resp.status_code != 200:
-                    raise BadResponse(
+                    raise ResultUnfetchable(
                         f"downloading the result failed: HTTP {resp.status_code}",
                         reason=f"result download failed (HTTP {resp.status_code})",
                         status=resp.status_code,
                     )
                 return await read_capped(resp, max_bytes)
         except httpx.TimeoutException as exc:
-            raise APITimeout(f"downloading the result timed out ({type(exc).__name__})") from None
+            raise ResultUnfetchable(
+                f"downloading the result timed out ({type(exc).__name__})", reason="result download timed out"
+            ) from None
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"downloading the result failed: {type(exc).__name__}: {exc}") from None
+            raise ResultUnfetchable(
+                f"downloading the result failed: {type(exc).__name__}: {exc}", reason="result unreachable"
+            ) from None
     raise BadResponse("too many redirects fetching the result", reason="too many redirects")
 
 

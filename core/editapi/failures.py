@@ -8,11 +8,16 @@ Order of checks (first match wins):
 1. 401 -> AuthenticationFailed.
 2. a safety refusal (``moderation_blocked`` / ``content_policy_violation`` in code, type or
    message) -> ContentRefused, whatever the status: relays wrap refusals in 400, 403, 422, 500.
-3. 429 -> RateLimited, except ``insufficient_quota`` (billing: retrying cannot help) ->
-   PermissionDenied.
-4. 404 (unless it is "Invalid URL", i.e. a wrong base URL) or an unknown-model code/message
-   -> ModelNotFound.
-5. 403 -> PermissionDenied; 408 -> APITimeout; other 4xx -> InvalidRequest; 5xx -> ServerError.
+3. the balance is used up (OpenAI's 429 ``insufficient_quota``, one-api/new-api's 403
+   ``insufficient_user_quota``, or their Chinese wording) -> BalanceExhausted: no retry helps,
+   only the owners can.
+4. 429 -> RateLimited.
+5. a relay with no channel for the model (503 ``无可用渠道`` / "no available channel"), or 404
+   ``model_not_found`` (how OpenAI answers a retired model) -> ModelUnavailable.
+6. another 404 (unless it is "Invalid URL", i.e. a wrong base URL) or an unknown-model
+   code/message -> ModelNotFound.
+7. an error object in a 2xx body -> RelayError; 403 -> PermissionDenied; 408 -> APITimeout;
+   other 4xx -> InvalidRequest; 5xx -> ServerError.
 
 Messages are shortened and scrubbed of anything that looks like a key before they go into an
 exception, because exception text ends up in logs and in front of users.
@@ -32,22 +37,28 @@ from core.errors import (
     APITimeout,
     AuthenticationFailed,
     BadResponse,
+    BalanceExhausted,
     ContentRefused,
     EditAPIError,
     InvalidRequest,
     ModelNotFound,
+    ModelUnavailable,
     PermissionDenied,
     RateLimited,
+    RelayError,
     ServerError,
 )
 
 MAX_REASON_CHARS = 200
 _REFUSAL = ("moderation_blocked", "content_policy_violation", "content_filter", "safety_violation")
 _UNKNOWN_MODEL = re.compile(
-    r"model_not_found|invalid model|unknown model|does not exist|no available channel for model"
+    r"model_not_found|invalid model|unknown model|does not exist"
     r"|model\b[^.]{0,80}\bnot found",
     re.IGNORECASE,
 )
+_NO_CHANNEL = re.compile(r"无可用渠道|no available channel|no channel available", re.IGNORECASE)
+_BALANCE_CODES = ("insufficient_quota", "insufficient_user_quota", "insufficient_balance")
+_BALANCE_TEXT = re.compile(r"insufficient_user_quota|余额不足|额度不足|quota is not enough", re.IGNORECASE)
 _KEYLIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_*\-]{6,}")
 _TAGS = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"\s+")
@@ -149,8 +160,15 @@ def is_refusal(info: APIErrorInfo) -> bool:
 
 
 def is_billing_limit(info: APIErrorInfo) -> bool:
-    """True for a 429 that means the account is out of credit, which no retry can fix."""
-    return "insufficient_quota" in (info.code, info.type)
+    """True when the error means the account is out of credit, which no retry can fix."""
+    if any(code in (info.code, info.type) for code in _BALANCE_CODES):
+        return True
+    return bool(info.message and _BALANCE_TEXT.search(info.message))
+
+
+def is_no_channel(info: APIErrorInfo) -> bool:
+    """True when a relay says it has no channel (upstream) that serves the model."""
+    return bool(info.message and _NO_CHANNEL.search(info.message))
 
 
 def is_unknown_model(info: APIErrorInfo) -> bool:
@@ -178,16 +196,18 @@ def error_for(
         return AuthenticationFailed(summary, **common)
     if is_refusal(info):
         return ContentRefused(summary, **common)
+    if is_billing_limit(info):
+        return BalanceExhausted(summary, **common)
     if status == 429:
-        if is_billing_limit(info):
-            return PermissionDenied(summary, **common)
         return rate_limited(summary, retry_after, **common)
+    if is_no_channel(info) or info.code == "model_not_found":
+        return ModelUnavailable(summary, model=model, **common)
     if status == 404 and not (info.message and "invalid url" in info.message.lower()):
         return ModelNotFound(summary, model=model, **common)
     if is_unknown_model(info):
         return ModelNotFound(summary, model=model, **common)
     if status is None:
-        return BadResponse(summary, **common)
+        return RelayError(summary, **common)
     if status == 403:
         return PermissionDenied(summary, **common)
     if status == 408:

@@ -16,8 +16,9 @@ class EditRequest:
     """One edit: prepared inputs, the prompt and the options sent with them.
 
     ``user`` is a pseudonymous id (:meth:`core.identity.UserKey.pseudonym`), never a raw
-    platform id. ``quality`` ``None`` leaves the field out so the API uses its default.
-    The size sent is ``inputs.size``, chosen by the image pipeline.
+    platform id; it goes out as ``safety_identifier`` (or ``user`` where the catalogue says the
+    model needs the old field). Every option left ``None`` stays out of the request so the API uses
+    its default. The size sent is ``inputs.size``, chosen by the image pipeline.
     """
 
     inputs: PreparedInputs
@@ -26,6 +27,10 @@ class EditRequest:
     n: int = 1
     quality: str | None = None
     user: str | None = None
+    input_fidelity: str | None = None
+    background: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

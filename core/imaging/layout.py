@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.catalogue import TIERS, ModelSpec
 from core.errors import InvalidOption
-from core.models import ModelSpec
 
 Size = tuple[int, int]
 
@@ -38,17 +38,18 @@ class Layout:
 def requested_size(spec: ModelSpec, size: str | None) -> str | None:
     """``size`` validated against ``spec``: None means "choose for me" (as does "auto" where unsupported).
 
+    A resolution tier (``1k``/``2k``/``4k``) is kept: the photo's shape decides the ``WxH``.
     Raises InvalidOption for a size the model does not accept.
     """
     if size is None or (size == AUTO and AUTO not in spec.sizes):
         return None
-    if size not in spec.sizes:
+    if not spec.accepts_size(size):
         raise InvalidOption(
             f"size {size!r} not accepted by {spec.name}",
             option="size",
             value=size,
             model=spec.name,
-            choices=", ".join(spec.sizes),
+            choices=", ".join(spec.size_choices()),
         )
     return size
 
@@ -116,6 +117,8 @@ def _square_layout(source: Size, side: int, size: str) -> Layout:
 def _aspect_plan(spec: ModelSpec, source: Size, requested: str | None) -> Layout:
     """GPT-image: keep the aspect ratio; only ever downscale, into the supported size that keeps the
     most pixels (1536x1024 for landscape, 1024x1536 for portrait)."""
+    if spec.free_sizes is not None and (requested is None or requested in TIERS):
+        return _photo_shape_plan(spec, source, TIERS[requested or "1k"])
     sizes = spec.pixel_sizes()
     if requested is not None:
         size = requested
@@ -124,8 +127,21 @@ def _aspect_plan(spec: ModelSpec, source: Size, requested: str | None) -> Layout
     else:
         w, h = closest_by_aspect(source, sizes)
         size = f"{w}x{h}"
-    content = fit_within(source, _roomiest(source, sizes)) if sizes else source
+    if spec.free_sizes is not None and requested not in (None, AUTO):
+        box = parse(size)  # a free WxH: the upload needs no more pixels than the result
+    else:
+        box = _roomiest(source, sizes) if sizes else source
+    content = fit_within(source, box)
     return Layout(content=content, canvas=content, offset=(0, 0), size=size)
+
+
+def _photo_shape_plan(spec: ModelSpec, source: Size, long_edge: int) -> Layout:
+    """Free-size models: ask for the photo's own shape (the nearest valid ``WxH``) at the tier's long
+    edge, and upload the photo no larger than that."""
+    assert spec.free_sizes is not None
+    w, h = spec.free_sizes.nearest(source[0] / source[1], long_edge)
+    content = fit_within(source, (w, h))
+    return Layout(content=content, canvas=content, offset=(0, 0), size=f"{w}x{h}")
 
 
 def shrink(layout: Layout, spec: ModelSpec, source: Size) -> Layout | None:

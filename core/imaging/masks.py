@@ -1,11 +1,16 @@
 """Masks: turn what a chat user can send into the area to edit, aligned with the scaled photo.
 
-Three forms are recognised, tried in this order:
+Four forms are recognised, tried in this order:
 
-(a) transparency — an image whose alpha channel is not opaque everywhere: transparent = edit;
-(b) black and white — a near-binary grey image: white = edit;
-(c) painted copy — the photo itself painted over in the chat app's editor (Telegram's brush), which
+(a) overlay — a mostly transparent image holding coloured strokes that are not the photo (a drawing
+    made on top of it): the strokes = edit;
+(b) transparency — an image whose alpha channel is not opaque everywhere: transparent = edit;
+(c) black and white — a near-binary grey image: white = edit;
+(d) painted copy — the photo itself painted over in the chat app's editor (Telegram's brush), which
     arrives JPEG-recompressed and often rescaled: the pixels that changed = edit.
+
+Drawn forms (overlay, painted copy) also carry the strokes in their colours, so a model that takes
+``markup`` can be shown what the user drew instead of only where.
 
 Invariants: the result is an ``L`` image exactly the size of the scaled photo, 255 = edit, 0 = keep,
 and nothing in between; a mask whose shape does not match the photo, or a painted copy in which no
@@ -18,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageFilter, ImageStat
 
 from core.errors import MaskMismatch
 from core.imaging import decode
@@ -50,9 +55,19 @@ _EDIT_BELOW_HALF = [255] * 128 + [0] * 128  # alpha < 128 -> edit
 _EDIT_ABOVE_HALF = [0] * 128 + [255] * 128  # grey >= 128 -> edit
 
 
-class MaskForm(StrEnum):
-    """Which of the three mask forms a mask was read as."""
+# An overlay is at least this transparent, and its opaque pixels differ from the photo by more than
+# this (mean of the largest channel difference): a hole cut into the photo itself is a mask instead.
+OVERLAY_TRANSPARENT_SHARE = 0.5
+OVERLAY_MIN_CHANGE = 40
+# Opaque pixels of an overlay are coloured or varied; a flat black or white sheet with a hole is the
+# classic API mask (form b).
+OVERLAY_MIN_SPREAD = 24
 
+
+class MaskForm(StrEnum):
+    """Which of the mask forms a mask was read as."""
+
+    OVERLAY = "overlay"
     ALPHA = "alpha"
     BLACK_WHITE = "black_white"
     PAINTED = "painted"
@@ -60,10 +75,20 @@ class MaskForm(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class EditArea:
-    """The area to edit: an ``L`` image of the scaled photo's size (255 = edit), and the form it came from."""
+    """The area to edit: an ``L`` image of the scaled photo's size (255 = edit), and the form it came from.
+
+    ``strokes`` is, for drawn forms, an RGBA image of the same size: what was drawn, in its colours,
+    transparent everywhere else.
+    """
 
     image: Image.Image
     form: MaskForm
+    strokes: Image.Image | None = None
+
+    @property
+    def drawn(self) -> bool:
+        """True when the user drew on the photo (the input can become ``markup``)."""
+        return self.strokes is not None
 
 
 def check_aspect(mask: Size, photo: Size) -> None:
@@ -94,8 +119,30 @@ def edit_area(mask_data: bytes, photo: Image.Image, photo_source: Size, limits: 
 
     mask = decode.load(src, target)
     if mask.mode == "RGBA":
-        return EditArea(mask.getchannel("A").point(_EDIT_BELOW_HALF), MaskForm.ALPHA)
+        alpha = mask.getchannel("A")
+        opaque = alpha.point(_EDIT_ABOVE_HALF)
+        if _is_overlay(mask, opaque, photo):
+            strokes = Image.new("RGBA", mask.size, (0, 0, 0, 0))
+            strokes.paste(mask, (0, 0), opaque)
+            return EditArea(opaque, MaskForm.OVERLAY, strokes)
+        return EditArea(alpha.point(_EDIT_BELOW_HALF), MaskForm.ALPHA)
     return _from_opaque(mask, photo)
+
+
+def _is_overlay(mask: Image.Image, opaque: Image.Image, photo: Image.Image) -> bool:
+    """Mostly transparent, and what is opaque is neither a flat grey sheet nor the photo itself."""
+    hist = opaque.histogram()
+    total = mask.width * mask.height
+    if hist[255] == 0 or hist[0] < OVERLAY_TRANSPARENT_SHARE * total:
+        return False
+    rgb = mask.convert("RGB")
+    stat = ImageStat.Stat(rgb, opaque)
+    r, g, b = stat.mean
+    coloured = max(abs(r - g), abs(g - b), abs(r - b)) >= OVERLAY_MIN_SPREAD
+    if not coloured and max(stat.stddev) < OVERLAY_MIN_SPREAD:
+        return False  # a black, white or grey sheet with a hole: the classic API mask
+    change = ImageStat.Stat(_change(photo.convert("RGB"), rgb), opaque).mean[0]
+    return change > OVERLAY_MIN_CHANGE
 
 
 def _from_opaque(mask: Image.Image, photo: Image.Image) -> EditArea:
@@ -118,7 +165,8 @@ def _from_opaque(mask: Image.Image, photo: Image.Image) -> EditArea:
             reason="the mask is neither black-and-white nor a painted copy of this photo",
             reason_code="unrecognised",
         )
-    painted = _painted(change, threshold)
+    strokes_small = _strokes(change, threshold)
+    painted = _dilated(strokes_small)
     if painted.getbbox() is None:
         raise MaskMismatch(
             "painted copy has no painted area",
@@ -127,8 +175,12 @@ def _from_opaque(mask: Image.Image, photo: Image.Image) -> EditArea:
         )
     # Upscale smoothly, then cut at half: stroke outlines follow the stroke instead of showing the
     # analysis grid's stair steps.
-    full = painted.resize(photo.size, Image.Resampling.BILINEAR)
-    return EditArea(full.point(_EDIT_ABOVE_HALF), MaskForm.PAINTED)
+    full = painted.resize(photo.size, Image.Resampling.BILINEAR).point(_EDIT_ABOVE_HALF)
+    # The strokes themselves, undilated: markup shows the model what was drawn, not a margin around it.
+    drawn = strokes_small.resize(photo.size, Image.Resampling.BILINEAR).point(_EDIT_ABOVE_HALF)
+    strokes = Image.new("RGBA", photo.size, (0, 0, 0, 0))
+    strokes.paste(mask.convert("RGB"), (0, 0), drawn)
+    return EditArea(full, MaskForm.PAINTED, strokes)
 
 
 def _change(photo: Image.Image, copy: Image.Image) -> Image.Image:
@@ -153,13 +205,17 @@ def _percentile(hist: list[int], share: float) -> int:
     return len(hist) - 1
 
 
-def _painted(change: Image.Image, threshold: int) -> Image.Image:
-    """Binary map of painted pixels: threshold, open (drop specks and edge slivers), dilate."""
+def _strokes(change: Image.Image, threshold: int) -> Image.Image:
+    """Binary map of painted pixels: threshold, then open (drop specks and edge slivers)."""
     lut = [0] * (threshold + 1) + [255] * (255 - threshold)
     painted = change.point(lut)
     # Opening = erosion then dilation: removes anything thinner than the kernel (JPEG speckle,
     # one-pixel seams along sharp edges where the copy was resampled differently) and keeps strokes.
-    painted = painted.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.MaxFilter(5))
+    return painted.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.MaxFilter(5))
+
+
+def _dilated(painted: Image.Image) -> Image.Image:
+    """The strokes grown by their soft edges, which fall under the threshold but were painted too."""
     for _ in range(DILATE_PASSES):
         painted = painted.filter(ImageFilter.MaxFilter(5))
     return painted

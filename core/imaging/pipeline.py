@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from PIL import Image, ImageChops
 
+from core.catalogue import ModelSpec
 from core.errors import ImageTooLarge, InputError, InvalidOption, TooManyImages
 from core.imaging import decode, encode, layout, masks
 from core.imaging.layout import Layout
 from core.media import PreparedInputs
-from core.models import ModelSpec
 
 # Formats whose pixels are exact: re-encoding those as JPEG would add artefacts to screenshots and
 # drawings, so they stay PNG. Photos (JPEG/WEBP) go out as JPEG, far smaller and faster to encode.
@@ -58,12 +59,14 @@ def prepare_inputs(
         )
     requested = layout.requested_size(spec, size)
     limits = decode.Limits(max_bytes=max_input_bytes)
-    first, prepared_mask, chosen = _prepare_one(images[0], mask, spec, requested, limits)
+    first, guide, chosen = _prepare_one(images[0], mask, spec, requested, limits)
     others = tuple(_prepare_one(data, None, spec, requested, limits)[0] for data in images[1:])
     named = tuple(
         encoded.named(f"image-{number}") for number, encoded in enumerate((first, *others), start=1)
     )
-    mask_file = prepared_mask.named("mask") if prepared_mask is not None else None
+    if guide is not None and guide.markup:
+        return PreparedInputs(images=named, mask=None, size=chosen, markup=guide.encoded.named("markup"))
+    mask_file = guide.encoded.named("mask") if guide is not None else None
     return PreparedInputs(images=named, mask=mask_file, size=chosen)
 
 
@@ -81,23 +84,41 @@ async def prepare_inputs_async(
 
 def _prepare_one(
     data: bytes, mask: bytes | None, spec: ModelSpec, requested: str | None, limits: decode.Limits
-) -> tuple[encode.Encoded, encode.Encoded | None, str]:
-    """One photo (and the mask that applies to it): encoded image, encoded mask, size to request."""
+) -> tuple[encode.Encoded, _Guide | None, str]:
+    """One photo (and the mask that applies to it): encoded image, encoded mask or markup, size to request."""
     src = decode.open_source(data, limits)
     photo = decode.load(src, lambda upright: layout.plan(spec, upright, requested).content)
     # Planned again now that the orientation is certain (a PNG may state it after its pixels).
     plan = layout.plan(spec, src.size, requested)
-    area = masks.edit_area(mask, photo, src.size, limits).image if mask is not None else None
-    want_png = spec.square_only or mask is not None or photo.mode == "RGBA" or src.format in _LOSSLESS
+    area = masks.edit_area(mask, photo, src.size, limits) if mask is not None else None
+    # A drawing goes to models that read markup as what it is; to the others it says where to edit.
+    strokes = area.strokes if area is not None and spec.markup else None
+    region = area.image if area is not None and strokes is None else None
+    # With a mask the photo can still go as JPEG (only the mask needs alpha): 5-7x smaller uploads.
+    want_png = spec.square_only or photo.mode == "RGBA" or src.format in _LOSSLESS
     while (encoded := _encode(_compose(photo, plan, spec), png=want_png, limit=spec.max_image_bytes)) is None:
         smaller = layout.shrink(plan, spec, src.size)
         if smaller is None:
             raise _over_limit(spec)
         plan = smaller
         photo = decode.resize(photo, plan.content)
-        if area is not None:
-            area = area.resize(plan.content, Image.Resampling.NEAREST)
-    return encoded, (_mask_png(area, plan) if area is not None else None), plan.size
+        if region is not None:
+            region = region.resize(plan.content, Image.Resampling.NEAREST)
+        if strokes is not None:
+            strokes = strokes.resize(plan.content, Image.Resampling.NEAREST)
+    if strokes is not None:
+        return encoded, _Guide(_markup_png(strokes, plan), markup=True), plan.size
+    if region is not None:
+        return encoded, _Guide(_mask_png(region, plan), markup=False), plan.size
+    return encoded, None, plan.size
+
+
+@dataclass(frozen=True, slots=True)
+class _Guide:
+    """The encoded mask, or the markup when the model follows drawings."""
+
+    encoded: encode.Encoded
+    markup: bool
 
 
 def _compose(photo: Image.Image, plan: Layout, spec: ModelSpec) -> Image.Image:
@@ -154,6 +175,13 @@ def _mask_png(area: Image.Image, plan: Layout) -> encode.Encoded:
     rgba = Image.new("RGBA", plan.canvas, (0, 0, 0, 255))
     rgba.putalpha(alpha)
     return encode.png(rgba, level=encode.PNG_DEFAULT)
+
+
+def _markup_png(strokes: Image.Image, plan: Layout) -> encode.Encoded:
+    """The API's markup: the strokes on a transparent canvas the size of the uploaded image."""
+    canvas = Image.new("RGBA", plan.canvas, (0, 0, 0, 0))
+    canvas.paste(strokes, plan.offset)
+    return encode.png(canvas, level=encode.PNG_DEFAULT)
 
 
 def _over_limit(spec: ModelSpec) -> ImageTooLarge:

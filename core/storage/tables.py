@@ -237,3 +237,15 @@ audit_log = sa.Table(
     sa.Index(None, "community", "id"),
 )
 """Every change admins, owners and operators made: who, what, where, when."""
+
+# -- owner alerts (issue 13) ------------------------------------------------------------------
+owner_alerts = sa.Table(
+    "owner_alerts",
+    metadata,
+    # core.alerts.AlertKind: balance, key, model, outage.
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    # NULL while the alert is open (the owners were told and no edit has succeeded since).
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+)
+"""The owners' alerts, one row per kind, so several processes tell the owners once between them."""

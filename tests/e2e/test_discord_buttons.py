@@ -38,8 +38,10 @@ async def test_edit_again_after_a_restart_edits_the_result(dc: DiscordHarness) -
     first, again = dc.api.requests
     assert again.value("prompt") == "now make it grey" and second.content == "now make it grey"
     # The second edit's input is the first result, fetched from where the bot posted it.
-    assert same_pixels(decoded(again.images[0].data), expected_edit(first.images[0].data))
-    assert same_pixels(picture(second), expected_edit(again.images[0].data))
+    assert same_pixels(
+        decoded(again.images[0].data), expected_edit(first.images[0].data, None, first.value("size"))
+    )
+    assert same_pixels(picture(second), expected_edit(again.images[0].data, None, again.value("size")))
     assert dc.fake.requests_to("GET", f"/attachments/*/{result.files[0].id}/*")
     assert second.id != result.id and not second.ephemeral and second.buttons
 
@@ -81,7 +83,7 @@ async def test_result_after_the_token_expired_goes_to_the_channel_mentioning_the
     assert late.mentions == [alice.id] and late.content.startswith(alice.mention)
     allowed = late.allowed_mentions or {}
     assert allowed["parse"] == [] and [int(u) for u in allowed["users"]] == [alice.id]  # nobody else
-    assert same_pixels(picture(late), expected_edit(request.images[0].data))
+    assert same_pixels(picture(late), expected_edit(request.images[0].data, None, request.value("size")))
     assert [r.status for r in dc.fake.requests_to("PATCH", "/webhooks/*/messages/@original")][-1] == 401
 
     # Its buttons work like any other result's.
@@ -89,7 +91,8 @@ async def test_result_after_the_token_expired_goes_to_the_channel_mentioning_the
     press = await dc.fake.button_press(late, late.button(label=EDIT_AGAIN)["custom_id"])
     second = await dc.result(await (await press.wait_for_response()).submit_modal({"prompt": "again"}))
     await dc.idle()
-    assert same_pixels(picture(second), expected_edit(dc.api.requests[1].images[0].data))
+    again = dc.api.requests[1]
+    assert same_pixels(picture(second), expected_edit(again.images[0].data, None, again.value("size")))
 
 
 async def test_an_error_after_the_token_expired_goes_to_the_channel(dc: DiscordHarness) -> None:

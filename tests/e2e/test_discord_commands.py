@@ -48,7 +48,10 @@ async def test_direct_messages_work_without_a_community(dc: DiscordHarness) -> N
     result = await dc.result(hit)
     await dc.idle()
     assert result in dc.fake.messages_in(dm) and hit.payload["context"] == 1
-    assert same_pixels(picture(result), expected_edit(dc.api.requests[0].images[0].data))
+    assert same_pixels(
+        picture(result),
+        expected_edit(dc.api.requests[0].images[0].data, None, dc.api.requests[0].value("size")),
+    )
     usage = await dc.usage(bob, dm)
     assert "1 of 10" in usage and "community" not in usage
 

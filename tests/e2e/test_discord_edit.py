@@ -14,7 +14,7 @@ async def test_edit_defers_shows_progress_and_delivers_the_result(dc: DiscordHar
     await dc.idle()
 
     (request,) = dc.api.requests
-    assert request.value("prompt") == "invert the colours" and request.value("model") == "gpt-image-1"
+    assert request.value("prompt") == "invert the colours" and request.value("model") == "gpt-image-2.5-flare"
     assert same_pixels(picture(result), expected_edit(request.images[0].data, None, request.value("size")))
     shown = history(result)
     assert shown[0] == "" and any("Preparing" in s for s in shown) and any("Editing… 0s" in s for s in shown)
@@ -57,8 +57,9 @@ async def test_edit_image_message_command_opens_a_modal_with_a_mask_upload(dc: D
 
     (request,) = dc.api.requests
     assert request.value("prompt") == "left half only" and request.mask is not None
-    assert same_pixels(picture(result), expected_edit(request.images[0].data, request.mask.data))
-    assert same_pixels(picture(result), expected_edit(source, mask_png(80, 60, (0, 0, 40, 60))))
+    size = request.value("size")
+    assert same_pixels(picture(result), expected_edit(request.images[0].data, request.mask.data, size))
+    assert same_pixels(picture(result), expected_edit(source, mask_png(80, 60, (0, 0, 40, 60)), size))
     assert submitted.response_type == 5 and result.content == "left half only"
 
 
@@ -81,7 +82,7 @@ async def test_edit_image_on_an_embed_and_on_a_message_without_image(dc: Discord
     menu = await (await dc.fake.message_command("Edit image", target)).wait_for_response()
     result = await dc.result(await menu.submit_modal({"prompt": "from the embed"}))
     await dc.idle()
-    assert same_pixels(picture(result), expected_edit(source))
+    assert same_pixels(picture(result), expected_edit(source, None, dc.api.requests[-1].value("size")))
 
     plain = await dc.fake.post_message(dc.fake.default_user, "no picture here")
     hit = await (await dc.fake.message_command("Edit image", plain)).wait_for_response()

@@ -90,6 +90,7 @@ async def test_api_failures_and_timeouts(dc: DiscordHarness) -> None:
 
 
 async def test_prompt_too_long_and_one_edit_at_a_time(dc: DiscordHarness) -> None:
+    dc.api.serve_retired = True  # a relay that still has dall-e-2
     await dc.restart(model="dall-e-2")
     reply = await dc.private_reply(await dc.edit(dc.photo(sample_png(64, 64)), "x" * 1200))
     assert "too long (1200 characters). dall-e-2 accepts at most 1000" in reply.content
@@ -105,6 +106,7 @@ async def test_prompt_too_long_and_one_edit_at_a_time(dc: DiscordHarness) -> Non
 
 
 async def test_notices_that_come_with_a_started_edit_are_private(dc: DiscordHarness) -> None:
+    dc.api.serve_retired = True  # a relay that still has dall-e-2
     await dc.restart(model="dall-e-2")
     photo, other = dc.photo(sample_png(64, 64)), dc.photo(sample_png(64, 64, seed=3))
     hit = await dc.edit(photo, "one only", image2=other)

@@ -52,7 +52,12 @@ async def test_editbot_run_serves_telegram_and_discord_in_one_process(
 
     by_prompt = {r.value("prompt"): r for r in edit_api.requests}
     assert set(by_prompt) == {"from discord", "from telegram"}
-    assert same_pixels(picture(from_discord), expected_edit(by_prompt["from discord"].images[0].data))
+    assert same_pixels(
+        picture(from_discord),
+        expected_edit(
+            by_prompt["from discord"].images[0].data, None, by_prompt["from discord"].value("size")
+        ),
+    )
     assert not fake_discord.is_bot_connected
 
 

@@ -67,7 +67,7 @@ async def test_settings_menu_changes_the_next_edit(tg: TelegramHarness) -> None:
     chat = tg.fake.private_chat(user)
     m = tg.fake.send_text(chat, user, "/settings")
     menu = await tg.text(chat, "Your defaults", after=m.message_id)
-    assert "✓ gpt-image-1" in menu.button_texts
+    assert "✓ gpt-image-2.5-flare" in menu.button_texts
     tg.fake.press_button(chat, user, menu, "set:size:1536x1024")
     await tg.fake.wait_for(lambda: "✓ 1536x1024" in tg.fake.message(chat, menu.message_id).button_texts, 10)
     tg.fake.press_button(chat, user, menu, "set:n:2")

@@ -90,6 +90,7 @@ async def test_api_failures_and_timeouts(tg: TelegramHarness) -> None:
 
 
 async def test_prompt_too_long_mask_required_and_no_edits_left(tg: TelegramHarness) -> None:
+    tg.api.serve_retired = True  # a relay that still has dall-e-2
     await tg.restart(model="dall-e-2", user_quota=1)
     user = tg.fake.user()
     chat = tg.fake.private_chat(user)

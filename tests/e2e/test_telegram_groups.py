@@ -84,6 +84,7 @@ async def test_album_becomes_one_edit_with_several_images(tg: TelegramHarness) -
 
 
 async def test_album_with_single_image_model_uses_the_first(tg: TelegramHarness) -> None:
+    tg.api.serve_retired = True  # a relay that still has dall-e-2
     await tg.restart(model="dall-e-2")
     user = tg.fake.user()
     chat = tg.fake.private_chat(user)

@@ -40,7 +40,10 @@ _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 def build_app(fake: FakeDiscord) -> web.Application:
     """The aiohttp application serving REST under ``/api/v10``, the gateway at ``/gateway`` and the CDN."""
-    app = web.Application(middlewares=[make_middleware(fake)])
+    # The body may hold 10 files at the attachment limit; read_body enforces the per-file limit itself.
+    app = web.Application(
+        middlewares=[make_middleware(fake)], client_max_size=10 * fake.attachment_size_limit + 1024 * 1024
+    )
     RestApi(fake).install(app)
     WebhookApi(fake).install(app, API)
     app.router.add_get("/gateway", fake.gateway.handle, allow_head=False)

@@ -46,9 +46,16 @@ FLAVOURS = ("b64", "url", "chat_markdown", "chat_plain", "chat_data_url", "chat_
 
 
 def expected_edit(
-    image_bytes: bytes, mask_bytes: bytes | None = None, size: str | None = None
+    image_bytes: bytes,
+    mask_bytes: bytes | None = None,
+    size: str | None = None,
+    *,
+    markup_bytes: bytes | None = None,
 ) -> Image.Image:
-    """The picture the fake returns for this first image, mask and ``size`` field (RGB)."""
+    """The picture the fake returns for this first image, mask (or markup) and ``size`` field (RGB).
+
+    A mask limits the inversion to its fully transparent area; markup limits it to the drawn strokes.
+    """
     with Image.open(io.BytesIO(image_bytes)) as img:
         rgb = img.convert("RGB")
     inverted = ImageOps.invert(rgb)
@@ -58,6 +65,10 @@ def expected_edit(
         # 255 where the mask is fully transparent: the area the edit may change.
         editable = alpha.point(lambda a: 255 if a == 0 else 0)
         inverted = Image.composite(inverted, rgb, editable)
+    elif markup_bytes is not None:
+        with Image.open(io.BytesIO(markup_bytes)) as markup:
+            alpha = markup.convert("RGBA").getchannel("A")
+        inverted = Image.composite(inverted, rgb, alpha.point(lambda a: 255 if a > 0 else 0))
     if size and size != "auto":
         w, h = (int(v) for v in size.split("x"))
         if (w, h) != inverted.size:
@@ -95,13 +106,17 @@ def prepared(data: bytes, filename: str | None = None) -> PreparedImage:
     return PreparedImage(data, filename or f"image.{fmt.lower()}", ctype, w, h)
 
 
-def _encode(img: Image.Image, fmt: str, copy: int | None = None) -> bytes:
+def _encode(img: Image.Image, fmt: str, copy: int | None = None, quality: int | None = None) -> bytes:
     buf = io.BytesIO()
     if fmt == "PNG" and copy is not None:
         # Same pixels, different bytes: n results stay n distinct images, as from the real API.
         info = PngInfo()
         info.add_text("copy", str(copy))
         img.save(buf, format=fmt, pnginfo=info)
+    elif fmt == "JPEG":
+        img.convert("RGB").save(buf, format=fmt, quality=quality or 95)
+    elif fmt == "WEBP":
+        img.save(buf, format=fmt, quality=quality or 95)
     else:
         img.save(buf, format=fmt)
     return buf.getvalue()
@@ -127,7 +142,8 @@ class FakeEditAPI:
     Read: ``base_url`` and ``api_key`` (what a client needs), ``requests`` (every edit POST, refused
     ones included), ``downloads`` (GETs of result links), ``last_usage`` (input, output, total tokens
     of the last edit). Set: ``flavour`` (one of :data:`FLAVOURS`), ``latency`` (seconds before
-    answering), ``include_usage``, ``unknown_models`` (answered 404 ``model_not_found``). Queue:
+    answering), ``include_usage``, ``unknown_models`` (answered 404 ``model_not_found``),
+    ``serve_retired`` (a relay that still serves gpt-image-1 and dall-e-2; OpenAI answers 404). Queue:
     :meth:`respond_next`, :meth:`fail_next`, :meth:`hang_next` and the ``*_next`` shortcuts, each
     used up by one edit POST, in order.
     """
@@ -137,11 +153,13 @@ class FakeEditAPI:
         *,
         api_key: str = DEFAULT_KEY,
         unknown_models: frozenset[str] = frozenset({"no-such-model"}),
+        serve_retired: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.api_key = api_key
         self.unknown_models = set(unknown_models)
+        self.serve_retired = serve_retired
         self.flavour = "b64"
         self.latency = 0.0
         self.include_usage = True
@@ -155,6 +173,11 @@ class FakeEditAPI:
         self._hangs = 0
         self._release = asyncio.Event()
         self._files: dict[str, bytes] = {}
+        self.refuse_stream = False  # a relay that answers 400 "Unknown parameter: 'stream'"
+        self.stream_as_json = False  # a relay that ignores `stream` and answers plain JSON
+        self.stream_interval = 0.0  # seconds between stream events
+        self.stream_events: list[tuple[float, str]] = []  # (monotonic time, event) as sent
+        self._stream_faults: deque[tuple[str, int]] = deque()
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -232,6 +255,14 @@ class FakeEditAPI:
             }
         self.respond_next(status, body, headers=headers, times=times)
 
+    def stream_fault_next(self, kind: str, after: int = 1) -> None:
+        """Break the next streamed edit after ``after`` partial images: ``cut`` (drop the connection),
+        ``error`` (an output-moderation error event), ``malformed`` (broken event data) or ``stall``
+        (stop sending until the server stops)."""
+        if kind not in ("cut", "error", "malformed", "stall"):
+            raise ValueError(kind)
+        self._stream_faults.append((kind, after))
+
     def hang_next(self, times: int = 1) -> None:
         """Never answer the next ``times`` edits (until the server stops)."""
         self._hangs += times
@@ -289,10 +320,16 @@ class FakeEditAPI:
             self._hangs -= 1
             await self._release.wait()
             return web.Response(status=503)
+        if self.refuse_stream and received.value("stream") is not None:
+            return error_response(
+                400, "Unknown parameter: 'stream'.", param="stream", code="unknown_parameter"
+            )
         try:
-            plan = check(received, self.api_key, self.unknown_models)
+            plan = check(received, self.api_key, self.unknown_models, serve_retired=self.serve_retired)
         except Reject as rej:
             return rej.response
+        if plan["stream"] and not self.stream_as_json:
+            return await self._stream(request, received, plan)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -302,6 +339,84 @@ class FakeEditAPI:
         finally:
             self.in_flight -= 1
         return web.json_response(self._answer(received, plan, images))
+
+    async def _stream(
+        self, request: web.Request, req: ReceivedRequest, plan: dict[str, Any]
+    ) -> web.StreamResponse:
+        """Answer as the SDK expects a streamed edit: partial image events, then the completed event."""
+        fault, after = self._stream_faults.popleft() if self._stream_faults else (None, 0)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            (final,) = await asyncio.to_thread(_render, req, {**plan, "n": 1})
+            resp = web.StreamResponse(
+                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            )
+            await resp.prepare(request)
+            common = {
+                "background": plan["background"],
+                "output_format": plan["output_format"],
+                "quality": req.value("quality") or "auto",
+                "size": plan["size"],
+            }
+            for index in range(plan["partials"]):
+                if fault is not None and index == after:
+                    return await self._break_stream(request, resp, fault)
+                await asyncio.sleep(self.stream_interval)
+                partial = await asyncio.to_thread(partial_image, final, index, plan["partials"])
+                body = {"type": "image_edit.partial_image", "partial_image_index": index, **common}
+                await self._event(resp, "image_edit.partial_image", {**body, "b64_json": _b64(partial)})
+            if fault is not None:
+                return await self._break_stream(request, resp, fault)
+            await asyncio.sleep(self.stream_interval + self.latency)
+            inp = 10 + len(req.value("prompt") or "") // 4 + 100 * len(req.images)
+            self.last_usage = (inp, 200, inp + 200)
+            completed = {
+                "type": "image_edit.completed",
+                **common,
+                "created_at": 1_700_000_000 + len(self.requests),
+                "b64_json": _b64(final),
+                "usage": {
+                    "input_tokens": inp,
+                    "output_tokens": 200,
+                    "total_tokens": inp + 200,
+                    "input_tokens_details": {"text_tokens": 10, "image_tokens": inp - 10},
+                },
+            }
+            await self._event(resp, "image_edit.completed", completed)
+            await resp.write_eof()
+            return resp
+        finally:
+            self.in_flight -= 1
+
+    async def _event(self, resp: web.StreamResponse, event: str, data: dict[str, Any]) -> None:
+        self.stream_events.append((asyncio.get_running_loop().time(), event))
+        await resp.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
+    async def _break_stream(
+        self, request: web.Request, resp: web.StreamResponse, fault: str
+    ) -> web.StreamResponse:
+        if fault == "cut":
+            if request.transport is not None:
+                request.transport.close()
+            return resp
+        if fault == "error":
+            error = {
+                "type": "error",
+                "error": {
+                    "type": "image_generation_user_error",
+                    "code": "moderation_blocked",
+                    "message": "Your request was rejected by the safety system.",
+                    "param": None,
+                },
+            }
+            await self._event(resp, "error", error)
+        elif fault == "malformed":
+            await resp.write(b'event: image_edit.partial_image\ndata: {"b64_json": "iVBOR\n\n')
+        else:  # stall
+            await self._release.wait()
+        await resp.write_eof()
+        return resp
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -393,15 +508,49 @@ class FakeEditAPI:
         return body
 
 
+def partial_image(final: bytes, index: int, count: int) -> bytes:
+    """The fake's partial image ``index`` of ``count``: the final picture at a coarser resolution
+    (a quarter of the detail for the first, sharper for later ones), as a PNG of the same size."""
+    with Image.open(io.BytesIO(final)) as img:
+        picture = img.convert("RGB")
+    factor = 2 ** (count - index + 1)
+    small = picture.resize(
+        (max(1, picture.width // factor), max(1, picture.height // factor)), Image.Resampling.BOX
+    )
+    return _encode(small.resize(picture.size, Image.Resampling.NEAREST), "PNG")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def _data_url(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def _render(req: ReceivedRequest, plan: dict[str, Any]) -> list[bytes]:
-    mask = req.mask
-    picture = expected_edit(req.images[0].data, mask.data if mask else None, plan["size"])
-    fmt = (req.value("output_format") or "png").upper().replace("JPG", "JPEG")
-    return [_encode(picture, fmt, copy=k) for k in range(1, plan["n"] + 1)]
+    mask, markup = req.mask, req.markup
+    picture = expected_edit(
+        req.images[0].data,
+        mask.data if mask else None,
+        plan["size"],
+        markup_bytes=markup.data if markup else None,
+    )
+    if plan.get("background") == "transparent":
+        picture = cut_out(picture)
+    fmt = plan.get("output_format", "png").upper()
+    quality = plan.get("compression")
+    return [_encode(picture, fmt, copy=k, quality=quality) for k in range(1, plan["n"] + 1)]
+
+
+def cut_out(picture: Image.Image) -> Image.Image:
+    """What the fake makes of ``background=transparent``: a transparent frame an eighth of each side wide."""
+    w, h = picture.size
+    alpha = Image.new("L", picture.size, 0)
+    alpha.paste(255, (w // 8, h // 8, w - w // 8, h - h // 8))
+    out = picture.convert("RGBA")
+    out.putalpha(alpha)
+    return out
 
 
 @pytest.fixture

@@ -12,21 +12,100 @@ from PIL import Image
 
 MiB = 1024 * 1024
 _CTYPE_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-_DALLE2 = {
-    "sizes": ("256x256", "512x512", "1024x1024"),
-    "prompt": 1000,
-    "max_bytes": 4 * MiB,
-    "fields": {"image", "mask", "prompt", "model", "n", "size", "response_format", "user", "quality"},
+_STANDARD = ("1024x1024", "1536x1024", "1024x1536", "auto")
+_GPT_FIELDS = {
+    "image",
+    "image[]",
+    "mask",
+    "prompt",
+    "model",
+    "n",
+    "size",
+    "quality",
+    "user",
+    "background",
+} | {
+    "output_format",
+    "output_compression",
+    "input_fidelity",
+    "moderation",
+    "safety_identifier",
+    "stream",
+    "partial_images",
 }
-_GPT = {
-    "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
-    "qualities": ("low", "medium", "high", "auto"),
-    "prompt": 32000,
-    "max_bytes": 50 * MiB,
-    "fields": {"image", "image[]", "mask", "prompt", "model", "n", "size", "quality", "user", "background"}
-    | {"output_format", "output_compression", "input_fidelity", "moderation"},
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What one model family accepts (written from the SDK's parameter docs, not from editbot's code)."""
+
+    sizes: tuple[str, ...] = _STANDARD
+    free_sizes: bool = False
+    qualities: tuple[str, ...] = ("low", "medium", "high", "auto")
+    fidelity: tuple[str, ...] = ("high", "low")
+    markup: bool = False
+    transparent: bool = True
+    prompt: int = 32000
+    max_bytes: int = 50 * MiB
+    fields: frozenset[str] = frozenset(_GPT_FIELDS)
+    dalle2: bool = False
+
+
+_DALLE2 = Rules(
+    sizes=("256x256", "512x512", "1024x1024"),
+    qualities=("standard",),
+    fidelity=(),
+    transparent=False,
+    prompt=1000,
+    max_bytes=4 * MiB,
+    fields=frozenset({"image", "mask", "prompt", "model", "n", "size", "response_format", "user", "quality"}),
+    dalle2=True,
+)
+_GPT = Rules()
+_GPT_2 = Rules(free_sizes=True, fidelity=())
+_GPT_25 = Rules(
+    free_sizes=True, fidelity=(), markup=True, qualities=("low", "medium", "high", "xhigh", "max", "auto")
+)
+_NO_CUTOUT = Rules(fidelity=(), transparent=False)
+
+# Longest prefix first: relays' own names (`gpt-image-2-vip`, `gpt-image-2.5-flare-web`) follow their family.
+FAMILIES: tuple[tuple[str, Rules], ...] = (
+    ("gpt-image-2.5", _GPT_25),
+    ("gpt-image-2.6", _NO_CUTOUT),
+    ("gpt-image-2", _GPT_2),
+    ("gpt-image-1-mini", Rules(fidelity=("low",))),
+    ("gpt-image-1.5", _GPT),
+    ("gpt-image-1", _GPT),
+    ("chatgpt-image", _NO_CUTOUT),
+    ("dall-e-2", _DALLE2),
+)
+RETIRED: dict[str, str] = {
+    "gpt-image-1": "GPT Image 1 was shut down on October 23, 2026. Use gpt-image-2.5-sunburst or "
+    "gpt-image-2.5-flare instead.",
+    "dall-e-2": "This model was retired on May 12, 2026. Use a GPT image model instead.",
 }
-_FILE_FIELDS = {"image", "image[]", "mask"}
+
+
+def rules_for(model: str) -> Rules:
+    """The rules a model name follows; names of no known family get GPT-image rules."""
+    return next((rules for prefix, rules in FAMILIES if model.startswith(prefix)), _GPT)
+
+
+def _free_size_problem(size: str) -> str | None:
+    w, _, h = size.partition("x")
+    if not (w.isdigit() and h.isdigit()):
+        return "expected WIDTHxHEIGHT"
+    width, height = int(w), int(h)
+    if width % 16 or height % 16:
+        return "width and height must be divisible by 16"
+    if max(width / height, height / width) > 3:
+        return "the aspect ratio must be between 1:3 and 3:1"
+    if width * height > 3840 * 2160 or max(width, height) > 3840:
+        return "the maximum supported resolution is 3840x2160"
+    return None
+
+
+_FILE_FIELDS = {"image", "image[]", "mask", "markup"}
 
 
 @dataclass
@@ -41,6 +120,7 @@ class ReceivedFile:
     mode: str | None = None
     width: int | None = None
     height: int | None = None
+    min_alpha: int | None = None  # the lowest alpha of an RGBA image (0 = has transparent pixels)
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -71,6 +151,11 @@ class ReceivedRequest:
     def mask(self) -> ReceivedFile | None:
         """The ``mask`` part, if one came."""
         return next((f for f in self.files if f.name == "mask"), None)
+
+    @property
+    def markup(self) -> ReceivedFile | None:
+        """The ``markup`` part, if one came."""
+        return next((f for f in self.files if f.name == "markup"), None)
 
 
 class Reject(Exception):
@@ -114,8 +199,13 @@ DEFAULT_ERRORS: dict[int, tuple[str, str | None]] = {
 }
 
 
-def check(req: ReceivedRequest, api_key: str, unknown_models: set[str]) -> dict[str, Any]:
-    """The answer plan for a valid request; raises :class:`Reject` with the API's error otherwise."""
+def check(
+    req: ReceivedRequest, api_key: str, unknown_models: set[str], *, serve_retired: bool = False
+) -> dict[str, Any]:
+    """The answer plan for a valid request; raises :class:`Reject` with the API's error otherwise.
+
+    Retired models are refused with OpenAI's 404 unless ``serve_retired`` (a relay that still has them).
+    """
     auth = req.headers.get("Authorization")
     if not auth:
         raise Reject("You didn't provide an API key. Provide it in an Authorization header.", status=401)
@@ -136,16 +226,20 @@ def check(req: ReceivedRequest, api_key: str, unknown_models: set[str]) -> dict[
         raise _missing("prompt")
     if not req.images:
         raise _missing("image")
-    model = req.value("model") or "dall-e-2"  # the API's default when no model is named
+    model = req.value("model") or "dall-e-2"  # the API's historical default when no model is named
     if model in unknown_models:
         msg = f"The model '{model}' does not exist or you do not have access to it."
         raise Reject(msg, code="model_not_found", status=404)
-    rules = _DALLE2 if model.startswith("dall-e-2") else _GPT
+    if model in RETIRED and not serve_retired:
+        raise Reject(
+            f"The model '{model}' has been deprecated. {RETIRED[model]}", "model", "model_not_found", 404
+        )
+    rules = rules_for(model)
     for name in [*req.fields, *(f.name for f in req.files)]:
-        if name not in rules["fields"]:
+        if name not in rules.fields and not (name == "markup" and rules.markup):
             raise Reject(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
-    if len(prompt) > rules["prompt"]:
-        msg = f"Invalid 'prompt': string too long. Expected a string with maximum length {rules['prompt']}"
+    if len(prompt) > rules.prompt:
+        msg = f"Invalid 'prompt': string too long. Expected a string with maximum length {rules.prompt}"
         raise Reject(
             f"{msg}, but got a string with length {len(prompt)} instead.",
             "prompt",
@@ -154,15 +248,68 @@ def check(req: ReceivedRequest, api_key: str, unknown_models: set[str]) -> dict[
     n = _int_field(req, "n", 1)
     if not 1 <= n <= 10:
         raise Reject(f"Invalid 'n': expected a value between 1 and 10, got {n}.", "n", "integer_out_of_range")
-    size = req.value("size") or ("1024x1024" if rules is _DALLE2 else "auto")
-    _one_of("size", size, rules["sizes"])
+    size = req.value("size") or ("1024x1024" if rules.dalle2 else "auto")
+    if not (rules.free_sizes and size not in rules.sizes):
+        _one_of("size", size, rules.sizes)
+    elif (problem := _free_size_problem(size)) is not None:
+        raise Reject(f"Invalid 'size' {size!r}: {problem}.", "size", "invalid_value")
     quality = req.value("quality")
     if quality is not None:
-        _one_of("quality", quality, ("standard",) if rules is _DALLE2 else rules["qualities"])
+        _one_of("quality", quality, rules.qualities)
     fmt = req.value("response_format") or "url"
     _one_of("response_format", fmt, ("url", "b64_json"))
+    output = _check_outputs(req, rules, model)
     _check_images(req, rules)
-    return {"model": model, "dalle2": rules is _DALLE2, "n": n, "size": size, "format": fmt}
+    stream = _check_stream(req, n)
+    return {"model": model, "dalle2": rules.dalle2, "n": n, "size": size, "format": fmt, **output, **stream}
+
+
+def _check_stream(req: ReceivedRequest, n: int) -> dict[str, Any]:
+    stream = req.value("stream")
+    if stream is None or stream == "false":
+        if req.value("partial_images") is not None:
+            raise Reject("partial_images requires stream=true.", "partial_images")
+        return {"stream": False}
+    _one_of("stream", stream, ("true", "false"))
+    if n != 1:
+        raise Reject("Streaming is only supported with n=1.", "stream", "invalid_value")
+    partials = _int_field(req, "partial_images", 0)
+    if not 0 <= partials <= 3:
+        raise Reject(f"Invalid 'partial_images': expected 0-3, got {partials}.", "partial_images")
+    return {"stream": True, "partials": partials}
+
+
+def _check_outputs(req: ReceivedRequest, rules: Rules, model: str) -> dict[str, Any]:
+    fidelity = req.value("input_fidelity")
+    if fidelity is not None:
+        if not rules.fidelity:
+            raise Reject(
+                f"input_fidelity is not supported for model '{model}'.", "input_fidelity", "unsupported"
+            )
+        _one_of("input_fidelity", fidelity, rules.fidelity)
+    output_format = req.value("output_format") or "png"
+    _one_of("output_format", output_format, ("png", "jpeg", "webp"))
+    background = req.value("background") or "auto"
+    _one_of("background", background, ("transparent", "opaque", "auto"))
+    if background == "transparent":
+        if not rules.transparent:
+            raise Reject(f"Transparent background is not supported for model '{model}'.", "background")
+        if output_format == "jpeg":
+            raise Reject("Transparent background requires output_format png or webp.", "background")
+    compression = req.value("output_compression")
+    if compression is not None:
+        if output_format == "png":
+            raise Reject("output_compression is only supported with jpeg or webp.", "output_compression")
+        if not compression.isdigit() or not 0 <= int(compression) <= 100:
+            raise Reject("Invalid 'output_compression': expected 0-100.", "output_compression")
+    identifier = req.value("safety_identifier") or req.value("user")
+    return {
+        "output_format": output_format,
+        "background": background,
+        "compression": int(compression) if compression is not None else None,
+        "fidelity": fidelity,
+        "identifier": identifier,
+    }
 
 
 def _int_field(req: ReceivedRequest, name: str, default: int) -> int:
@@ -173,9 +320,9 @@ def _int_field(req: ReceivedRequest, name: str, default: int) -> int:
         raise _bad_type(name, "an integer", "a string") from None
 
 
-def _check_images(req: ReceivedRequest, rules: dict[str, Any]) -> None:
+def _check_images(req: ReceivedRequest, rules: Rules) -> None:
     images, names = req.images, {f.name for f in req.images}
-    if rules is _DALLE2 and (len(images) != 1 or names != {"image"}):
+    if rules.dalle2 and (len(images) != 1 or names != {"image"}):
         raise Reject("dall-e-2 accepts exactly one 'image'.", "image", "invalid_value")
     if names == {"image"} and len(images) > 1:
         raise Reject("Duplicate parameter: 'image'. Send several images as 'image[]'.", "image")
@@ -185,7 +332,7 @@ def _check_images(req: ReceivedRequest, rules: dict[str, Any]) -> None:
         raise Reject(f"Invalid 'image': too many images ({len(images)}), at most 16.", "image")
     for k, f in enumerate(images, 1):
         _check_file(f, rules, f"image {k}")
-        if rules is not _DALLE2:
+        if not rules.dalle2:
             continue
         if f.format != "PNG":
             raise Reject("Uploaded image must be a PNG and less than 4 MB.", "image")
@@ -196,11 +343,25 @@ def _check_images(req: ReceivedRequest, rules: dict[str, Any]) -> None:
                 f"Invalid input image - format must be in ['RGBA', 'LA', 'L'], got {f.mode}.", "image"
             )
     masks = [f for f in req.files if f.name == "mask"]
-    if len(masks) > 1:
-        raise Reject("Duplicate parameter: 'mask'.", "mask")
+    markups = [f for f in req.files if f.name == "markup"]
+    if len(masks) > 1 or len(markups) > 1:
+        raise Reject("Duplicate parameter: 'mask' or 'markup'.", "mask")
+    if masks and markups:
+        raise Reject("'markup' cannot be combined with 'mask'.", "markup")
+    if markups:
+        markup = markups[0]
+        _check_file(markup, rules, "markup")
+        if markup.format != "PNG" or markup.mode != "RGBA":
+            raise Reject("Invalid markup image: the markup must be a transparent PNG.", "markup")
+        if markup.size != images[0].size:
+            raise Reject(
+                f"Invalid markup: size {markup.size} does not match image size {images[0].size}.", "markup"
+            )
+        if markup.min_alpha is None or markup.min_alpha > 0:
+            raise Reject("Invalid markup image: it must contain transparent pixels.", "markup")
     if masks:
         mask = masks[0]
-        _check_file(mask, rules, "mask")
+        _check_file(mask, rules, "mask", limit=4 * MiB)
         if mask.format != "PNG" or mask.mode is None or "A" not in mask.mode:
             raise Reject("Invalid mask image: the mask must be a PNG with an alpha channel.", "mask")
         if mask.size != images[0].size:
@@ -208,7 +369,7 @@ def _check_images(req: ReceivedRequest, rules: dict[str, Any]) -> None:
             raise Reject(msg, "mask")
 
 
-def _check_file(f: ReceivedFile, rules: dict[str, Any], what: str) -> None:
+def _check_file(f: ReceivedFile, rules: Rules, what: str, limit: int | None = None) -> None:
     if not f.filename:
         raise _bad_type(f.name, "a file", "a string")
     if f.content_type not in _CTYPE_FORMAT:
@@ -216,8 +377,9 @@ def _check_file(f: ReceivedFile, rules: dict[str, Any], what: str) -> None:
         raise Reject(
             f"{msg} are 'image/jpeg', 'image/png', and 'image/webp'.", f.name, "unsupported_file_mimetype"
         )
-    if len(f.data) >= rules["max_bytes"]:
-        raise Reject(f"Invalid {what}: file too large (limit {rules['max_bytes']} bytes).", f.name)
+    cap = rules.max_bytes if limit is None else limit
+    if len(f.data) >= cap:
+        raise Reject(f"Invalid {what}: file too large (limit {cap} bytes).", f.name)
     if f.format is None or _CTYPE_FORMAT[f.content_type] != f.format:
         msg = f"Invalid image file or mode for {what}, please check your image file."
         raise Reject(msg, f.name, "invalid_image_format")
@@ -257,5 +419,8 @@ def _decode_all(files: list[ReceivedFile]) -> None:
             with Image.open(io.BytesIO(f.data)) as img:
                 img.load()
                 f.format, f.mode, (f.width, f.height) = img.format, img.mode, img.size
+                if img.mode == "RGBA":
+                    low, _ = img.getchannel("A").getextrema()
+                    f.min_alpha = int(low)
         except Exception:
             pass  # left undecoded: the rules answer 400 for it

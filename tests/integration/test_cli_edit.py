@@ -68,7 +68,7 @@ async def test_edit_writes_the_fakes_deterministic_edit(edit_api: FakeEditAPI, t
     inp, outp, total = edit_api.last_usage or (0, 0, 0)
     assert f"wrote out.png ({want.width}x{want.height} PNG" in run.out
     assert f"usage: {inp} input + {outp} output = {total} tokens" in run.out
-    user = sent.value("user") or ""
+    user = sent.value("safety_identifier") or ""
     assert user.startswith("eb-") and len(user) == 35
 
 
@@ -228,3 +228,58 @@ async def test_progress_updates_in_place_on_a_tty() -> None:
     async with _progress(stream):
         await _until(lambda: "\rwaiting" in stream.getvalue())
     assert stream.getvalue().endswith("\r\033[K") and "\n" not in stream.getvalue()
+
+
+async def test_edit_warns_about_a_retired_model_and_explains_the_404(
+    edit_api: FakeEditAPI, tmp_path: Path
+) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(300, 200))
+    run = await editbot(
+        tmp_path,
+        "photo.png",
+        "-p",
+        "brighter",
+        "-o",
+        "out.png",
+        "--model",
+        "gpt-image-1",
+        env=api_env(edit_api),
+    )
+    assert run.code == 1
+    assert "gpt-image-1 was retired on 2026-10-23; use gpt-image-2.5-flare" in run.err
+    assert "no longer available" in run.err and "HTTP 404" in run.err
+
+
+async def test_edit_shows_the_relays_own_words_for_an_error_in_a_200(
+    edit_api: FakeEditAPI, tmp_path: Path
+) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(300, 200))
+    edit_api.respond_next(
+        200, {"error": {"message": "channel 12: upstream timeout", "type": "one_api_error"}}
+    )
+    run = await editbot(tmp_path, "photo.png", "-p", "brighter", "-o", "out.png", env=api_env(edit_api))
+    assert run.code == 1 and "channel 12: upstream timeout" in run.err
+
+
+async def test_edit_cutout_saves_a_transparent_png(edit_api: FakeEditAPI, tmp_path: Path) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(300, 200))
+    run = await editbot(
+        tmp_path, "photo.png", "-p", "cut it out", "-o", "out.png", "--cutout", env=api_env(edit_api)
+    )
+    assert run.code == 0, run.err
+    (request,) = edit_api.requests
+    assert request.value("background") == "transparent" and request.value("model") == "gpt-image-2.5-flare"
+    with Image.open(tmp_path / "out.png") as img:
+        assert img.mode == "RGBA" and img.getchannel("A").getextrema()[0] == 0
+
+
+async def test_edit_preview_saves_partials_as_they_arrive(edit_api: FakeEditAPI, tmp_path: Path) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(300, 200))
+    run = await editbot(
+        tmp_path, "photo.png", "-p", "paint", "-o", "out.png", "--preview", "previews", env=api_env(edit_api)
+    )
+    assert run.code == 0, run.err
+    assert edit_api.requests[0].value("stream") == "true"
+    lines = [line for line in run.out.splitlines() if line.startswith("partial ")]
+    assert len(lines) == 2 and "partial 1 after" in lines[0] and "previews/partial-2.png" in lines[1]
+    assert load(tmp_path / "previews" / "partial-1.png").size == load(tmp_path / "out.png").size

@@ -17,6 +17,7 @@ from core.errors import (
     APITimeout,
     AuthenticationFailed,
     BadResponse,
+    BalanceExhausted,
     ContentRefused,
     InvalidRequest,
     ModelNotFound,
@@ -36,6 +37,13 @@ from tests.fakes.edit_api import (
 )
 
 PHOTO = sample_png(64, 48)
+
+
+@pytest.fixture(autouse=True)
+def _relay_serves_retired_models(edit_api: FakeEditAPI) -> None:
+    """These tests speak gpt-image-1 and dall-e-2, as relays still do; OpenAI's 404 for them is tested
+    in test_edit_current_api.py."""
+    edit_api.serve_retired = True
 
 
 def request(
@@ -356,7 +364,7 @@ async def test_insufficient_quota_is_not_retried(
     edit_api.fail_next(
         429, {"error": {"message": "You exceeded your current quota.", "code": "insufficient_quota"}}
     )
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(BalanceExhausted):
         await client.edit(request())
     assert sleeps == [] and len(edit_api.requests) == 1
 

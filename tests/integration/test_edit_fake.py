@@ -16,6 +16,13 @@ PNG = sample_png(32, 32)
 RGBA = sample_png(256, 256, "RGBA")
 
 
+@pytest.fixture(autouse=True)
+def _relay_serves_retired_models(edit_api: FakeEditAPI) -> None:
+    """These tests speak gpt-image-1 and dall-e-2, as relays still do; OpenAI's 404 for them is tested
+    in test_edit_current_api.py."""
+    edit_api.serve_retired = True
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=20.0) as client:

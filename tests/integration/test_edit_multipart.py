@@ -23,6 +23,13 @@ from core.media import PreparedImage, PreparedInputs
 from tests.fakes.edit_api import FakeEditAPI, mask_png, prepared, sample_png
 
 
+@pytest.fixture(autouse=True)
+def _relay_serves_retired_models(edit_api: FakeEditAPI) -> None:
+    """These tests speak gpt-image-1 and dall-e-2, as relays still do; OpenAI's 404 for them is tested
+    in test_edit_current_api.py."""
+    edit_api.serve_retired = True
+
+
 @pytest.fixture
 async def client(edit_api: FakeEditAPI) -> AsyncIterator[EditClient]:
     async with make_http_client(timeout_s=20.0) as http:
@@ -57,7 +64,7 @@ async def test_gpt_image_single_image_shape(edit_api: FakeEditAPI, client: EditC
         "n": ["1"],
         "size": ["1536x1024"],
         "quality": ["high"],
-        "user": ["eb-abc"],
+        "safety_identifier": ["eb-abc"],
     }
     assert got.headers["Authorization"] == f"Bearer {edit_api.api_key}"
 
@@ -73,7 +80,11 @@ async def test_gpt_image_several_images_use_the_array_field(
     assert [f.name for f in got.files] == ["image[]"] * 4 + ["mask"]
     assert [f.filename for f in got.files] == ["in0.png", "in1.png", "in2.png", "in3.jpg", "mask.png"]
     assert [f.content_type for f in got.files][-2:] == ["image/jpeg", "image/png"]
-    assert "response_format" not in got.fields and "quality" not in got.fields and "user" not in got.fields
+    assert (
+        "response_format" not in got.fields
+        and "quality" not in got.fields
+        and "safety_identifier" not in got.fields
+    )
 
 
 async def test_dalle2_sends_one_image_and_asks_for_base64(edit_api: FakeEditAPI, client: EditClient) -> None:

@@ -23,14 +23,17 @@ from core.errors import (
     APITimeout,
     AuthenticationFailed,
     BadResponse,
+    BalanceExhausted,
     ContentRefused,
     InvalidRequest,
     ModelNotFound,
+    ModelUnavailable,
     PermissionDenied,
     RateLimited,
+    RelayError,
     ServerError,
 )
-from tests.fakes.edit_api import sample_png
+from tests.fakes.edit_api import FakeEditAPI, sample_png
 
 PNG = sample_png(4, 4)
 
@@ -47,6 +50,13 @@ prose = st.text(
 data_urls = st.binary(min_size=1, max_size=64).map(
     lambda b: "data:image/png;base64," + base64.b64encode(b).decode()
 )
+
+
+@pytest.fixture(autouse=True)
+def _relay_serves_retired_models(edit_api: FakeEditAPI) -> None:
+    """These tests speak gpt-image-1 and dall-e-2, as relays still do; OpenAI's 404 for them is tested
+    in test_edit_current_api.py."""
+    edit_api.serve_retired = True
 
 
 @given(st.lists(st.tuples(prose, urls), min_size=1, max_size=5), prose)
@@ -211,17 +221,21 @@ def test_error_bodies_of_every_shape(raw: bytes, expected: APIErrorInfo) -> None
         (403, APIErrorInfo("x", code="moderation_blocked"), ContentRefused),
         (404, APIErrorInfo("nope"), ModelNotFound),
         (404, APIErrorInfo("Invalid URL (POST /images/edits)"), InvalidRequest),
-        (400, APIErrorInfo("No available channel for model gpt-image-9 under group default"), ModelNotFound),
+        (
+            400,
+            APIErrorInfo("No available channel for model gpt-image-9 under group default"),
+            ModelUnavailable,
+        ),
         (400, APIErrorInfo("bad size", param="size"), InvalidRequest),
         (408, APIErrorInfo("slow"), APITimeout),
         (413, APIErrorInfo("too big"), InvalidRequest),
         (422, APIErrorInfo("x", type="content_policy_violation"), ContentRefused),
         (429, APIErrorInfo("slow down"), RateLimited),
-        (429, APIErrorInfo("quota", code="insufficient_quota"), PermissionDenied),
+        (429, APIErrorInfo("quota", code="insufficient_quota"), BalanceExhausted),
         (500, APIErrorInfo("boom"), ServerError),
         (500, APIErrorInfo("upstream: content_policy_violation"), ContentRefused),
-        (None, APIErrorInfo("weird"), BadResponse),
-        (None, APIErrorInfo("m", code="model_not_found"), ModelNotFound),
+        (None, APIErrorInfo("weird"), RelayError),
+        (None, APIErrorInfo("m", code="model_not_found"), ModelUnavailable),
     ],
 )
 def test_classification(status: int | None, info: APIErrorInfo, error: type[Exception]) -> None:

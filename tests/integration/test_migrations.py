@@ -27,11 +27,12 @@ APP_TABLES = {
     "quota_limits",
     "blocks",
     "audit_log",
+    "owner_alerts",
     "job_results",
     "inbox",
 }
-HEAD = "0003_crash_safety"
-PREVIOUS = "0002"  # the revision one downgrade from HEAD goes back to
+HEAD = "0004_crash_safety"
+BEFORE_HEAD = "0003_owner_alerts"  # what `editbot db downgrade` (one step) leaves
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -132,7 +133,7 @@ def test_db_command(
     assert _cli("upgrade") == 0
     assert f"revision {HEAD} (up to date)" in capsys.readouterr().out
     assert _cli("downgrade") == 0
-    assert f"revision {PREVIOUS} (newest is {HEAD})" in capsys.readouterr().out
+    assert f"revision {BEFORE_HEAD} (newest is {HEAD})" in capsys.readouterr().out
     assert _cli("downgrade", "base") == 0
     assert "revision none (empty)" in capsys.readouterr().out
     assert _cli("upgrade", "0001") == 0

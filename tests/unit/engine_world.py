@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from core.catalogue import ModelSpec
 from core.credits import CreditTable
 from core.engine import ConversationEngine, EngineConfig
 from core.events import Origin
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.jobs import JobConfig, JobRunner
 from core.media import PreparedImage, PreparedInputs
-from core.models import ModelSpec
 from core.quotas import QuotaPolicy
 from core.refs import ImageRef
 from core.resume import ResumeMode

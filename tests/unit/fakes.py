@@ -386,6 +386,8 @@ class FakeFetcher:
 class FakeOutbox:
     """Records every action; results get platform refs so "edit again" works."""
 
+    upload_limit: int | None = 10 * 1000 * 1000
+
     def __init__(self) -> None:
         self.sent: list[Action] = []
         self.fail_images: Exception | None = None

@@ -6,6 +6,7 @@ import pytest
 
 from core import errors
 from core.actions import SendError
+from core.catalogue import BUILTIN_CATALOGUE
 from core.costs import estimate_cost
 from core.credits import DEFAULT_RULES, CreditRule, CreditTable, parse_rules
 from core.editapi import Usage
@@ -62,7 +63,7 @@ def test_rule_syntax() -> None:
         CreditRule("gpt-image-1", "high", "1536x1024", 7),
     )
     assert parse_rules("") == ()
-    assert len(parse_rules(DEFAULT_RULES)) == 6
+    assert len(parse_rules(DEFAULT_RULES)) == 16
     for bad in ("gpt-image-1", "x=-1", "x=1.5", "x:=1", "=3", "a@b@c=1", "x=1234567"):
         with pytest.raises(ValueError, match="MODEL"):
             parse_rules(bad)
@@ -81,35 +82,36 @@ def test_setting_is_validated_and_named(monkeypatch: pytest.MonkeyPatch) -> None
         load_settings(env_file=None)
 
 
+GPT1 = BUILTIN_CATALOGUE.spec("gpt-image-1")
+
 # -- estimated dollars -----------------------------------------------------------------------
 
 
 def test_cost_from_reported_tokens() -> None:
     usage = Usage(input_tokens=1000, output_tokens=4160, total_tokens=5160)
     # 1000 input tokens at $10/M + 4160 output tokens at $40/M
-    assert estimate_cost("gpt-image-1", "high", [(1024, 1024)], usage) == pytest.approx(0.1764)
+    assert estimate_cost(GPT1, "high", [(1024, 1024)], usage) == pytest.approx(0.1764)
 
 
 def test_cost_from_total_tokens_only_estimates_the_output_share() -> None:
     usage = Usage(total_tokens=1056 + 500)
     # medium 1024x1024 makes 1056 output tokens; the other 500 count as input.
     expected = 500 * 10e-6 + 1056 * 40e-6
-    assert estimate_cost("gpt-image-1", "medium", [(1024, 1024)], usage) == pytest.approx(expected)
+    assert estimate_cost(GPT1, "medium", [(1024, 1024)], usage) == pytest.approx(expected)
     # A total smaller than the estimated output is all output.
-    assert estimate_cost("gpt-image-1", "high", [(1024, 1024)], Usage(total_tokens=100)) == pytest.approx(
-        100 * 40e-6
-    )
+    assert estimate_cost(GPT1, "high", [(1024, 1024)], Usage(total_tokens=100)) == pytest.approx(100 * 40e-6)
 
 
 @pytest.mark.parametrize(
     ("model", "quality", "sizes", "dollars"),
     [
-        ("gpt-image-1", "low", [(1024, 1024)], 0.011),
-        ("gpt-image-1", None, [(1024, 1024)], 0.042),  # auto priced as medium
-        ("gpt-image-1", "high", [(1024, 1024)], 0.167),
-        ("gpt-image-1", "low", [(1536, 1024)], 0.016),
-        ("gpt-image-1", "medium", [(1024, 1536), (1024, 1536)], 0.126),
-        ("gpt-image-1", "high", [(1536, 1024)], 0.25),
+        # Without usage: the estimated output tokens at $40/M (272/1056/4160 per 1024², scaled by pixels).
+        ("gpt-image-1", "low", [(1024, 1024)], 0.01088),
+        ("gpt-image-1", None, [(1024, 1024)], 0.04224),  # auto priced as medium
+        ("gpt-image-1", "high", [(1024, 1024)], 0.1664),
+        ("gpt-image-1", "low", [(1536, 1024)], 0.01632),
+        ("gpt-image-1", "medium", [(1024, 1536), (1024, 1536)], 0.12672),
+        ("gpt-image-1", "high", [(1536, 1024)], 0.2496),
         ("dall-e-2", None, [(1024, 1024)], 0.020),
         ("dall-e-2", None, [(512, 512)], 0.018),
         ("dall-e-2", None, [(256, 256), (256, 256)], 0.032),
@@ -118,11 +120,11 @@ def test_cost_from_total_tokens_only_estimates_the_output_share() -> None:
 def test_cost_from_the_price_table(
     model: str, quality: str | None, sizes: list[tuple[int, int]], dollars: float
 ) -> None:
-    assert estimate_cost(model, quality, sizes, None) == pytest.approx(dollars)
+    assert estimate_cost(BUILTIN_CATALOGUE.spec(model), quality, sizes, None) == pytest.approx(dollars)
 
 
 def test_no_images_no_cost() -> None:
-    assert estimate_cost("gpt-image-1", "high", [], Usage(1, 2, 3)) is None
+    assert estimate_cost(GPT1, "high", [], Usage(1, 2, 3)) is None
 
 
 # -- the runner reserves the price and records the cost ---------------------------------------
@@ -156,7 +158,8 @@ async def test_fewer_images_than_asked_are_charged_less() -> None:
         await w.runner.wait_idle()
         (job,) = w.store.jobs.values()
         assert job.credits == 1 and w.store.used() == 1 and w.store.total("global") == 1
-        assert job.estimated_cost == pytest.approx(0.042)  # the table: 32x32 counts as 1024², medium
+        # No usage: medium's 1056 output tokens per 1024², scaled to the 32x32 result (1 token at $40/M).
+        assert job.estimated_cost == pytest.approx(1 * 40e-6)
 
 
 @pytest.mark.parametrize(

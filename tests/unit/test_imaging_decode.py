@@ -8,10 +8,10 @@ import struct
 import pytest
 from PIL import Image, ImageOps
 
+from core.catalogue import DALLE2, GPT_IMAGE_1
 from core.errors import ImageTooLarge, UnreadableImage, UnsupportedImage
 from core.imaging import Limits, prepare_inputs, probe
 from core.imaging.decode import load, normalize, open_source
-from core.models import DALLE2, GPT_IMAGE_1
 from tests.unit import imaging_samples as samples
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.catalogue import DALLE2, GPT_IMAGE_1
 from core.errors import InvalidOption
 from core.imaging.layout import closest_by_aspect, fit_within, plan, requested_size, shrink
-from core.models import DALLE2, GPT_IMAGE_1
 
 sizes = st.tuples(st.integers(1, 20_000), st.integers(1, 20_000))
 

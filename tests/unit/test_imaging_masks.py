@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
+from core.catalogue import DALLE2, GPT_IMAGE_1, ModelSpec
 from core.errors import MaskMismatch, UnsupportedImage
 from core.imaging import Limits, MaskForm, prepare_inputs
 from core.imaging.decode import open_source
 from core.imaging.layout import Layout, plan
 from core.imaging.masks import edit_area
 from core.media import PreparedInputs
-from core.models import DALLE2, GPT_IMAGE_1, ModelSpec
 from tests.unit import imaging_samples as samples
 
 SPECS = [pytest.param(GPT_IMAGE_1, id="gpt-image-1"), pytest.param(DALLE2, id="dall-e-2")]

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
+from core.catalogue import DALLE2, GPT_IMAGE_1, ModelSpec
 from core.errors import InputError, InvalidOption, TooManyImages
 from core.imaging import prepare_inputs, prepare_inputs_async
 from core.media import PreparedImage
-from core.models import DALLE2, GPT_IMAGE_1, ModelSpec
 from tests.unit import imaging_samples as samples
 
 MB4 = 4 * 1024 * 1024

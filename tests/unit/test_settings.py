@@ -19,7 +19,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults_match_design() -> None:
     s = load_settings(env_file=None)
     assert s.api_base_url == "https://api.openai.com/v1"
-    assert s.model == "gpt-image-1"
+    assert s.model == "gpt-image-2.5-flare" and s.models is None
     assert s.database_url == "sqlite+aiosqlite:///editbot.db"
     assert s.telegram_api_url == "https://api.telegram.org/bot"
     assert s.telegram_file_url == "https://api.telegram.org/file/bot"

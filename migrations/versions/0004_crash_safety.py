@@ -1,7 +1,7 @@
 """Crash safety: job stages, recorded deliveries, stored status messages, kept results, an inbox.
 
-Revision ID: 0003_crash_safety
-Revises: 0002
+Revision ID: 0004_crash_safety
+Revises: 0003_owner_alerts
 Create Date: 2026-11-30
 
 Written by hand and checked against ``core.storage.tables`` by tests/integration/test_migrations.py.
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_crash_safety"
-down_revision: str | None = "0002"
+revision: str = "0004_crash_safety"
+down_revision: str | None = "0003_owner_alerts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
