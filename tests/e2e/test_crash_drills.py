@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,9 +54,21 @@ async def drill(fake_telegram: FakeTelegram, edit_api: FakeEditAPI, tmp_path: Pa
         await drill.stop_all()
 
 
-async def run_drill(drill: Drill, phase: str, how: str) -> None:
-    """One drill: cut the first process off at ``phase`` with ``how`` (kill/term), restart, check."""
+async def run_drill(drill: Drill, phase: str, how: str, *, webhook: bool = False) -> None:
+    """One drill: cut the first process off at ``phase`` with ``how`` (kill/term), restart, check.
+
+    ``webhook``: the bot gets its updates by webhook instead of long polling.
+    """
     fake, api = drill.fake, drill.api
+    if webhook:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        drill.env |= {
+            "EDITBOT_TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram-hook",
+            "EDITBOT_TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+            "EDITBOT_TELEGRAM_WEBHOOK_PORT": str(port),
+        }
     user = fake.user()
     chat = fake.private_chat(user)
     first = await drill.start()
@@ -123,6 +136,7 @@ async def run_drill(drill: Drill, phase: str, how: str) -> None:
     drill.check(chat, user, prompts=prompts, api_calls=api_calls)
     menus = [m for m in drill.bot_messages(chat) if "Your defaults" in (m.text or "")]
     assert len(menus) == (1 if phase == "received" else 0), "the /settings request answered once"
+    assert all(p.said("webhook listening") == webhook for p in drill.processes)
     paused = [
         m
         for m in drill.bot_messages(chat)
@@ -139,6 +153,13 @@ async def run_drill(drill: Drill, phase: str, how: str) -> None:
 @pytest.mark.parametrize("phase", PHASES)
 async def test_crash_drill(drill: Drill, phase: str, how: str) -> None:
     await run_drill(drill, phase, how)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["kill", "term"])
+@pytest.mark.parametrize("phase", ["received", "during_api"])
+async def test_crash_drill_with_a_webhook(drill: Drill, phase: str, how: str) -> None:
+    await run_drill(drill, phase, how, webhook=True)
 
 
 @pytest.mark.long_drills
