@@ -1,18 +1,18 @@
 """The one place that wires the product: settings -> database, edit client, runner, engine.
 
 Nothing is created at import time; ``open_core`` builds everything and tears it down in reverse.
-Adapters attach their outbox and file fetcher to ``core.runner`` and then enter ``core.running()``,
-so notices about jobs a crashed process left behind reach their users. Enter it after the bots:
-on the way out it stops first, refunding running edits and telling their users while the bots
-can still send.
+Adapters attach their outbox and file fetcher to ``core.runner`` (and register how to stop their
+intake) and then enter ``core.running()``, so notices about jobs a crashed process left behind
+reach their users. Enter it after the bots: on the way out it stops first — intake, then running
+edits (grace period, then handed back or refunded) — while the bots can still send.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -49,6 +49,7 @@ class Core:
     metrics: PrometheusSink
     health: Health
     alerts: AlertMonitor
+    intake: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def database_ok(self) -> bool:
         """True when the database answers a trivial query (``/readyz``)."""
@@ -60,13 +61,27 @@ class Core:
             return False
         return True
 
+    def on_stop_intake(self, stop: Callable[[], Awaitable[None]]) -> None:
+        """Register how an adapter stops taking new updates (polling, webhook) on a graceful stop."""
+        self.intake.append(stop)
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Run jobs (after adapters attached themselves); on exit, stop them with refunds and notices."""
+        """Run jobs (after adapters attached themselves); on exit, stop gracefully.
+
+        The order is the point: first no new updates (each adapter's intake, whose handlers in
+        flight finish), then running edits get the grace period and the rest are handed back (or
+        refunded and their users told), all while the bots can still send; the bots close after.
+        """
         await self.runner.start()
         try:
             yield
         finally:
+            for stop in reversed(self.intake):
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("stopping an adapter's intake failed")
             await self.runner.stop()
 
 
@@ -93,12 +108,16 @@ def warn_retired(settings: Settings, catalogue: ModelCatalogue) -> list[str]:
 
 
 @asynccontextmanager
-async def open_core(settings: Settings) -> AsyncIterator[Core]:
-    """Migrate the database and build the core; stops jobs (refunding them) and closes everything on exit."""
+async def open_core(settings: Settings, *, db_schema: str | None = None) -> AsyncIterator[Core]:
+    """Migrate the database and build the core; stops jobs and closes everything on exit.
+
+    ``db_schema`` puts everything in one PostgreSQL schema (tests run several processes' cores
+    on one fresh schema).
+    """
     api_key = require_api_key(settings)
     catalogue = settings.model_catalogue()
     warn_retired(settings, catalogue)
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, schema=db_schema)
     http = make_http_client(settings.api_timeout, settings.api_concurrency)
     runner: JobRunner | None = None
     try:
@@ -129,6 +148,8 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
                 stale_after=settings.job_stale_after,
                 heartbeat_interval=min(20.0, max(0.1, settings.job_stale_after / 4)),
                 pseudonym_secret=settings.secret_for_pseudonyms(),
+                resume=settings.resume_interrupted,
+                shutdown_grace=settings.shutdown_grace,
             ),
             credits=settings.credit_table(catalogue),
             limits=LimitResolver(store, policy),

@@ -6,6 +6,7 @@ user's language with :func:`core.i18n.render`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -57,11 +58,58 @@ class SendText:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveredPart:
+    """One message of a delivered result: its ``kind`` (an adapter's word: ``photo``, ``document``,
+    ``buttons``, ``message``), which image it shows (``index``), the platform's message id, and
+    where the images now live (for "edit again")."""
+
+    kind: str
+    index: int
+    message_id: str
+    refs: tuple[ImageRef, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe form (stored with the job)."""
+        return {
+            "kind": self.kind,
+            "index": self.index,
+            "message_id": self.message_id,
+            "refs": [r.to_json() for r in self.refs],
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> DeliveredPart:
+        """Inverse of :meth:`to_json`."""
+        refs = tuple(ImageRef.from_json(dict(r)) for r in data.get("refs") or ())
+        return DeliveredPart(str(data["kind"]), int(data["index"]), str(data["message_id"]), refs)
+
+
+def result_refs(parts: Sequence[DeliveredPart]) -> tuple[ImageRef, ...]:
+    """Where each image of a delivered result lives, in order: a part's refs show the images from
+    its ``index`` on, and a full-size file (``as_document``) wins over a recompressed photo."""
+    by_index: dict[int, ImageRef] = {}
+    for part in parts:
+        for offset, ref in enumerate(part.refs):
+            index = part.index + offset
+            known = by_index.get(index)
+            if known is None or (ref.as_document and not known.as_document):
+                by_index[index] = ref
+    return tuple(by_index[i] for i in sorted(by_index))
+
+
+Recorder = Callable[[DeliveredPart], Awaitable[None]]
+"""Stores one sent part of a result before the next is sent (``SendImage.record``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SendImage:
     """The result of an edit: one or several images, a caption, buttons.
 
     ``as_document`` asks for the full-resolution file as well (or instead) where the platform
     would recompress a photo; ``cutout`` says the images have a transparent background.
+    Delivery is a recorded step: adapters skip the parts listed in ``delivered`` (sent by an
+    earlier, interrupted attempt) and call ``record`` after each message they send, so a crash in
+    between never sends a part twice or refunds a shown result.
     """
 
     origin: Origin
@@ -71,16 +119,33 @@ class SendImage:
     buttons: tuple[Button, ...] = ()
     as_document: bool = False
     cutout: bool = False
+    delivered: tuple[DeliveredPart, ...] = ()
+    record: Recorder | None = field(default=None, compare=False)
+
+    def part(self, kind: str, index: int = 0) -> DeliveredPart | None:
+        """The part already delivered, if any."""
+        return next((p for p in self.delivered if p.kind == kind and p.index == index), None)
+
+    async def sent(self, part: DeliveredPart) -> None:
+        """Record a part just sent."""
+        if self.record is not None:
+            await self.record(part)
 
 
 @dataclass(frozen=True, slots=True)
 class SendProgress:
-    """Create or update the job's one status message; ``phase=DONE`` removes it."""
+    """Create or update the job's one status message; ``phase=DONE`` removes it.
+
+    ``message_id`` is the status message known so far (stored with the job, so the process that
+    resumes a job replaces the message an earlier one left); adapters that create one return its
+    id as ``Delivered.message_id``.
+    """
 
     origin: Origin
     job_id: str
     phase: Phase
     text: Text
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

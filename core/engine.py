@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -41,7 +42,7 @@ from core.identity import UserKey
 from core.jobs import JobRunner
 from core.quotas import format_time
 from core.refs import ImageRef
-from core.store import Conversation, ConversationKey, ConvState, Store
+from core.store import Conversation, ConversationKey, ConvState, Job, Store
 from core.validation import build_edit, check_image_meta
 
 
@@ -55,6 +56,10 @@ class EngineConfig:
     conversation_timeout: float = 900.0
     max_input_bytes: int = 20 * 1024 * 1024
     owners: tuple[UserKey, ...] = ()  # EDITBOT_ADMINS: may run every admin command everywhere
+
+
+Ack = Callable[[], Awaitable[None]] | None
+"""How the platform acknowledges an event that starts an edit (see :meth:`ConversationEngine.handle`)."""
 
 
 def conversation_key(origin: Origin) -> ConversationKey:
@@ -87,17 +92,21 @@ class ConversationEngine:
             self._locks[key] = lock
         return lock
 
-    async def handle(self, origin: Origin, event: Event) -> list[Action]:
+    async def handle(
+        self, origin: Origin, event: Event, *, acknowledge: Callable[[], Awaitable[None]] | None = None
+    ) -> list[Action]:
         """Handle one event from one user; returns the immediate replies.
 
         Results and progress of edits started here arrive later through the platform's outbox.
-        Events of one conversation are handled one at a time, in order.
+        Events of one conversation are handled one at a time, in order. ``acknowledge`` is called
+        when the event started an edit, after its job was stored and before it runs (see
+        :meth:`core.jobs.JobRunner.submit`); not at all when it started none.
         """
         key = conversation_key(origin)
         async with self._lock(key):
             conv, notices = await self._load(key)
             try:
-                actions = await self._dispatch(origin, conv, event)
+                actions = await self._dispatch(origin, conv, event, acknowledge)
             except errors.EditbotError as exc:
                 kind, details = explain(exc)
                 actions = [SendError(origin, kind, _printable(details))]
@@ -122,13 +131,15 @@ class ConversationEngine:
         else:
             await self._store.save_conversation(conv)
 
-    async def _dispatch(self, origin: Origin, conv: Conversation, event: Event) -> list[Action]:
+    async def _dispatch(self, origin: Origin, conv: Conversation, event: Event, ack: Ack) -> list[Action]:
         state = conv.state
         match event:
             case EditSubmitted(images=images, prompt=prompt, mask=mask, options=options):
-                return await self._start(origin, conv, images, mask, prompt, options, origin.event_id)
+                return await self._start(origin, conv, images, mask, prompt, options, origin.event_id, ack)
             case ImageReceived(images=images, caption=caption) if caption and caption.strip():
-                return await self._start(origin, conv, images, None, caption, EditOptions(), origin.event_id)
+                return await self._start(
+                    origin, conv, images, None, caption, EditOptions(), origin.event_id, ack
+                )
             case ImageReceived(images=images):
                 return await self._on_image(origin, conv, images)
             case TextReceived(text=text) if state in (
@@ -136,16 +147,16 @@ class ConversationEngine:
                 ConvState.AWAITING_PROMPT,
             ):
                 return await self._start(
-                    origin, conv, conv.images, conv.mask, text, conv.options, origin.event_id
+                    origin, conv, conv.images, conv.mask, text, conv.options, origin.event_id, ack
                 )
             case TextReceived():
                 if state is ConvState.CONFIRM_RETRY:
                     await self._save(replace(conv, state=ConvState.IDLE))
                 return [SendText(origin, Text("send_photo_first"))]
             case Command(name=name, args=args):
-                return await self._on_command(origin, conv, name.lower(), args)
+                return await self._on_command(origin, conv, name.lower(), args, ack)
             case ButtonPressed(action=action, job_id=job_id, prompt=prompt):
-                return await self._on_button(origin, conv, action, job_id, prompt)
+                return await self._on_button(origin, conv, action, job_id, prompt, ack)
             case AdminCommand():
                 return await self.admin.handle(origin, event)
         raise AssertionError(f"unhandled event {event!r}")  # pragma: no cover - the union is closed
@@ -168,7 +179,9 @@ class ConversationEngine:
             return [SendText(origin, Text("photos_received", {"count": len(images)}))]
         return [SendText(origin, Text("photo_received"))]
 
-    async def _on_command(self, origin: Origin, conv: Conversation, name: str, args: str) -> list[Action]:
+    async def _on_command(
+        self, origin: Origin, conv: Conversation, name: str, args: str, ack: Ack
+    ) -> list[Action]:
         match name:
             case "start" | "help":
                 drawing = await self._drawing_help(origin)
@@ -190,7 +203,7 @@ class ConversationEngine:
                     and args.strip()
                 ):
                     return await self._start(
-                        origin, conv, conv.images, conv.mask, args, conv.options, origin.event_id
+                        origin, conv, conv.images, conv.mask, args, conv.options, origin.event_id, ack
                     )
                 return [SendText(origin, Text("edit_needs_photo"))]
             case "usage":
@@ -200,18 +213,21 @@ class ConversationEngine:
         return [SendText(origin, Text("unknown_command", {"name": name}))]
 
     async def _on_button(
-        self, origin: Origin, conv: Conversation, action: str, job_id: str, prompt: str | None
+        self, origin: Origin, conv: Conversation, action: str, job_id: str, prompt: str | None, ack: Ack
     ) -> list[Action]:
         job = await self._store.get_job(job_id)
         if job is None:
             return [SendText(origin, Text("result_gone"), private=True)]
+        if not owns(origin, job):
+            return [not_yours(origin)]
         match action:
             case "edit_again":
                 if not job.result_refs:
                     return [SendText(origin, Text("result_unavailable"), private=True)]
                 if prompt is not None and prompt.strip():
+                    options = _keep_model(job.options)
                     return await self._start(
-                        origin, conv, job.result_refs, None, prompt, _keep_model(job.options), origin.event_id
+                        origin, conv, job.result_refs, None, prompt, options, origin.event_id, ack
                     )
                 await self._save(
                     Conversation(
@@ -229,8 +245,21 @@ class ConversationEngine:
             case "retry_confirm":
                 # Keyed by the original job and the presser, so a double tap or a second "yes" runs once.
                 key = f"retry:{job_id}:{origin.user}"
-                return await self._start(origin, conv, job.images, job.mask, job.prompt, job.options, key)
+                return await self._start(
+                    origin, conv, job.images, job.mask, job.prompt, job.options, key, ack
+                )
         return [SendText(origin, Text("result_gone"), private=True)]
+
+    async def button_refusal(self, origin: Origin, job_id: str) -> SendText | None:
+        """Why ``origin`` may not press a button of ``job_id`` (None when they may).
+
+        For adapters that must answer a press before the engine sees it (Discord opens a modal
+        at once); the rule itself is :func:`owns`.
+        """
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return SendText(origin, Text("result_gone"), private=True)
+        return None if owns(origin, job) else not_yours(origin)
 
     async def _start(
         self,
@@ -241,6 +270,7 @@ class ConversationEngine:
         prompt: str,
         options: EditOptions,
         idempotency_key: str,
+        ack: Ack,
     ) -> list[Action]:
         preferences = await self._store.get_preferences(str(origin.user.platform), origin.user.user_id)
         spec, notices = build_edit(
@@ -256,7 +286,12 @@ class ConversationEngine:
         )
         actions: list[Action] = [SendText(origin, text) for text in notices]
         try:
-            await self.runner.submit(origin, spec, f"{origin.user.platform}:{idempotency_key}")
+            await self.runner.submit(
+                origin,
+                spec,
+                f"{origin.user.platform}:{idempotency_key}",
+                before_start=ack,
+            )
         except errors.QuotaExceeded as exc:
             details = _printable(exc.details)
             kind = "community_quota_exceeded" if exc.details.get("scope") == "community" else exc.kind
@@ -310,6 +345,24 @@ class ConversationEngine:
     async def set_preferences(self, origin: Origin, options: EditOptions) -> None:
         """Save the user's defaults (adapters validate choices against the allowed models' specs)."""
         await self._store.set_preferences(str(origin.user.platform), origin.user.user_id, options)
+
+
+def owns(origin: Origin, job: Job) -> bool:
+    """A job's buttons act only for the user who asked for it, in the chat it belongs to.
+
+    Button data carries a job id anyone can copy into another chat (or forge), so every press
+    is checked against the stored job, never against where the button appears.
+    """
+    return (
+        job.platform == str(origin.user.platform)
+        and job.user_id == origin.user.user_id
+        and job.chat_id == origin.chat.chat_id
+    )
+
+
+def not_yours(origin: Origin) -> SendText:
+    """The one refusal for a press by anyone but the owner; it says nothing about the job."""
+    return SendText(origin, Text("button_not_yours"), private=True)
 
 
 def _keep_model(options: EditOptions) -> EditOptions:

@@ -8,6 +8,14 @@ Invariants:
   user is told.
 - At most ``api_concurrency`` jobs of this process prepare or call the API at once; the others
   wait in FIFO order and are told their position.
+- Crash safety (issue 10): every step that costs or shows something is recorded before the next
+  one (``JobStage``: the call started, the API's images kept, each message of the result sent),
+  so whichever process takes over a job (:mod:`core.resume`) delivers a stored result instead
+  of paying again, completes a half-sent delivery instead of refunding it, and retries a cut-off
+  call at most once. A job showing its result is never cancelled (``/cancel``, a stop).
+- A stop gives running jobs ``shutdown_grace`` seconds, then hands the rest back to the database
+  for the next process (or refunds them and tells their users, with ``ResumeMode.REFUND``)
+  while the bots can still send.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from typing import Protocol
 from core import errors
 from core.actions import (
     Button,
-    Delivered,
+    DeliveredPart,
     Outbox,
     OutputImage,
     Phase,
@@ -33,6 +41,7 @@ from core.actions import (
     SendImage,
     SendText,
     Text,
+    result_refs,
 )
 from core.catalogue import ModelCatalogue, ModelSpec
 from core.costs import estimate_cost
@@ -48,6 +57,7 @@ from core.outputs import choose_outputs
 from core.progress import ProgressReporter
 from core.quotas import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
+from core.resume import ResumeMode, Resumption, plan
 from core.store import Job, JobStatus, Store
 from core.telemetry import Telemetry
 
@@ -79,6 +89,8 @@ class JobConfig:
     heartbeat_interval: float = 20.0
     stale_after: float = 90.0
     pseudonym_secret: bytes = b"editbot"
+    resume: ResumeMode = ResumeMode.RETRY
+    shutdown_grace: float = 25.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +162,26 @@ class JobRunner:
         await self.recover()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="job-sweeper")
 
-    async def stop(self) -> None:
-        """Stop: running jobs are cancelled, refunded and their users told to try again."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop: running jobs get ``grace`` seconds (default ``shutdown_grace``) to finish.
+
+        Jobs still preparing or calling the API after that are handed back for the next process
+        (or refunded and their users told, with ``ResumeMode.REFUND``); jobs showing their result
+        finish it. Heartbeats go on meanwhile, so no other process takes a job over too early.
+        """
         self._stopping = True
+        grace = self.config.shutdown_grace if grace is None else grace
+        if self._tasks and grace > 0:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        for job_id, task in list(self._tasks.items()):
+            if job_id not in self._settling:
+                task.cancel()
+        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            self._sweeper = None
 
     def now(self) -> datetime:
         """The runner's clock (UTC)."""
@@ -176,15 +197,33 @@ class JobRunner:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
-    async def submit(self, origin: Origin, spec: EditSpec, idempotency_key: str) -> Job | None:
+    async def submit(
+        self,
+        origin: Origin,
+        spec: EditSpec,
+        idempotency_key: str,
+        *,
+        before_start: Callable[[], Awaitable[None]] | None = None,
+    ) -> Job | None:
         """Reserve quota and start the job. None when the key was seen before (nothing charged again).
+
+        ``before_start`` runs once the job row exists and before the job starts (Discord
+        acknowledges the interaction there: a crash after the acknowledgement leaves a job to
+        resume, never an acknowledged request with nothing behind it). When it raises, the job
+        is refunded (cancelled) and the exception propagates.
 
         The edit's price (:class:`core.credits.CreditTable`) is reserved in every scope the
         resolver names (member, community, global; or user, global) in one transaction.
         Raises :class:`core.errors.Busy`, :class:`core.errors.Blocked` or
         :class:`core.errors.QuotaExceeded` (:class:`core.errors.GlobalQuotaExceeded` for the cap).
         """
+        # A redelivered update is answered by its first delivery: never "busy", never charged twice.
+        if await self._store.job_by_key(idempotency_key) is not None:
+            return None
         if await self._busy(origin.user):
+            # Another process may have created this very job since the lookup above.
+            if await self._store.job_by_key(idempotency_key) is not None:
+                return None
             raise errors.Busy()
         scopes = await self.limits.scopes(origin)
         now = self._clock()
@@ -216,11 +255,32 @@ class JobRunner:
             raise
         if not created:
             return None
+        if before_start is not None:
+            try:
+                await before_start()
+            except BaseException:
+                # Not acknowledged (the platform gave up on the request and told the user): the
+                # user will ask again, so this job must not run behind their back.
+                await asyncio.shield(
+                    self._store.fail(job.id, error_kind="unacknowledged", status=JobStatus.CANCELLED)
+                )
+                raise
         # Owned at once, so a crash while the job waits in the local queue is still recoverable.
         await self._store.mark_running(job.id, self.worker_id)
+        if self._stopping:
+            # Stored and charged, but this process is on its way out: the next one runs it, and
+            # the user hears so now (that status message is stored, for the next one to replace).
+            progress = self._progress(job, origin)
+            progress.update(Phase.QUEUED, Text("progress_paused"))
+            await progress.flush()
+            await self._store.release(job.id, self.worker_id)
+            return job
+        self._start_task(job, origin)
+        return job
+
+    def _start_task(self, job: Job, origin: Origin) -> None:
         self._owners[job.id] = origin.user
         self._tasks[job.id] = asyncio.create_task(self._run(job, origin), name=f"job-{job.id}")
-        return job
 
     async def _busy(self, user: UserKey) -> bool:
         """True while the user has an edit that is not finished.
@@ -237,26 +297,52 @@ class JobRunner:
         return bool(active)
 
     def cancel_user(self, user: UserKey) -> int:
-        """Cancel the user's jobs in this process (refunded); the number cancelled."""
-        ids = [job_id for job_id, owner in self._owners.items() if owner == user]
+        """Cancel the user's jobs in this process (refunded); the number cancelled.
+
+        A job already showing its result is not cancelled: it was paid for and is being shown.
+        """
+        ids = [
+            job_id for job_id, owner in self._owners.items() if owner == user and job_id not in self._settling
+        ]
         for job_id in ids:
             self._tasks[job_id].cancel()
         return len(ids)
 
     async def recover(self) -> int:
-        """Refund jobs whose worker stopped beating, tell their users; the number recovered."""
+        """Take over jobs whose worker stopped beating and resume, retry or refund each
+        (:func:`core.resume.plan`); the number taken over."""
         cutoff = self._clock() - timedelta(seconds=self.config.stale_after)
         recovered = 0
-        for job in await self._store.stale_jobs(cutoff):
-            if job.id in self._tasks:
+        for stale in await self._store.stale_jobs(cutoff):
+            if stale.id in self._tasks or self._stopping:
                 continue
-            if await self._store.fail(job.id, error_kind="interrupted"):
-                recovered += 1
-                log.warning("job %s was left unfinished by worker %s: refunded", job.id, job.worker_id)
-                await self._notify(
-                    origin_from_json(job.origin), SendError(origin_from_json(job.origin), "interrupted")
-                )
+            job = await self._store.claim(stale.id, self.worker_id, cutoff)
+            if job is None:
+                continue  # another process was faster, or the worker came back
+            recovered += 1
+            origin = origin_from_json(job.origin)
+            decision = plan(job, self.config.resume)
+            log.warning(
+                "job %s was left unfinished by worker %s at %s (%d call(s)): %s",
+                job.id,
+                stale.worker_id,
+                job.stage,
+                job.attempts,
+                decision,
+            )
+            if decision is Resumption.REFUND:
+                progress = self._progress(job, origin)
+                await self._finish_failed(job, origin, progress, "interrupted", {})
+            else:
+                self._start_task(job, origin)
         return recovered
+
+    def _progress(self, job: Job, origin: Origin) -> ProgressReporter:
+        async def remember(message_id: str | None) -> None:
+            await self._store.set_status_message(job.id, message_id)
+
+        outbox = self._outboxes.get(origin.user.platform)
+        return ProgressReporter(outbox, origin, job.id, message_id=job.status_message, remember=remember)
 
     async def _default_prepare(
         self, images: Sequence[bytes], mask: bytes | None, spec: ModelSpec, size: str | None
@@ -271,7 +357,8 @@ class JobRunner:
             try:
                 if self._tasks:
                     await self._store.heartbeat(list(self._tasks), self.worker_id)
-                await self.recover()
+                if not self._stopping:
+                    await self.recover()
             except Exception:
                 log.exception("job sweep failed; will try again")
 
@@ -286,27 +373,41 @@ class JobRunner:
 
     async def _run(self, job: Job, origin: Origin) -> None:
         self.telemetry.begin(job)
-        outbox = self._outboxes.get(origin.user.platform)
-        progress = ProgressReporter(outbox, origin, job.id)
+        progress = self._progress(job, origin)
         try:
-            await self._acquire_slot(job.id, progress)
-            try:
-                delivered, result = await self._execute(job, origin, progress)
-            finally:
-                await self._release_slot()
-            credits = self.credits.for_result(job.model, job.options, len(result.images), job.credits)
+            if job.stage.has_result:
+                images = tuple(await self._store.job_result(job.id))
+                self._settling.add(job.id)
+                usage_tokens, cost = job.usage_tokens, job.estimated_cost
+            else:
+                await self._acquire_slot(job.id, progress)
+                try:
+                    result = await self._execute(job, origin, progress)
+                finally:
+                    await self._release_slot()
+                images, usage_tokens, cost = (
+                    result.images,
+                    result.usage.total_tokens if result.usage else None,
+                    _cost(self.catalogue.spec(result.model or job.model), job, result),
+                )
+                await self._store.save_result(job.id, images, usage_tokens=usage_tokens, estimated_cost=cost)
+            delivered = await self._deliver(job, origin, progress, images)
+            credits = self.credits.for_result(job.model, job.options, len(images), job.credits)
             await self._store.succeed(
                 job.id,
                 credits=credits,
-                usage_tokens=result.usage.total_tokens if result.usage else None,
-                estimated_cost=_cost(self.catalogue.spec(result.model or job.model), job, result),
-                result_refs=delivered.images if delivered else (),
+                usage_tokens=usage_tokens,
+                estimated_cost=cost,
+                result_refs=delivered,
             )
             self.telemetry.end("delivered", credits)
         except asyncio.CancelledError:
-            kind = "interrupted" if self._stopping else "cancelled"
-            status = JobStatus.FAILED if self._stopping else JobStatus.CANCELLED
-            await asyncio.shield(self._finish_failed(job, origin, progress, kind, {}, status))
+            if self._stopping:
+                await asyncio.shield(self._hand_back(job, origin, progress))
+            else:
+                await asyncio.shield(
+                    self._finish_failed(job, origin, progress, "cancelled", {}, JobStatus.CANCELLED)
+                )
             raise
         except errors.EditbotError as exc:
             kind, details = explain(exc)
@@ -319,6 +420,18 @@ class JobRunner:
             self._owners.pop(job.id, None)
             self._settling.discard(job.id)
 
+    async def _hand_back(self, job: Job, origin: Origin, progress: ProgressReporter) -> None:
+        """A stop cut the job off before its result: the next process runs it, or it is refunded."""
+        current = await self._store.get_job(job.id) or job
+        if plan(current, self.config.resume) is Resumption.REFUND:
+            await self._finish_failed(job, origin, progress, "interrupted", {})
+            return
+        progress.update(Phase.QUEUED, Text("progress_paused"))
+        await progress.flush()
+        await self._store.release(job.id, self.worker_id)
+        self.telemetry.end("handed_back")
+        log.info("job %s handed back for the next process", job.id)
+
     async def _finish_failed(
         self,
         job: Job,
@@ -329,6 +442,18 @@ class JobRunner:
         status: JobStatus = JobStatus.FAILED,
     ) -> None:
         await progress.close()
+        current = await self._store.get_job(job.id)
+        if current is not None and current.delivery and not current.status.finished:
+            # Part of the result reached the user (the rest failed): it is theirs, and paid for.
+            await self._store.succeed(
+                job.id,
+                credits=current.credits,
+                usage_tokens=current.usage_tokens,
+                estimated_cost=current.estimated_cost,
+                result_refs=result_refs(current.delivery),
+            )
+            self.telemetry.end("delivered", current.credits)
+            return
         self.telemetry.end(kind)
         if not await self._store.fail(job.id, error_kind=kind, status=status):
             return
@@ -357,11 +482,12 @@ class JobRunner:
             self._running -= 1
             self._slots.notify_all()
 
-    async def _execute(
-        self, job: Job, origin: Origin, progress: ProgressReporter
-    ) -> tuple[Delivered | None, EditResult]:
+    async def _execute(self, job: Job, origin: Origin, progress: ProgressReporter) -> EditResult:
         spec = self.catalogue.spec(job.model)
         progress.update(Phase.PREPARING, Text("progress_preparing"))
+        # The status message is recorded with the job before any other step, so a crash from
+        # here on leaves its id to the next process to replace or remove.
+        await progress.flush()
         fetcher = self._fetchers.get(origin.user.platform)
         if fetcher is None:
             raise errors.EditbotError("no file fetcher for platform")
@@ -386,34 +512,52 @@ class JobRunner:
             output_format=outputs.output_format,
             output_compression=outputs.output_compression,
         )
+        await self._store.start_call(job.id, self.worker_id)
         result = await self._with_ticker(self._editor.edit(request), progress)
+        # Paid for from here on: never cancelled again (see the module's invariants).
+        self._settling.add(job.id)
+        return result
 
+    async def _deliver(
+        self, job: Job, origin: Origin, progress: ProgressReporter, images: Sequence[bytes]
+    ) -> tuple[ImageRef, ...]:
+        """Show the result, recording each message sent; returns where the images now live."""
         progress.update(Phase.SENDING, Text("progress_sending"))
-        results = tuple(_output(data, job.id, i) for i, data in enumerate(result.images))
+        results = tuple(_output(data, job.id, i) for i, data in enumerate(images))
+        outbox = self._outboxes.get(origin.user.platform)
         if outbox is None:
             raise errors.EditbotError("no outbox for platform")
         await progress.close()
         # A cut-out is a file: a photo would lose its transparency to the platform's recompression.
         as_document = bool(job.options.cutout) or any(ref.as_document for ref in job.images)
-        self._settling.add(job.id)
+        recorded: list[DeliveredPart] = list(job.delivery)
+
+        async def record(part: DeliveredPart) -> None:
+            await self._store.record_delivery(job.id, part)
+            recorded.append(part)
+
+        action = SendImage(
+            origin,
+            job.id,
+            results,
+            job.prompt,
+            result_buttons(job.id),
+            as_document,
+            cutout=bool(job.options.cutout),
+            delivered=job.delivery,
+            record=record,
+        )
         try:
-            delivered = await outbox.send(
-                SendImage(
-                    origin,
-                    job.id,
-                    results,
-                    job.prompt,
-                    result_buttons(job.id),
-                    as_document,
-                    cutout=bool(job.options.cutout),
-                )
-            )
+            delivered = await outbox.send(action)
         except errors.EditbotError:
             raise
         except Exception as exc:
             log.warning("delivering job %s failed", job.id, exc_info=True)
             raise errors.DeliveryFailed() from exc
-        return delivered, result
+        if not recorded and delivered is not None:
+            # An outbox that does not record its parts (the console) delivered it in one go.
+            await record(DeliveredPart("message", 0, delivered.message_id or "", delivered.images))
+        return delivered.images if delivered is not None and delivered.images else result_refs(recorded)
 
     async def _with_ticker(self, call: Awaitable[EditResult], progress: ProgressReporter) -> EditResult:
         started = time.monotonic()

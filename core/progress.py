@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from core.actions import Outbox, Phase, SendProgress, Text
 from core.events import Origin
@@ -18,15 +20,30 @@ log = logging.getLogger(__name__)
 
 
 class ProgressReporter:
-    """Sends :class:`SendProgress` for one job through an outbox, newest state first."""
+    """Sends :class:`SendProgress` for one job through an outbox, newest state first.
 
-    def __init__(self, outbox: Outbox | None, origin: Origin, job_id: str) -> None:
+    The status message's id is kept with the job (``remember``), so a process that resumes the
+    job edits or removes the message an earlier process left on screen.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox | None,
+        origin: Origin,
+        job_id: str,
+        *,
+        message_id: str | None = None,
+        remember: Callable[[str | None], Awaitable[None]] | None = None,
+    ) -> None:
         self._outbox = outbox
         self._origin = origin
         self._job_id = job_id
+        self._message_id = message_id
+        self._remember = remember
         self._latest: SendProgress | None = None
         self._last_sent: tuple[Phase, Text] | None = None
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def update(self, phase: Phase, text: Text) -> None:
@@ -34,6 +51,7 @@ class ProgressReporter:
         if self._outbox is None:
             return
         self._latest = SendProgress(self._origin, self._job_id, phase, text)
+        self._idle.clear()
         self._wake.set()
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"progress-{self._job_id}")
@@ -41,6 +59,8 @@ class ProgressReporter:
     async def _run(self) -> None:
         assert self._outbox is not None
         while True:
+            if self._latest is None:
+                self._idle.set()
             await self._wake.wait()
             self._wake.clear()
             action, self._latest = self._latest, None
@@ -49,17 +69,43 @@ class ProgressReporter:
             if (action.phase, action.text) == self._last_sent:
                 continue
             try:
-                await self._outbox.send(action)
+                await self._send(replace(action, message_id=self._message_id))
                 self._last_sent = (action.phase, action.text)
             except Exception:  # a failed status update must never fail the edit itself
                 log.warning("progress update for job %s failed", self._job_id, exc_info=True)
             if action.phase is Phase.DONE:
+                self._idle.set()
                 return
+
+    async def _send(self, action: SendProgress) -> None:
+        assert self._outbox is not None
+        delivered = await self._outbox.send(action)
+        if action.phase is Phase.DONE:
+            if self._message_id is not None:
+                self._message_id = None
+                await self._store(None)
+            return
+        new_id = delivered.message_id if delivered is not None else None
+        if new_id is not None and new_id != self._message_id:
+            self._message_id = new_id
+            await self._store(new_id)
+
+    async def _store(self, message_id: str | None) -> None:
+        if self._remember is not None:
+            await self._remember(message_id)
+
+    async def flush(self) -> None:
+        """Wait until the newest state was sent (the message stays; a graceful stop's last word)."""
+        if self._task is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._idle.wait()), timeout=30)
 
     async def close(self) -> None:
         """Remove the status message (``Phase.DONE``) and wait until that is sent."""
-        if self._task is None:
+        if self._outbox is None or (self._task is None and self._message_id is None):
             return
         self.update(Phase.DONE, Text("progress_done"))
+        assert self._task is not None
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._task), timeout=30)

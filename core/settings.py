@@ -19,6 +19,7 @@ from core.credits import CreditTable, parse_rules
 from core.errors import ConfigError
 from core.identity import UserKey
 from core.quotas import QuotaPolicy
+from core.resume import ResumeMode
 
 
 class QuotaPeriod(StrEnum):
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
     job_stale_after: float = Field(default=90.0, ge=0.1)
     max_input_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     pseudonym_secret: SecretStr | None = None
+
+    # crash safety (issue 10)
+    resume_interrupted: ResumeMode = ResumeMode.RETRY
+    shutdown_grace: float = Field(default=25.0, ge=0)
 
     # service operation (issue 13)
     log_level: str = "INFO"

@@ -21,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from core.actions import DeliveredPart
 from core.events import EditOptions
 from core.identity import Community, UserKey
 from core.refs import ImageRef
@@ -72,6 +73,26 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+class JobStage(StrEnum):
+    """How far an unfinished job got; decides what a recovering process does with it.
+
+    RESERVED (charged, no API call yet) -> CALLING (a call started; ``Job.attempts`` counts them)
+    -> ANSWERED (the API's images are stored) -> DELIVERING (some messages of the result were
+    sent, ``Job.delivery``). A job that reached ANSWERED is never refunded by a recovery: its
+    result is delivered (or completed) and the job committed.
+    """
+
+    RESERVED = "reserved"
+    CALLING = "calling"
+    ANSWERED = "answered"
+    DELIVERING = "delivering"
+
+    @property
+    def has_result(self) -> bool:
+        """True once the API's answer is stored (nothing left to pay for)."""
+        return self in (JobStage.ANSWERED, JobStage.DELIVERING)
+
+
 @dataclass(frozen=True, slots=True)
 class QuotaScope:
     """One counter a job draws on, with its limit in credits (None: counted, never refused).
@@ -113,6 +134,19 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    stage: JobStage = JobStage.RESERVED
+    attempts: int = 0
+    delivery: tuple[DeliveredPart, ...] = ()
+    status_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpdate:
+    """A platform update kept in the inbox until it was handled."""
+
+    platform: str
+    update_id: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +238,10 @@ class Store(Protocol):
         """The job, or None."""
         ...
 
+    async def job_by_key(self, idempotency_key: str) -> Job | None:
+        """The job created under ``idempotency_key``, or None."""
+        ...
+
     async def mark_running(self, job_id: str, worker_id: str) -> bool:
         """QUEUED -> RUNNING with started/heartbeat times; False if the job is not queued."""
         ...
@@ -233,6 +271,59 @@ class Store(Protocol):
 
     async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:
         """Remember where the delivered result lives on the platform (for "edit again")."""
+        ...
+
+    # -- crash safety (issue 10) ----------------------------------------------------------
+
+    async def start_call(self, job_id: str, worker_id: str) -> int:
+        """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
+        ...
+
+    async def save_result(
+        self,
+        job_id: str,
+        images: Sequence[bytes],
+        *,
+        usage_tokens: int | None,
+        estimated_cost: float | None,
+    ) -> None:
+        """Keep the API's images with the job (stage ANSWERED) until the job finishes."""
+        ...
+
+    async def job_result(self, job_id: str) -> list[bytes]:
+        """The images kept by :meth:`save_result` (empty when none)."""
+        ...
+
+    async def record_delivery(self, job_id: str, part: DeliveredPart) -> None:
+        """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING)."""
+        ...
+
+    async def set_status_message(self, job_id: str, message_id: str | None) -> None:
+        """Remember (or with None forget) the job's progress message."""
+        ...
+
+    async def claim(self, job_id: str, worker_id: str, heartbeat_before: datetime) -> Job | None:
+        """Take over an unfinished job not heard from since ``heartbeat_before``; None if another
+        process was faster or its worker is alive. The job is RUNNING for ``worker_id`` after."""
+        ...
+
+    async def release(self, job_id: str, worker_id: str) -> None:
+        """Hand an unfinished job back for the next process to claim at once (graceful stop)."""
+        ...
+
+    async def inbox_put(self, update: StoredUpdate, worker_id: str) -> bool:
+        """Store an update before its receipt is confirmed; False when it was stored already."""
+        ...
+
+    async def inbox_done(self, platform: str, update_id: str) -> None:
+        """Mark an update handled (kept a while, so a redelivery of it is skipped)."""
+        ...
+
+    async def inbox_claim(
+        self, platform: str, claimed_before: datetime, worker_id: str
+    ) -> list[StoredUpdate]:
+        """Take over unhandled updates another worker claimed before ``claimed_before`` (its
+        handler died), oldest first; handled ones older than a day are forgotten on the way."""
         ...
 
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:

@@ -2,9 +2,11 @@
 show the replies. They translate and never decide.
 
 How each kind is acknowledged (and why):
-- ``/edit``, "Edit image" and "Edit again" submissions start a job: deferred publicly ("thinking…"),
-  so the result lands in the channel for everyone; if the engine refuses instead, the placeholder
-  is deleted and the reason goes privately to the user (it is nobody else's business).
+- ``/edit``, "Edit image" and "Edit again" submissions start a job: deferred publicly ("thinking…")
+  once the job is stored (so an acknowledged request always has a job behind it, even across a
+  crash), and the result lands in the channel for everyone; if the engine refuses instead, the
+  interaction is deferred privately and the reason goes to the user only (nobody else's business);
+  if the job existed already (the interaction reached two processes), whoever created it answers.
 - ``/usage``, ``/help`` and "Retry" only answer the user: deferred ephemerally.
 - Admin commands (``/limits`` … ``/stats``) are deferred ephemerally too: refusals are nobody else's
   business, and answers (including the /stats chart) may name members and their usage; an admin
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
@@ -56,6 +58,35 @@ class DiscordHandlers:
         actions = await self._engine.handle(origin, event)
         await self._outbox.answer(origin, actions, acked)
 
+    async def _start(
+        self,
+        interaction: discord.Interaction[Any],
+        origin: Origin,
+        event: Event,
+        ack: Callable[[], Awaitable[None]],
+        acked: Acked,
+    ) -> None:
+        """An event that may start an edit: its job is stored before the interaction is acknowledged.
+
+        A crash after the acknowledgement then leaves a job the next process resumes, never a
+        "thinking…" with nothing behind it. Nothing started (a refusal): a private answer. Nothing
+        started and nothing to say: this interaction's job already exists (delivered twice, or to
+        two processes) and whoever created it answers.
+        """
+        done = False
+
+        async def acknowledge() -> None:
+            nonlocal done
+            await ack()
+            done = True
+
+        actions = await self._engine.handle(origin, event, acknowledge=acknowledge)
+        if done:
+            await self._outbox.answer(origin, actions, acked)
+        elif actions:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self._outbox.answer(origin, actions, Acked.PRIVATE)
+
     @contextlib.asynccontextmanager
     async def _guard(self, interaction: discord.Interaction[Any]) -> AsyncIterator[None]:
         """Log what went wrong and tell the user in plain words, never with details."""
@@ -80,14 +111,13 @@ class DiscordHandlers:
     ) -> None:
         """``/edit``: the images, prompt, mask and options all at once."""
         async with self._guard(interaction):
-            await interaction.response.defer(thinking=True)
             event = EditSubmitted(
                 tuple(attachment_ref(a) for a in images),
                 prompt,
                 attachment_ref(mask) if mask is not None else None,
                 options,
             )
-            await self._run(origin_of(interaction), event, Acked.JOB)
+            await self._start(interaction, origin_of(interaction), event, _defer(interaction), Acked.JOB)
 
     async def command(self, interaction: discord.Interaction[Any], name: str) -> None:
         """``/usage`` and ``/help``: a private answer."""
@@ -122,26 +152,34 @@ class DiscordHandlers:
     ) -> None:
         """The "Edit image" modal was submitted: edit the message's image."""
         async with self._guard(interaction):
-            await interaction.response.defer(thinking=True)
             event = EditSubmitted((image,), prompt, attachment_ref(mask) if mask is not None else None)
-            await self._run(origin_of(interaction), event, Acked.JOB)
+            await self._start(interaction, origin_of(interaction), event, _defer(interaction), Acked.JOB)
 
     async def press(self, interaction: discord.Interaction[Any], action: str, job_id: str) -> None:
         """A button under a result or a retry confirmation."""
         async with self._guard(interaction):
             locale = locale_of(interaction)
             if action == "edit_again":
+                # The modal opens before the engine sees the press, so ownership is checked first.
+                refusal = await self._engine.button_refusal(origin_of(interaction), job_id)
+                if refusal is not None:
+                    text = i18n.render(locale, refusal.text)
+                    await interaction.response.send_message(text, ephemeral=True)
+                    return
 
                 async def submit(modal_interaction: discord.Interaction[Any], prompt: str) -> None:
                     await self.submit_again(modal_interaction, job_id, prompt)
 
                 await interaction.response.send_modal(PromptModal(locale, submit))
             elif action == "retry_confirm":
-                await interaction.response.edit_message(
-                    content=i18n.render(locale, "discord_retrying"), view=None
-                )
+
+                async def confirm() -> None:
+                    await interaction.response.edit_message(
+                        content=i18n.render(locale, "discord_retrying"), view=None
+                    )
+
                 origin = origin_of(interaction, mode=FOLLOWUP)
-                await self._run(origin, ButtonPressed(action, job_id), Acked.UPDATED)
+                await self._start(interaction, origin, ButtonPressed(action, job_id), confirm, Acked.UPDATED)
             else:
                 await interaction.response.defer(ephemeral=True, thinking=True)
                 await self._run(origin_of(interaction), ButtonPressed(action, job_id), Acked.PRIVATE)
@@ -153,6 +191,14 @@ class DiscordHandlers:
                 text = i18n.render(locale_of(interaction), "prompt_missing")
                 await interaction.response.send_message(text, ephemeral=True)
                 return
-            await interaction.response.defer(thinking=True)
             event = ButtonPressed("edit_again", job_id, prompt=prompt)
-            await self._run(origin_of(interaction), event, Acked.JOB)
+            await self._start(interaction, origin_of(interaction), event, _defer(interaction), Acked.JOB)
+
+
+def _defer(interaction: discord.Interaction[Any]) -> Callable[[], Awaitable[None]]:
+    """The public "thinking…" acknowledgement of an interaction that starts an edit."""
+
+    async def defer() -> None:
+        await interaction.response.defer(thinking=True)
+
+    return defer

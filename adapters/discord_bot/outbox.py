@@ -28,6 +28,7 @@ from core import errors, i18n
 from core.actions import (
     Action,
     Delivered,
+    DeliveredPart,
     OutputImage,
     Phase,
     SendError,
@@ -136,6 +137,10 @@ class DiscordOutbox:
             raise errors.DeliveryFailed(f"posting to channel {reply.channel_id} failed: {exc}") from exc
 
     async def _result(self, reply: Reply, action: SendImage) -> Delivered:
+        # One message carries the whole result; once recorded, a resumed job does not post it again.
+        done = action.part("message")
+        if done is not None:
+            return Delivered(message_id=done.message_id, images=done.refs)
         locale = action.origin.locale
         images = await _fit(action.images, reply.upload_limit)
         caption = cut(action.caption, _CAPTION_MAX)
@@ -151,7 +156,9 @@ class DiscordOutbox:
             message = await self._to_channel(reply, locale, caption, images=images, view=view)
         except discord.HTTPException as exc:
             raise errors.DeliveryFailed(f"Discord refused the result: {exc}") from exc
-        return Delivered(message_id=str(message.id), images=refs_of(message.attachments))
+        refs = refs_of(message.attachments)
+        await action.sent(DeliveredPart("message", 0, str(message.id), refs))
+        return Delivered(message_id=str(message.id), images=refs)
 
     async def answer(self, origin: Origin, actions: list[Action], acked: Acked) -> None:
         """Show the immediate replies of ``engine.handle`` for an interaction acknowledged as ``acked``.

@@ -7,10 +7,13 @@ Telegram's: it depends on mentions, replies and bot commands.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Message, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -21,7 +24,7 @@ from telegram.ext import (
 
 from adapters.telegram_bot.admin import admin_command
 from adapters.telegram_bot.albums import AlbumCollector
-from adapters.telegram_bot.outbox import TelegramOutbox
+from adapters.telegram_bot.outbox import TelegramOutbox, cut
 from adapters.telegram_bot.preferences import PreferencesMenu
 from adapters.telegram_bot.translate import (
     GROUP_TYPES,
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SIMPLE_COMMANDS = frozenset({"start", "help", "cancel", "skip", "usage"})
 BUTTON_PATTERN = r"^(edit_again|retry|retry_confirm):[0-9a-f]+$"
+ALERT_MAX = 200  # answerCallbackQuery's text limit
 
 
 class TelegramHandlers:
@@ -52,10 +56,12 @@ class TelegramHandlers:
         outbox: TelegramOutbox,
         menu: PreferencesMenu,
         album_delay: float = 1.0,
+        on_album: Callable[[list[Message]], Awaitable[None]] | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._menu = menu
+        self._album_handled = on_album
         self.albums = AlbumCollector(self._on_album, album_delay)
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -66,6 +72,7 @@ class TelegramHandlers:
         app.add_handler(MessageHandler(messages & filters.ChatType.PRIVATE, self.on_other))
         app.add_handler(CallbackQueryHandler(self.on_button, pattern=BUTTON_PATTERN))
         app.add_handler(CallbackQueryHandler(self._menu.on_press, pattern=PreferencesMenu.PATTERN))
+        app.add_handler(CallbackQueryHandler(self.on_stray_button))
         app.add_error_handler(self.on_error)
 
     async def _dispatch(self, origin: Origin, event: Event) -> None:
@@ -87,6 +94,8 @@ class TelegramHandlers:
         images = tuple(ref for m in parts for ref in images_of(m))
         bot = captioned.get_bot()
         await self._on_images(captioned, images, bot.username, bot.id)
+        if self._album_handled is not None:
+            await self._album_handled(parts)
 
     async def _on_images(self, message: Message, images: tuple[Any, ...], bot_name: str, bot_id: int) -> None:
         user = message.from_user
@@ -147,17 +156,44 @@ class TelegramHandlers:
         await self._outbox.send(SendText(origin, Text("send_photo_first")))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """ "Edit again", "Retry" and its confirmation, under results."""
+        """ "Edit again", "Retry" and its confirmation, under results.
+
+        The engine decides first, so a refusal (someone else's button, a result that is gone)
+        can be the press's own alert instead of a message in the chat; every press is answered,
+        even when handling fails, or the button keeps spinning.
+        """
         query = update.callback_query
         if query is None or query.data is None:
             return
-        await query.answer()
-        message = query.message
-        if not isinstance(message, Message):
-            return
-        action, _, job_id = query.data.partition(":")
-        origin = origin_of(message, query.from_user, f"cb:{query.id}")
-        await self._dispatch(origin, ButtonPressed(action, job_id))
+        answered = False
+        try:
+            message = query.message
+            if not isinstance(message, Message):
+                return
+            action, _, job_id = query.data.partition(":")
+            origin = origin_of(message, query.from_user, f"cb:{query.id}")
+            actions = await self._engine.handle(origin, ButtonPressed(action, job_id))
+            alerts = [a for a in actions if isinstance(a, SendText) and a.private]
+            if alerts:
+                text = i18n.render(origin.locale, alerts[0].text)
+                await query.answer(cut(text, ALERT_MAX), show_alert=True)
+            else:
+                await query.answer()
+            answered = True
+            for action_ in actions:
+                if action_ not in alerts:
+                    await self._outbox.send(action_)
+        finally:
+            if not answered:
+                with contextlib.suppress(TelegramError):
+                    await query.answer()
+
+    async def on_stray_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Callback data no handler knows (an old bot version's buttons): stop the spinner."""
+        query = update.callback_query
+        if query is not None:
+            with contextlib.suppress(TelegramError):
+                await query.answer()
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the error; tell the user something went wrong, never the details."""

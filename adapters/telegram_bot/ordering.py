@@ -7,7 +7,7 @@ while the updates of one user in one chat are handled strictly in arrival order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -22,15 +22,29 @@ def _key(update: object) -> tuple[int, int] | None:
 
 
 class PerUserOrder(BaseUpdateProcessor):
-    """Concurrent across users, sequential within one user's conversation."""
+    """Concurrent across users, sequential within one user's conversation.
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
+    ``on_handled`` is told about each update whose handlers returned (PTB's error handlers
+    included), never about one cut off by a shutdown: that one is handled again later.
+    """
+
+    def __init__(
+        self,
+        max_concurrent_updates: int = 256,
+        on_handled: Callable[[object], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
         self._waiting: dict[tuple[int, int], int] = {}
+        self._on_handled = on_handled
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Await the handler coroutine under the lock of the update's user."""
+        """Await the handler coroutine under the lock of the update's user, then report it handled."""
+        await self._in_order(update, coroutine)
+        if self._on_handled is not None:
+            await self._on_handled(update)
+
+    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _key(update)
         if key is None:
             await coroutine

@@ -30,6 +30,7 @@ from core.actions import (
     Action,
     Button,
     Delivered,
+    DeliveredPart,
     OutputImage,
     Phase,
     SendError,
@@ -37,6 +38,7 @@ from core.actions import (
     SendProgress,
     SendText,
     Text,
+    result_refs,
 )
 from core.events import Origin
 from core.identity import Platform
@@ -104,7 +106,7 @@ class TelegramOutbox:
             case SendError(origin=origin, kind=kind, details=details):
                 await self.text(origin, i18n.render(loc, kind, **details))
             case SendProgress():
-                await self._progress(action)
+                return await self._progress(action)
             case SendImage():
                 return await self._result(action)
         return None
@@ -115,29 +117,40 @@ class TelegramOutbox:
             text=cut(text, TEXT_MAX), reply_parameters=_reply(origin), reply_markup=markup, **_where(origin)
         )
 
-    async def _progress(self, action: SendProgress) -> None:
+    async def _progress(self, action: SendProgress) -> Delivered | None:
+        """Create, edit or delete the job's status message; the id comes with the action when
+        another process created it (the job stores it), and goes back in ``Delivered``."""
         origin, job = action.origin, action.job_id
+        known = self._status.get(job) or (int(action.message_id) if action.message_id else None)
         if action.phase is Phase.DONE:
             await self._stop_typing(job)
-            message_id = self._status.pop(job, None)
-            if message_id is not None:
+            self._status.pop(job, None)
+            if known is not None:
                 with contextlib.suppress(TelegramError):
-                    await self._bot.delete_message(chat_id=int(origin.chat.chat_id), message_id=message_id)
-            return
+                    await self._bot.delete_message(chat_id=int(origin.chat.chat_id), message_id=known)
+            return None
         text = i18n.render(origin.locale, action.text)
-        message_id = self._status.get(job)
-        if message_id is None:
+        if action.phase is Phase.QUEUED:
+            await self._stop_typing(job)  # waiting (in line, or for the next process): nothing to show
+        elif job not in self._typing:
+            self._typing[job] = asyncio.create_task(self._keep_typing(origin), name=f"typing-{job}")
+        if known is None:
             message = await self.text(origin, text)
             self._status[job] = message.message_id
-            self._typing[job] = asyncio.create_task(self._keep_typing(origin), name=f"typing-{job}")
-            return
+            return Delivered(message_id=str(message.message_id))
+        self._status[job] = known
         try:
-            await self._bot.edit_message_text(
-                text=text, chat_id=int(origin.chat.chat_id), message_id=message_id
-            )
+            await self._bot.edit_message_text(text=text, chat_id=int(origin.chat.chat_id), message_id=known)
         except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
+            lowered = exc.message.lower()
+            if "not found" in lowered or "can't be edited" in lowered:
+                # Deleted by the user (or too old to edit): a new status message takes its place.
+                message = await self.text(origin, text)
+                self._status[job] = message.message_id
+                return Delivered(message_id=str(message.message_id))
+            if "not modified" not in lowered:
                 raise
+        return Delivered(message_id=str(known))
 
     async def _keep_typing(self, origin: Origin) -> None:
         while True:
@@ -153,60 +166,107 @@ class TelegramOutbox:
                 await task
 
     async def _result(self, action: SendImage) -> Delivered:
+        """Send the result as recorded parts: the photo (or album and a buttons message), then the
+        full-size files. Parts an interrupted attempt already sent are skipped."""
         origin, loc = action.origin, action.origin.locale
         await self._stop_typing(action.job_id)
         markup = keyboard(action.buttons, loc)
         caption = cut(action.caption, CAPTION_MAX)
         photos = [await asyncio.to_thread(_as_photo, image) for image in action.images]
+        parts = list(action.delivered)
+
+        async def sent(part: DeliveredPart) -> None:
+            await action.sent(part)
+            parts.append(part)
+
         try:
             if len(photos) == 1:
-                sent = [
-                    await self._bot.send_photo(
-                        photo=photos[0].data,
-                        caption=caption,
-                        reply_markup=markup,
-                        reply_parameters=_reply(origin),
-                        **_where(origin),
-                    )
-                ]
+                if action.part("photo") is None and action.part("document") is None:
+                    await sent(await self._single(origin, photos[0], action.images[0], caption, markup))
             else:
-                media = [
-                    InputMediaPhoto(p.data, caption=caption if i == 0 else None, filename=p.filename)
-                    for i, p in enumerate(photos)
-                ]
-                sent = list(
-                    await self._bot.send_media_group(
-                        media=media, reply_parameters=_reply(origin), **_where(origin)
-                    )
-                )
-                if markup is not None:
-                    await self.text(
-                        origin, i18n.render(loc, Text("results_above", {"count": len(photos)})), markup
-                    )
-            refs = [photo_ref(m) for m in sent]
+                if action.part("album") is None and not any(p.kind == "document" for p in parts):
+                    media = [
+                        InputMediaPhoto(p.data, caption=caption if i == 0 else None, filename=p.filename)
+                        for i, p in enumerate(photos)
+                    ]
+                    try:
+                        album = await self._bot.send_media_group(
+                            media=media, reply_parameters=_reply(origin), **_where(origin)
+                        )
+                    except BadRequest as exc:
+                        if "photo" not in exc.message.lower():
+                            raise
+                        # Refused as photos (extreme proportions): the files below are the result.
+                        log.info("Telegram refused the results as photos (%s): sending files", exc.message)
+                    else:
+                        refs = tuple(ref for m in album if (ref := photo_ref(m)) is not None)
+                        await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
+            shown = len(photos) == 1 or any(p.kind == "album" for p in parts)
             for i, image in enumerate(action.images):
                 # Only edit results come with the full-resolution file; a chart (no job) is just a photo.
-                if action.job_id and (action.as_document or _needs_document(image, photos[i])):
-                    doc = await self._send_document(origin, image, caption if len(photos) == 1 else None)
+                wanted = action.as_document or not shown or _needs_document(image, photos[i])
+                if action.job_id and wanted and not any(p.kind == "document" and p.index == i for p in parts):
+                    first = len(photos) == 1 or (not shown and i == 0)
+                    doc = await self._send_document(origin, image, caption if first else None)
                     if doc is not None:
-                        refs[i] = doc
-                if action.cutout:
+                        await sent(DeliveredPart("document", i, doc[0], (doc[1],)))
+                if action.cutout and action.part("sticker", i) is None:
                     # A transparent cut-out is one tap away from the user's sticker pack.
                     sticker = await asyncio.to_thread(sticker_webp, image.data)
-                    await self._bot.send_sticker(sticker=sticker, **_where(origin))
+                    message = await self._bot.send_sticker(sticker=sticker, **_where(origin))
+                    await sent(DeliveredPart("sticker", i, str(message.message_id)))
+            if len(photos) > 1 and markup is not None and action.part("buttons") is None:
+                # Last, so "the results above" holds whether they came as an album, files or both.
+                text = i18n.render(loc, Text("results_above", {"count": len(photos)}))
+                await sent(
+                    DeliveredPart("buttons", 0, str((await self.text(origin, text, markup)).message_id))
+                )
         except Forbidden as exc:
             raise errors.DeliveryFailed(str(exc)) from exc
-        return Delivered(message_id=str(sent[0].message_id), images=tuple(r for r in refs if r is not None))
+        return Delivered(message_id=parts[0].message_id if parts else None, images=result_refs(parts))
+
+    async def _single(
+        self,
+        origin: Origin,
+        photo: OutputImage,
+        original: OutputImage,
+        caption: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> DeliveredPart:
+        """One result as a photo; as a file when Telegram refuses the photo (extreme proportions)."""
+        try:
+            message = await self._bot.send_photo(
+                photo=photo.data,
+                caption=caption,
+                reply_markup=markup,
+                reply_parameters=_reply(origin),
+                **_where(origin),
+            )
+        except BadRequest as exc:
+            if "photo" not in exc.message.lower():
+                raise
+            log.info("Telegram refused the result as a photo (%s): sending it as a file", exc.message)
+            doc = await self._send_document(origin, original, caption, markup)
+            if doc is None:
+                raise errors.DeliveryFailed(exc.message) from exc
+            return DeliveredPart("document", 0, doc[0], (doc[1],))
+        ref = photo_ref(message)
+        return DeliveredPart("photo", 0, str(message.message_id), (ref,) if ref is not None else ())
 
     async def _send_document(
-        self, origin: Origin, image: OutputImage, caption: str | None
-    ) -> ImageRef | None:
+        self,
+        origin: Origin,
+        image: OutputImage,
+        caption: str | None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> tuple[str, ImageRef] | None:
         if len(image.data) > DOCUMENT_MAX_BYTES:
             return None
         message = await self._bot.send_document(
             document=image.data,
             filename=image.filename,
             caption=caption,
+            reply_markup=markup,
             disable_content_type_detection=True,
             reply_parameters=_reply(origin),
             **_where(origin),
@@ -214,7 +274,7 @@ class TelegramOutbox:
         doc = message.document
         if doc is None:
             return None
-        return ImageRef(
+        ref = ImageRef(
             Platform.TELEGRAM,
             doc.file_id,
             filename=doc.file_name,
@@ -224,6 +284,7 @@ class TelegramOutbox:
             height=image.height,
             as_document=True,
         )
+        return str(message.message_id), ref
 
 
 def _as_photo(image: OutputImage) -> OutputImage:

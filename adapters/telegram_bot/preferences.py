@@ -113,6 +113,11 @@ class PreferencesMenu:
             return
         _, field, value = query.data.split(":", 2)
         origin = origin_of(query.message, query.from_user, f"cb:{query.id}")
+        asked = query.message.reply_to_message
+        if asked is not None and asked.from_user is not None and asked.from_user.id != query.from_user.id:
+            # The menu answers someone's /settings in a group: only they may use it.
+            await query.answer(i18n.render(origin.locale, "button_not_yours"), show_alert=True)
+            return
         prefs = self._effective(await self._engine.preferences(origin))
         changed = self._apply(prefs, field, value)
         if changed is None:

@@ -14,6 +14,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
+from adapters.telegram_bot.inbox import Inbox
 from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
 from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
@@ -36,13 +37,15 @@ def build_application(
     # Opt in to PTB 22's timedelta durations now, instead of a deprecation warning per 429.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     assert settings.telegram_token is not None
+    inbox = Inbox(core.store, core.runner.worker_id, settings.job_stale_after)
     app = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
+        .update_queue(inbox)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
         .rate_limiter(MeteredRateLimiter(core.telemetry, max_retries=3))
-        .concurrent_updates(PerUserOrder(256))
+        .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled))
         .connect_timeout(10)
         .read_timeout(30)
         .write_timeout(60)
@@ -50,9 +53,12 @@ def build_application(
         .build()
     )
     outbox = TelegramOutbox(app.bot)
-    handlers = TelegramHandlers(core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay)
+    handlers = TelegramHandlers(
+        core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay, on_album=inbox.albums_handled
+    )
     handlers.register(app)
     app.bot_data["handlers"] = handlers
+    app.bot_data["inbox"] = inbox
     core.runner.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
     core.alerts.attach(Platform.TELEGRAM, TelegramDirect(app.bot))  # owner alerts (issue 13)
     return app
@@ -110,9 +116,21 @@ async def run_telegram(
             )
         else:
             await app.updater.start_polling(allowed_updates=allowed)
+
+        async def stop_intake() -> None:
+            # Idempotent: the core calls it on a graceful stop, the exit below in any case.
+            assert app.updater is not None
+            await app.bot_data["inbox"].stop()
+            if app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()  # waits for the handlers in flight (they may start edits)
+            await app.bot_data["handlers"].albums.close()
+
+        inbox: Inbox = app.bot_data["inbox"]
+        inbox.start(app.bot, core.runner.config.heartbeat_interval)
+        core.on_stop_intake(stop_intake)
         try:
             yield app
         finally:
-            await app.bot_data["handlers"].albums.close()
-            await app.updater.stop()
-            await app.stop()
+            await stop_intake()

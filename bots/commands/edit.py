@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import getpass
 import io
 import logging
+import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -118,6 +121,8 @@ async def _edit(args: argparse.Namespace) -> int:
     from core.imaging import prepare_inputs_async
     from core.outputs import choose_outputs
 
+    # Checked before the paid call: a result that cannot be written would be paid for and lost.
+    await asyncio.to_thread(check_writable, output_paths(args.output, args.n or 1))
     model = args.model or settings.model
     catalogue = settings.model_catalogue()
     spec = catalogue.spec(model)
@@ -195,6 +200,21 @@ def _n(value: int | None) -> str:
 def output_paths(out: Path, count: int) -> list[Path]:
     """``OUT`` for the first result, then ``OUT-2``, ``OUT-3``... (before the extension)."""
     return [out] + [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(2, count + 1)]
+
+
+def check_writable(paths: list[Path]) -> None:
+    """Raise :class:`OSError` (naming the path) unless every output path can be written."""
+    for path in paths:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "not writable", str(path))
+            continue
+        # Create and remove a sibling: the surest test that the directory takes new files.
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=True):
+            pass
 
 
 def _save(result: EditResult, out: Path) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
+from core.actions import DeliveredPart
 from core.events import EditOptions
 from core.refs import ImageRef
 from core.store import (
@@ -21,6 +22,7 @@ from core.store import (
     ConvState,
     Job,
     JobActivity,
+    JobStage,
     JobStatus,
     LimitOverride,
     QuotaScope,
@@ -122,7 +124,16 @@ def job_values(job: Job, scopes: Iterable[QuotaScope]) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "heartbeat_at": job.heartbeat_at,
+        "stage": job.stage.value,
+        "attempts": job.attempts,
+        "delivery": delivery_to_json(job.delivery),
+        "status_message": job.status_message,
     }
+
+
+def delivery_to_json(parts: Iterable[DeliveredPart]) -> list[dict[str, Any]]:
+    """Sent parts of a result as a JSON list."""
+    return [part.to_json() for part in parts]
 
 
 def job_from_row(row: Mapping[Any, Any]) -> Job:
@@ -152,6 +163,10 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         heartbeat_at=row["heartbeat_at"],
+        stage=JobStage(row["stage"]),
+        attempts=int(row["attempts"]),
+        delivery=tuple(DeliveredPart.from_json(dict(p)) for p in row["delivery"] or ()),
+        status_message=row["status_message"],
     )
 
 

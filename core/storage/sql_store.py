@@ -29,7 +29,6 @@ from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import QuotaExceeded
@@ -37,6 +36,8 @@ from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
 from core.storage.db import READ_ONLY
+from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
+from core.storage.sql_recovery import RecoveryQueries, upsert
 from core.store import (
     AuditEntry,
     Conversation,
@@ -50,8 +51,6 @@ from core.store import (
     UsageSnapshot,
 )
 
-_UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-
 _jobs = tables.jobs
 _usage = tables.usage
 _conversations = tables.conversations
@@ -59,20 +58,14 @@ _preferences = tables.preferences
 _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
+_results = tables.job_results
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that supports ``ON CONFLICT`` on the session's database."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"SqlStore supports sqlite and postgresql, not {dialect}")
+_upsert = upsert
 
 
 def _usage_row(kind: str, key: str, period_start: datetime) -> sa.ColumnElement[bool]:
@@ -89,7 +82,7 @@ def _lock_order(scopes: Iterable[QuotaScope]) -> list[QuotaScope]:
     return ordered
 
 
-class SqlStore:
+class SqlStore(RecoveryQueries):
     """The production :class:`core.store.Store`.
 
     ``sessions`` comes from :func:`core.storage.db.create_sessionmaker`; ``clock`` returns the
@@ -246,6 +239,11 @@ class SqlStore:
         async with self._read() as session:
             return await self._job_where(session, _jobs.c.id == job_id)
 
+    async def job_by_key(self, idempotency_key: str) -> Job | None:
+        """The job created under ``idempotency_key``, or None."""
+        async with self._read() as session:
+            return await self._job_where(session, _jobs.c.idempotency_key == idempotency_key)
+
     async def _job_where(self, session: AsyncSession, condition: sa.ColumnElement[bool]) -> Job | None:
         row = (await session.execute(sa.select(_jobs).where(condition))).mappings().first()
         return None if row is None else rows.job_from_row(row)
@@ -307,6 +305,7 @@ class SqlStore:
             if row is None:
                 return False
             await self._adjust(session, row["scopes"], row["period_start"], credits - row["reserved_credits"])
+            await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
         return True
 
     async def fail(self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED) -> bool:
@@ -318,6 +317,7 @@ class SqlStore:
             if row is None:
                 return False
             await self._adjust(session, row["scopes"], row["period_start"], -row["reserved_credits"])
+            await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
         return True
 
     async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:

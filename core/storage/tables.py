@@ -121,6 +121,15 @@ jobs = sa.Table(
     sa.Column("finished_at", UTCDateTime(), nullable=True),
     # Set at creation too, so a job that no worker ever picked up also turns stale.
     sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
+    # Crash safety (issue 10): how far the job got, so another process resumes instead of refunding.
+    # ``stage`` is core.store.JobStage; ``attempts`` counts edit-API calls started (one retry
+    # after an interruption); ``delivery`` lists the messages of the result already sent;
+    # ``status_message`` is the platform id of the job's progress message, so any process can
+    # replace or remove it.
+    sa.Column("stage", sa.String(16), nullable=False, server_default=sa.text("'reserved'")),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("delivery", _json(), nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("status_message", sa.String(64), nullable=True),
     sa.UniqueConstraint("idempotency_key"),
     sa.CheckConstraint("credits >= 0 AND reserved_credits >= 0", name="credits_nonnegative"),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status_valid"),
@@ -131,6 +140,30 @@ jobs = sa.Table(
     sa.Index(None, "created_at"),
 )
 """One row per edit, from reservation to result."""
+
+job_results = sa.Table(
+    "job_results",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("idx", sa.Integer(), primary_key=True),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+)
+"""The edit API's images of a job until its delivery is recorded: a crash then costs no second call."""
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("update_id", sa.String(64), primary_key=True),
+    sa.Column("payload", _json(), nullable=False),
+    # Who is handling it since when; an update whose handler died is handled again after a while.
+    sa.Column("claimed_at", UTCDateTime(), nullable=False),
+    sa.Column("worker_id", sa.String(128), nullable=True),
+    # Set once handled; the row stays a day so a redelivery of it is recognised and skipped.
+    sa.Column("handled_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "claimed_at"),
+)
+"""Platform updates stored before their receipt is confirmed, kept a day after they were handled."""
 
 usage = sa.Table(
     "usage",

@@ -1,8 +1,9 @@
 """What the Telegram and Discord harnesses share: a real core plus one bot, run like a process.
 
 A subclass names its fake platform server, the settings that point the bot at it, and the bot's
-runner. ``start`` enters the core, the bot, then the job runner, so a stop unwinds in reverse: running
-edits are refunded and their users told while the bot can still send, as ``editbot run`` does.
+runner. ``start`` enters the core, the bot, then the job runner, so a stop unwinds in reverse as
+``editbot run`` does: no new updates, then running edits handed to the next start (the harness's
+grace period is 0) with their users told, while the bot can still send.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class BotHarness:
             "database_url": f"sqlite+aiosqlite:///{self.tmp / 'bot.db'}",
             "telegram_token": None,
             "discord_token": None,
+            # A test's stop does not wait for edits it left hanging (they are handed back).
+            "shutdown_grace": 0.0,
             **self.platform_settings(),
             **self.overrides,
         }

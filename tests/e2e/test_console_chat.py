@@ -127,12 +127,15 @@ async def test_missing_api_key_names_the_variable(tmp_path: Path) -> None:
 
 
 async def test_killed_mid_edit_is_refunded_and_told_on_restart(tmp_path: Path, edit_api: FakeEditAPI) -> None:
-    """A real crash: SIGKILL while the edit API is working; the next start refunds and tells the user."""
+    """A real crash: SIGKILL while the edit API is working; with EDITBOT_RESUME_INTERRUPTED=refund
+    the next start refunds and tells the user (the retry default is drilled in test_crash_drills.py)."""
     photo = tmp_path / "photo.png"
     photo.write_bytes(sample_png(64, 64))
     edit_api.hang_next()
     proc = await _spawn(
-        tmp_path, _env(tmp_path, edit_api, EDITBOT_JOB_STALE_AFTER="0.1"), asyncio.subprocess.DEVNULL
+        tmp_path,
+        _env(tmp_path, edit_api, EDITBOT_JOB_STALE_AFTER="0.1", EDITBOT_RESUME_INTERRUPTED="refund"),
+        asyncio.subprocess.DEVNULL,
     )
     assert proc.stdin is not None
     proc.stdin.write(f"/photo {photo}\nmake it blue\n".encode())
@@ -141,7 +144,9 @@ async def test_killed_mid_edit_is_refunded_and_told_on_restart(tmp_path: Path, e
     proc.kill()
     await proc.wait()
 
-    code, out, err = await _chat(tmp_path, edit_api, "/usage\n", EDITBOT_JOB_STALE_AFTER="0.1")
+    code, out, err = await _chat(
+        tmp_path, edit_api, "/usage\n", EDITBOT_JOB_STALE_AFTER="0.1", EDITBOT_RESUME_INTERRUPTED="refund"
+    )
     assert code == 0, err
     assert "The bot restarted while working on your edit. It was not charged" in out
     assert "You've used 0 of 10" in out

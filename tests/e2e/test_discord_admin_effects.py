@@ -42,7 +42,7 @@ async def test_limits_grants_blocks_and_resets_take_effect(dc: DiscordHarness, c
     await edited(dc, bob, "one")
     hit = await edit_as(dc, bob, "two")
     refused = await dc.private_reply(hit)
-    assert "(1/1 used)" in refused.content and hit.original is not None and hit.original.deleted
+    assert "(1/1 used)" in refused.content and refused.ephemeral and not hit.followups
 
     granted = await admin_reply(dc, "grant", {"amount": 2, "member": bob}, user=admin)
     assert "Gave Bob 2 extra credit(s) today — 2 left now." in granted.content
@@ -53,7 +53,7 @@ async def test_limits_grants_blocks_and_resets_take_effect(dc: DiscordHarness, c
     hit = await edit_as(dc, bob, "four")
     blocked = await dc.private_reply(hit)
     assert blocked.content == said("blocked") and blocked.ephemeral
-    assert hit.original is not None and hit.original.deleted  # nothing public about it
+    assert hit.original is not None and hit.original.ephemeral  # nothing public about it
     assert said("usage_blocked_community") in await dc.usage(bob)
     assert await used(dc, bob) == 2
 

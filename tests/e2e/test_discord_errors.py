@@ -19,8 +19,10 @@ MODERATION = {
 }
 
 
-def _placeholder_removed(hit: FakeInteraction) -> bool:
-    return hit.original is not None and hit.original.deleted
+def _answered_privately(hit: FakeInteraction) -> bool:
+    """A refused edit: nothing was ever shown in the channel, only the user saw the reason."""
+    history = hit.original.history if hit.original is not None else []
+    return hit.original is not None and hit.original.ephemeral and all(h["flags"] & 64 for h in history)
 
 
 async def test_too_large_attachment_is_refused_from_metadata_without_downloading(dc: DiscordHarness) -> None:
@@ -29,7 +31,7 @@ async def test_too_large_attachment_is_refused_from_metadata_without_downloading
     hit = await dc.edit(photo, "edit it")
     reply = await dc.private_reply(hit)
     assert "too large (30 MB)" in reply.content and "under 20 MB" in reply.content
-    assert _placeholder_removed(hit) and reply.ephemeral
+    assert _answered_privately(hit) and reply.ephemeral
     assert dc.fake.requests_to("GET", "/ephemeral-attachments/*") == [] and dc.api.requests == []
     assert "0 of 10" in await dc.usage()
 

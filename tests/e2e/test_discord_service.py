@@ -70,7 +70,22 @@ async def test_a_refused_token_is_explained_and_endpoints_are_restored(dc: Disco
     assert base == discord.http.Route.BASE
 
 
-async def test_shutdown_mid_edit_refunds_and_tells_the_user(dc: DiscordHarness) -> None:
+async def test_shutdown_mid_edit_hands_the_edit_to_the_next_process(dc: DiscordHarness) -> None:
+    dc.api.hang_next()
+    photo = dc.fake.add_attachment(sample_png(48, 48), "p.png")
+    hit = await dc.fake.slash_command("edit", {"image": photo, "prompt": "after a restart"})
+    await dc.fake.wait_for(lambda: len(dc.api.requests) == 1, 20, "the edit to reach the API")
+    await dc.stop()  # SIGTERM while the edit is in flight
+    await hit.wait_for_original(lambda m: "The bot is restarting" in m.content, timeout=20)
+    await dc.start()
+    result = await dc.result(hit)
+    await dc.idle()
+    assert result.content == "after a restart" and len(dc.api.requests) == 2
+    assert "used 1 of" in await dc.usage()
+
+
+async def test_shutdown_mid_edit_with_refund_mode_refunds_and_tells_the_user(dc: DiscordHarness) -> None:
+    await dc.restart(resume_interrupted="refund")
     dc.api.hang_next()
     photo = dc.fake.add_attachment(sample_png(48, 48), "p.png")
     hit = await dc.fake.slash_command("edit", {"image": photo, "prompt": "never finishes"})

@@ -1,6 +1,12 @@
-"""Telegram: every failure a user can cause or suffer gets a short, specific reply and costs nothing."""
+"""Telegram: every failure a user can cause or suffer gets a short, specific reply and costs nothing
+(and a result Telegram will not show as a photo still reaches the user, as a file)."""
 
 from __future__ import annotations
+
+import base64
+import io
+
+from PIL import Image
 
 from tests.e2e.telegram_harness import TelegramHarness
 from tests.fakes.edit_api import mask_png, sample_png
@@ -125,3 +131,45 @@ async def test_stickers_get_a_hint(tg: TelegramHarness) -> None:
     chat = tg.fake.private_chat(user)
     m = tg.fake.send_text(chat, user, "/frobnicate")
     await tg.text(chat, "I don't know /frobnicate", after=m.message_id)
+
+
+async def test_a_result_telegram_refuses_as_a_photo_comes_as_a_file(tg: TelegramHarness) -> None:
+    """A 2000x50 result (Telegram shows photos up to 20:1): delivered as a file, with its buttons."""
+    banner = io.BytesIO()
+    Image.new("RGB", (2000, 50), (20, 40, 200)).save(banner, "PNG")
+    tg.api.respond_next(
+        200, {"created": 1, "data": [{"b64_json": base64.b64encode(banner.getvalue()).decode()}]}
+    )
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="make it a banner")
+    result = await tg.reply(chat, lambda x: x.document is not None, after=m.message_id)
+    await tg.idle()
+    assert result.caption == "make it a banner" and result.button_texts == ["✏️ Edit again", "🔁 Retry"]
+    with Image.open(io.BytesIO(result.document or b"")) as got:
+        assert got.size == (2000, 50)
+    shown = [x for x in tg.fake.messages_in(chat) if x.message_id > m.message_id]
+    assert shown == [result]  # no photo, no error, no second file
+    m = tg.fake.send_text(chat, user, "/usage")
+    await tg.text(chat, "You've used 1 of 10", after=m.message_id)
+
+
+async def test_results_telegram_refuses_as_an_album_come_as_files(tg: TelegramHarness) -> None:
+    banners = []
+    for colour in ((20, 40, 200), (200, 40, 20)):
+        buf = io.BytesIO()
+        Image.new("RGB", (2000, 50), colour).save(buf, "PNG")
+        banners.append({"b64_json": base64.b64encode(buf.getvalue()).decode()})
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_text(chat, user, "/settings")
+    menu = await tg.text(chat, "Your defaults", after=m.message_id)
+    tg.fake.press_button(chat, user, menu, "set:n:2")
+    await tg.fake.wait_for(lambda: "✓ 2" in tg.fake.message(chat, menu.message_id).button_texts, 10)
+    tg.api.respond_next(200, {"created": 1, "data": banners})
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="two banners")
+    buttons = await tg.text(chat, "2 results", after=m.message_id)
+    await tg.idle()
+    shown = [x for x in tg.fake.messages_in(chat) if x.message_id > m.message_id]
+    assert [x.document is not None for x in shown] == [True, True, False] and shown[-1] == buttons
+    assert shown[0].caption == "two banners" and buttons.button_texts == ["✏️ Edit again", "🔁 Retry"]

@@ -80,13 +80,31 @@ async def test_webhook_mode_with_secret_token(tg: TelegramHarness) -> None:
     assert len(tg.api.requests) == 1
 
 
-async def test_shutdown_mid_edit_refunds_and_tells_the_user(tg: TelegramHarness) -> None:
+async def test_shutdown_mid_edit_hands_the_edit_to_the_next_process(tg: TelegramHarness) -> None:
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    tg.api.hang_next()
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="finishes after a restart")
+    await tg.fake.wait_for(lambda: len(tg.api.requests) == 1, 20)
+    await tg.stop()  # SIGTERM: the bot stops gracefully while the edit is in flight
+    status = await tg.text(chat, "The bot is restarting", after=m.message_id)
+    await tg.start()
+    result = await tg.photo(chat, after=m.message_id)
+    await tg.idle()
+    assert result.caption == "finishes after a restart" and len(tg.api.requests) == 2
+    assert tg.fake.message(chat, status.message_id).deleted  # the next process removed the status
+    m = tg.fake.send_text(chat, user, "/usage")
+    await tg.text(chat, "You've used 1 of 10", after=m.message_id)
+
+
+async def test_shutdown_mid_edit_with_refund_mode_refunds_and_tells_the_user(tg: TelegramHarness) -> None:
+    await tg.restart(resume_interrupted="refund")
     user = tg.fake.user()
     chat = tg.fake.private_chat(user)
     tg.api.hang_next()
     m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="never finishes")
     await tg.fake.wait_for(lambda: len(tg.api.requests) == 1, 20)
-    await tg.stop()  # SIGTERM: the bot stops gracefully while the edit is in flight
+    await tg.stop()
     notice = await tg.text(chat, "The bot restarted while working on your edit", after=m.message_id)
     assert "not charged" in (notice.content or "")
     await tg.start()

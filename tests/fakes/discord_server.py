@@ -236,8 +236,12 @@ class FakeDiscord(DiscordWorld):
         user: FakeUser | None = None,
         locale: str | None = None,
         values: list[str] | None = None,
+        forge: str | None = None,
     ) -> FakeInteraction:
-        """A user clicks the component ``custom_id`` on ``message`` (``values`` for a select menu)."""
+        """A user clicks the component ``custom_id`` on ``message`` (``values`` for a select menu).
+
+        ``forge`` sends another custom id than the component's, as a modified client could try.
+        """
         component = next((c for c in message.walk_components() if c.get("custom_id") == custom_id), None)
         if component is None:
             raise LookupError(
@@ -246,7 +250,7 @@ class FakeDiscord(DiscordWorld):
         if component.get("disabled"):
             raise RuntimeError(f"component {custom_id!r} is disabled; Discord's client cannot press it")
         user, channel = self._who_where(user, None, message.channel)
-        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
+        data: dict[str, Any] = {"custom_id": forge or custom_id, "component_type": component["type"]}
         if component.get("id") is not None:
             data["id"] = component["id"]
         if values is not None:
@@ -346,6 +350,16 @@ class FakeDiscord(DiscordWorld):
         await session.dispatch("INTERACTION_CREATE", payload)
         self._notify()
         return handle
+
+    async def deliver_again(self, hit: FakeInteraction, *, everywhere: bool = False) -> None:
+        """Dispatch the same interaction (same id and token) once more, as a duplicate delivery:
+        to the current session, or ``everywhere`` (every live session: several bot processes)."""
+        sessions = (
+            [s for s in self.gateway.sessions if s.live] if everywhere else [await self.wait_until_ready()]
+        )
+        for session in sessions:
+            await session.dispatch("INTERACTION_CREATE", hit.payload)
+        self._notify()
 
     # -- inspection and waiting ------------------------------------------------------------------------
 

@@ -275,8 +275,12 @@ class TelegramPeople(TelegramState):
         *,
         text: str | None = None,
         bot: BotAccount | None = None,
+        forge: str | None = None,
     ) -> CallbackQueryHandle:
-        """The user taps an inline button (chosen by callback_data or by label) that the message shows now."""
+        """The user taps an inline button (chosen by callback_data or by label) that the message shows now.
+
+        ``forge`` sends other callback data than the button's, as a modified client can.
+        """
         stored = self._stored(chat, message)
         if stored.deleted:
             raise ValueError(f"message {stored.message_id} was deleted; its buttons are gone")
@@ -296,7 +300,8 @@ class TelegramPeople(TelegramState):
             labels = [(b.get("text"), b.get("callback_data")) for b in buttons]
             raise ValueError(f"message {stored.message_id} has no such callback button; it shows {labels}")
         query_id = str(4_000_000_000_000_000_000 + self.next_seq())
-        handle = CallbackQueryHandle(query_id, chosen["callback_data"], stored.message_id)
+        data = chosen["callback_data"] if forge is None else forge
+        handle = CallbackQueryHandle(query_id, data, stored.message_id)
         self.callback_queries[query_id] = handle
         chat_instance = str(int(hashlib.sha256(str(chat.id).encode()).hexdigest()[:15], 16))
         payload = {
@@ -304,7 +309,7 @@ class TelegramPeople(TelegramState):
             "from": user.to_dict(),
             "message": copy.deepcopy(stored.raw),
             "chat_instance": chat_instance,
-            "data": chosen["callback_data"],
+            "data": data,
         }
         self.enqueue_update("callback_query", payload, bot=bot)
         return handle

@@ -93,6 +93,25 @@ class _Poll:
     terminated = False
 
 
+@dataclass
+class Hold:
+    """A Bot API call held before the fake acts on it, until the test releases it (crash drills).
+
+    ``reached`` is set when the first matching call arrives; while held, nothing of the call has
+    happened (no message stored), as if its upload were still in flight.
+    """
+
+    method: str
+    match: Callable[[Params], bool]
+    reached: asyncio.Event
+    gate: asyncio.Event
+    used: bool = False
+
+    def release(self) -> None:
+        """Let the held call (and later matching ones) through."""
+        self.gate.set()
+
+
 class FakeTelegram(TelegramPeople):
     """The fake Bot API server plus the simulated world behind it (``TelegramPeople``, ``TelegramState``)."""
 
@@ -107,6 +126,22 @@ class FakeTelegram(TelegramPeople):
         self._webhook_tasks: dict[str, asyncio.Task[None]] = {}
         self._all_tasks: set[asyncio.Task[None]] = set()  # replaced deliverers too, awaited on close
         self._closing = False
+        self.holds: list[Hold] = []
+
+    def hold(self, method: str, match: Callable[[Params], bool] = lambda p: True) -> Hold:
+        """Hold the next call of ``method`` (matching ``match``) until :meth:`Hold.release`."""
+        hold = Hold(method.lower(), match, asyncio.Event(), asyncio.Event())
+        self.holds.append(hold)
+        return hold
+
+    async def _held(self, name: str, params: Params) -> None:
+        for hold in self.holds:
+            if not hold.used and hold.method == name.lower() and hold.match(params):
+                hold.used = True
+                hold.reached.set()
+                self.changed.fire()
+                await hold.gate.wait()
+                return
 
     # ----------------------------------------------------------------- addresses
 
@@ -212,6 +247,7 @@ class FakeTelegram(TelegramPeople):
             params = await self._read_params(request)
         except ApiError as exc:
             return self._answer(exc.body(), exc.code)
+        await self._held(name, params)
         call = BotCall(name, token, params.snapshot(), params.files)
         if name.lower() != "getupdates":  # polling is transport, not something the bot "did"
             self.bot_calls.append(call)

@@ -121,6 +121,13 @@ class TelegramState:
         self.changed.fire()
         return update
 
+    def deliver_again(self, update: JSON, *, bot: BotAccount | None = None) -> None:
+        """Queue an update once more with its own id (Telegram redelivering an unconfirmed one)."""
+        bot = bot or self.bot
+        bot.pending.append(copy.deepcopy(update))
+        self.update_signals[bot.token].fire()
+        self.changed.fire()
+
     def confirm_updates(self, bot: BotAccount, offset: int) -> None:
         """Forget updates below ``offset``; a negative offset keeps only the last ``-offset`` updates."""
         if offset < 0:

@@ -170,6 +170,29 @@ async def test_bad_input_file_is_a_plain_message(edit_api: FakeEditAPI, tmp_path
     assert edit_api.requests == []
 
 
+async def test_an_unwritable_output_is_refused_before_the_paid_call(
+    edit_api: FakeEditAPI, tmp_path: Path
+) -> None:
+    (tmp_path / "photo.png").write_bytes(sample_png(64, 64))
+    (tmp_path / "taken").mkdir()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        is_dir = await editbot(tmp_path, "photo.png", "-p", "x", "-o", "taken", env=api_env(edit_api))
+        no_write = await editbot(
+            tmp_path, "photo.png", "-p", "x", "-o", "locked/o.png", env=api_env(edit_api)
+        )
+    finally:
+        locked.chmod(0o700)
+    assert is_dir.code == 2 and "taken" in is_dir.err and "Traceback" not in is_dir.err
+    if os.geteuid() == 0:  # root writes anywhere: only the directory case can be refused
+        assert no_write.code == 0 and len(edit_api.requests) == 1
+    else:
+        assert no_write.code == 2 and "locked" in no_write.err and "Traceback" not in no_write.err
+        assert edit_api.requests == [] and not list(locked.iterdir())
+
+
 def test_output_paths() -> None:
     assert output_paths(Path("a/out.png"), 3) == [Path("a/out.png"), Path("a/out-2.png"), Path("a/out-3.png")]
     assert output_paths(Path("result"), 2) == [Path("result"), Path("result-2")]

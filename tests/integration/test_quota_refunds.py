@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import errors
-from core.actions import SendError
+from core.actions import SendError, SendImage
 from core.events import Command, EditOptions, EditSubmitted, origin_to_json
+from core.resume import ResumeMode
 from core.storage.sql_store import SqlStore
 from core.store import Job, JobStatus
 from tests.unit.engine_world import World
@@ -89,7 +90,7 @@ async def test_cancel_gives_back_every_scope(sessionmaker: async_sessionmaker[As
 async def test_a_crashed_process_leaves_nothing_reserved(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with _world(sessionmaker) as w:
+    async with _world(sessionmaker, resume=ResumeMode.REFUND) as w:
         # What a process that died mid-edit leaves behind: a running job, credits held in all scopes.
         origin = w.origin("u1", community="g")
         scopes = await w.runner.limits.scopes(origin)
@@ -118,3 +119,38 @@ async def test_a_crashed_process_leaves_nothing_reserved(
         assert await w.runner.recover() == 0
         assert await _held(w) == [0, 0, 0]
         assert [e.kind for e in w.outbox.of(SendError)] == ["interrupted"]
+
+
+async def test_a_crashed_process_s_edit_is_retried_with_its_reservation(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with _world(sessionmaker) as w:
+        w.fetcher.files.setdefault("p1", w.image)
+        origin = w.origin("u1", community="g")
+        job = Job(
+            id="j1",
+            idempotency_key="console:dead",
+            platform="console",
+            chat_id=origin.chat.chat_id,
+            user_id="u1",
+            community_id="g",
+            origin=origin_to_json(origin),
+            images=(w.ref("p1"),),
+            mask=None,
+            prompt="x",
+            model="gpt-image-1",
+            options=HIGH_LARGE_TWO,
+            credits=w.runner.credits.for_edit("gpt-image-1", HIGH_LARGE_TWO),
+            period_start=w.runner.policy.period_start(w.now),
+        )
+        await w.store.create_job(job, await w.runner.limits.scopes(origin))
+        await w.store.mark_running("j1", "w-dead")
+        assert await w.store.start_call("j1", "w-dead") == 1  # it died during the API call
+        w.now += timedelta(seconds=w.runner.config.stale_after + 1)
+        assert await w.runner.recover() == 1
+        await w.runner.wait_idle()
+        done = await w.store.get_job("j1")
+        assert done is not None and done.status is JobStatus.SUCCEEDED and done.attempts == 2
+        assert await _held(w) == [6, 6, 6] and len(w.editor.requests) == 1
+        assert len(w.outbox.of(SendImage)) == 1 and not w.outbox.of(SendError)
+        assert await w.store.job_result("j1") == []

@@ -17,6 +17,7 @@ from core.jobs import JobConfig, JobRunner
 from core.media import PreparedImage, PreparedInputs
 from core.quotas import QuotaPolicy
 from core.refs import ImageRef
+from core.resume import ResumeMode
 from tests.unit.fakes import FakeEditor, FakeFetcher, FakeOutbox, FakeStore, png
 
 
@@ -47,6 +48,7 @@ class World:
         credits: CreditTable | None = None,
         period: str = "day",
         timezone: str = "UTC",
+        resume: ResumeMode = ResumeMode.RETRY,
     ) -> None:
         self.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
         self.store = (store_factory or FakeStore)(clock=lambda: self.now)
@@ -58,7 +60,13 @@ class World:
             self.store,
             self.editor,
             QuotaPolicy(user_limit, community_limit, period, timezone, global_limit),
-            config=JobConfig(api_concurrency=concurrency, progress_interval=0.05, pseudonym_secret=b"s"),
+            config=JobConfig(
+                api_concurrency=concurrency,
+                progress_interval=0.05,
+                pseudonym_secret=b"s",
+                resume=resume,
+                shutdown_grace=0.0,
+            ),
             prepare=prepare,
             clock=lambda: self.now,
             worker_id="w-test",

@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image
 
 from core import errors
-from core.actions import Action, Delivered, SendImage
+from core.actions import Action, Delivered, DeliveredPart, SendImage
 from core.editapi import EditRequest, EditResult, Usage
 from core.events import EditOptions
 from core.identity import Platform
@@ -23,9 +23,11 @@ from core.store import (
     ConversationKey,
     Job,
     JobActivity,
+    JobStage,
     JobStatus,
     LimitOverride,
     QuotaScope,
+    StoredUpdate,
     UsageSnapshot,
 )
 
@@ -50,6 +52,9 @@ class FakeStore:
         self.limits: dict[tuple[str, str], LimitOverride] = {}
         self.blocks: dict[tuple[str, str, str], str | None] = {}
         self.audit: list[AuditEntry] = []
+        self.results: dict[str, list[bytes]] = {}
+        self.inbox: dict[tuple[str, str], tuple[StoredUpdate, datetime]] = {}
+        self.handled: set[tuple[str, str]] = set()
         self.clock = clock or (lambda: datetime.now(UTC))
 
     async def get_conversation(self, key: ConversationKey) -> Conversation | None:
@@ -81,6 +86,9 @@ class FakeStore:
     async def get_job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
+    async def job_by_key(self, idempotency_key: str) -> Job | None:
+        return next((j for j in self.jobs.values() if j.idempotency_key == idempotency_key), None)
+
     async def mark_running(self, job_id: str, worker_id: str) -> bool:
         job = self.jobs[job_id]
         if job.status is not JobStatus.QUEUED:
@@ -110,6 +118,7 @@ class FakeStore:
         if job.status.finished:
             return False
         self._adjust(job, credits - job.credits)
+        self.results.pop(job_id, None)
         self.jobs[job_id] = replace(
             job,
             status=JobStatus.SUCCEEDED,
@@ -126,6 +135,7 @@ class FakeStore:
         if job.status.finished:
             return False
         self._adjust(job, -job.credits)
+        self.results.pop(job_id, None)
         self.jobs[job_id] = replace(job, status=status, error_kind=error_kind, finished_at=self.clock())
         return True
 
@@ -136,6 +146,72 @@ class FakeStore:
 
     async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:
         self.jobs[job_id] = replace(self.jobs[job_id], result_refs=refs)
+
+    async def start_call(self, job_id: str, worker_id: str) -> int:
+        job = self.jobs[job_id]
+        self.jobs[job_id] = replace(job, stage=JobStage.CALLING, attempts=job.attempts + 1)
+        return job.attempts + 1
+
+    async def save_result(
+        self,
+        job_id: str,
+        images: Sequence[bytes],
+        *,
+        usage_tokens: int | None,
+        estimated_cost: float | None,
+    ) -> None:
+        self.results[job_id] = list(images)
+        self.jobs[job_id] = replace(
+            self.jobs[job_id],
+            stage=JobStage.ANSWERED,
+            usage_tokens=usage_tokens,
+            estimated_cost=estimated_cost,
+        )
+
+    async def job_result(self, job_id: str) -> list[bytes]:
+        return list(self.results.get(job_id, []))
+
+    async def record_delivery(self, job_id: str, part: DeliveredPart) -> None:
+        job = self.jobs[job_id]
+        self.jobs[job_id] = replace(job, delivery=(*job.delivery, part), stage=JobStage.DELIVERING)
+
+    async def set_status_message(self, job_id: str, message_id: str | None) -> None:
+        self.jobs[job_id] = replace(self.jobs[job_id], status_message=message_id)
+
+    async def claim(self, job_id: str, worker_id: str, heartbeat_before: datetime) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job is None or job.status.finished or (job.heartbeat_at or heartbeat_before) >= heartbeat_before:
+            return None
+        job = replace(job, status=JobStatus.RUNNING, worker_id=worker_id, heartbeat_at=self.clock())
+        self.jobs[job_id] = job
+        return job
+
+    async def release(self, job_id: str, worker_id: str) -> None:
+        job = self.jobs[job_id]
+        if job.worker_id == worker_id and not job.status.finished:
+            self.jobs[job_id] = replace(job, worker_id=None, heartbeat_at=datetime(1970, 1, 1, tzinfo=UTC))
+
+    async def inbox_put(self, update: StoredUpdate, worker_id: str) -> bool:
+        key = (update.platform, update.update_id)
+        if key in self.inbox:
+            return False
+        self.inbox[key] = (update, self.clock())
+        return True
+
+    async def inbox_done(self, platform: str, update_id: str) -> None:
+        self.handled.add((platform, update_id))
+
+    async def inbox_claim(
+        self, platform: str, claimed_before: datetime, worker_id: str
+    ) -> list[StoredUpdate]:
+        found = [
+            u
+            for (p, i), (u, at) in self.inbox.items()
+            if p == platform and at < claimed_before and (p, i) not in self.handled
+        ]
+        for u in found:
+            self.inbox[(platform, u.update_id)] = (u, self.clock())
+        return found
 
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:
         return [

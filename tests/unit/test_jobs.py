@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -16,10 +17,12 @@ from core.events import (
     EditOptions,
     EditSubmitted,
     ImageReceived,
+    Origin,
     TextReceived,
     origin_to_json,
 )
-from core.jobs import EditSpec, JobRunner
+from core.jobs import EditSpec
+from core.resume import ResumeMode
 from core.store import Job, JobStatus
 from tests.polling import eventually
 from tests.unit.engine_world import World
@@ -158,8 +161,8 @@ async def test_cancel_while_editing_refunds() -> None:
         assert not w.outbox.of(SendImage) and not w.outbox.of(SendError)
 
 
-async def test_shutdown_refunds_and_tells_user() -> None:
-    w = World()
+async def test_shutdown_with_refund_mode_refunds_and_tells_user() -> None:
+    w = World(resume=ResumeMode.REFUND)
     w.fetcher.add("p1", w.image)
     w.editor.gate = asyncio.Event()
     await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "make it blue"))
@@ -170,30 +173,10 @@ async def test_shutdown_refunds_and_tells_user() -> None:
     assert [e.kind for e in w.outbox.of(SendError)] == ["interrupted"]
 
 
-async def test_crash_recovery_refunds_stale_jobs_and_notifies() -> None:
-    async with World() as w:
-        # What a crashed process leaves: a reserved job owned by a worker that no longer beats.
-        dead = JobRunner(w.store, w.editor, w.runner.policy, clock=lambda: w.now, worker_id="w-dead")
-        spec = EditSpec((w.ref("p1"),), None, "make it blue", "gpt-image-1", EditOptions(n=1))
+async def test_crash_recovery_with_refund_mode_refunds_stale_jobs_and_notifies() -> None:
+    async with World(resume=ResumeMode.REFUND) as w:
         origin = w.origin()
-        job = Job(
-            id="j1",
-            idempotency_key="k1",
-            platform="console",
-            chat_id="c1",
-            user_id="u1",
-            community_id=None,
-            origin=origin_to_json(origin),
-            images=spec.images,
-            mask=None,
-            prompt=spec.prompt,
-            model=spec.model,
-            options=spec.options,
-            credits=1,
-            period_start=w.runner.policy.period_start(w.now),
-        )
-        await w.store.create_job(job, w.runner.policy.scopes(origin))
-        await w.store.mark_running("j1", dead.worker_id)
+        await _dead_workers_job(w, origin)
         assert w.store.used() == 1
 
         assert await w.runner.recover() == 0  # the worker beat just now: still alive
@@ -203,6 +186,32 @@ async def test_crash_recovery_refunds_stale_jobs_and_notifies() -> None:
         (notice,) = w.outbox.of(SendError)
         assert notice.kind == "interrupted" and notice.origin == origin
         assert await w.runner.recover() == 0
+
+
+async def _dead_workers_job(w: World, origin: Origin, **stage: Any) -> Job:
+    """What a crashed process leaves: a reserved job owned by a worker that no longer beats."""
+    spec = EditSpec((w.ref("p1"),), None, "make it blue", "gpt-image-1", EditOptions(n=1))
+    w.fetcher.add("p1", w.image)
+    job = Job(
+        id="j1",
+        idempotency_key="k1",
+        platform="console",
+        chat_id="c1",
+        user_id="u1",
+        community_id=None,
+        origin=origin_to_json(origin),
+        images=spec.images,
+        mask=None,
+        prompt=spec.prompt,
+        model=spec.model,
+        options=spec.options,
+        credits=1,
+        period_start=w.runner.policy.period_start(w.now),
+    )
+    await w.store.create_job(job, w.runner.policy.scopes(origin))
+    await w.store.mark_running("j1", "w-dead")
+    w.store.jobs["j1"] = replace(w.store.jobs["j1"], **stage)
+    return w.store.jobs["j1"]
 
 
 async def test_queue_positions_are_reported() -> None:

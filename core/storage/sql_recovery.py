@@ -1,0 +1,203 @@
+"""Crash-safety queries of :class:`core.storage.sql_store.SqlStore`: job steps, kept results,
+recorded deliveries, claims and hand-backs of interrupted jobs, and the update inbox.
+
+Invariants, on top of those of ``sql_store``:
+- a stale job is taken over by one conditional UPDATE (unfinished, heartbeat older than the
+  cutoff), so of several processes sweeping at once exactly one claims it;
+- a released (handed-back) job's heartbeat is the epoch, so the next process claims it at once;
+- the kept images of a job are deleted in the transaction that finishes the job (``SqlStore``);
+- an inbox row is inserted once (``ON CONFLICT DO NOTHING``): a redelivered update is recognised;
+  handled rows are kept a day for that, then deleted by the next sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.actions import DeliveredPart
+from core.storage import tables
+from core.store import Job, JobStage, JobStatus, StoredUpdate
+
+UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+"""``jobs.status`` values of jobs that can still change."""
+
+# A released job's heartbeat: older than any cutoff, so the next process claims it at once.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How long a handled update is remembered, to skip a redelivery of it.
+_INBOX_KEEP = timedelta(days=1)
+
+_jobs = tables.jobs
+_results = tables.job_results
+_inbox = tables.inbox
+_UNFINISHED = UNFINISHED
+
+
+def upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that supports ``ON CONFLICT`` on the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"SqlStore supports sqlite and postgresql, not {dialect}")
+
+
+class RecoveryQueries:
+    """The crash-safety part of ``SqlStore`` (which provides the transactions and the clock)."""
+
+    _clock: Callable[[], datetime]
+
+    if TYPE_CHECKING:
+
+        def _write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+        def _read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+        async def _job_where(
+            self, session: AsyncSession, condition: sa.ColumnElement[bool]
+        ) -> Job | None: ...
+
+    async def start_call(self, job_id: str, worker_id: str) -> int:
+        """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
+        async with self._write() as session:
+            result = await session.execute(
+                sa.update(_jobs)
+                .where(_jobs.c.id == job_id, _jobs.c.status.in_(_UNFINISHED))
+                .values(stage=JobStage.CALLING.value, attempts=_jobs.c.attempts + 1)
+                .returning(_jobs.c.attempts)
+            )
+            attempts = result.scalar()
+        return int(attempts or 0)
+
+    async def save_result(
+        self,
+        job_id: str,
+        images: Sequence[bytes],
+        *,
+        usage_tokens: int | None,
+        estimated_cost: float | None,
+    ) -> None:
+        """Keep the API's images with the job (stage ANSWERED) until the job finishes."""
+        async with self._write() as session:
+            await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
+            if images:
+                await session.execute(
+                    sa.insert(_results),
+                    [{"job_id": job_id, "idx": i, "data": d} for i, d in enumerate(images)],
+                )
+            await session.execute(
+                sa.update(_jobs)
+                .where(_jobs.c.id == job_id)
+                .values(
+                    stage=JobStage.ANSWERED.value, usage_tokens=usage_tokens, estimated_cost=estimated_cost
+                )
+            )
+
+    async def job_result(self, job_id: str) -> list[bytes]:
+        """The images kept by :meth:`save_result` (empty when none)."""
+        query = sa.select(_results.c.data).where(_results.c.job_id == job_id).order_by(_results.c.idx)
+        async with self._read() as session:
+            return [bytes(data) for data in (await session.execute(query)).scalars()]
+
+    async def record_delivery(self, job_id: str, part: DeliveredPart) -> None:
+        """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING).
+
+        Read-then-write is safe here: only the worker that owns the job delivers it.
+        """
+        async with self._write() as session:
+            current = await session.scalar(sa.select(_jobs.c.delivery).where(_jobs.c.id == job_id))
+            parts = [*(current or []), part.to_json()]
+            await session.execute(
+                sa.update(_jobs)
+                .where(_jobs.c.id == job_id)
+                .values(delivery=parts, stage=JobStage.DELIVERING.value)
+            )
+
+    async def set_status_message(self, job_id: str, message_id: str | None) -> None:
+        """Remember (or with None forget) the job's progress message."""
+        async with self._write() as session:
+            await session.execute(
+                sa.update(_jobs).where(_jobs.c.id == job_id).values(status_message=message_id)
+            )
+
+    async def claim(self, job_id: str, worker_id: str, heartbeat_before: datetime) -> Job | None:
+        """Take over an unfinished job not heard from since ``heartbeat_before`` (one UPDATE)."""
+        now = self._clock()
+        async with self._write() as session:
+            result = await session.execute(
+                sa.update(_jobs)
+                .where(
+                    _jobs.c.id == job_id,
+                    _jobs.c.status.in_(_UNFINISHED),
+                    _jobs.c.heartbeat_at < heartbeat_before,
+                )
+                .values(status=JobStatus.RUNNING.value, worker_id=worker_id, heartbeat_at=now)
+                .returning(_jobs.c.id)
+            )
+            if result.first() is None:
+                return None
+            return await self._job_where(session, _jobs.c.id == job_id)
+
+    async def release(self, job_id: str, worker_id: str) -> None:
+        """Hand an unfinished job back: no worker, and a heartbeat that is stale at once."""
+        async with self._write() as session:
+            await session.execute(
+                sa.update(_jobs)
+                .where(_jobs.c.id == job_id, _jobs.c.worker_id == worker_id, _jobs.c.status.in_(_UNFINISHED))
+                .values(worker_id=None, heartbeat_at=_EPOCH)
+            )
+
+    async def inbox_put(self, update: StoredUpdate, worker_id: str) -> bool:
+        """Store an update before its receipt is confirmed; False when it was stored already."""
+        async with self._write() as session:
+            inserted = await session.execute(
+                upsert(session, _inbox)
+                .values(
+                    platform=update.platform,
+                    update_id=update.update_id,
+                    payload=dict(update.payload),
+                    claimed_at=self._clock(),
+                    worker_id=worker_id,
+                )
+                .on_conflict_do_nothing()
+                .returning(_inbox.c.update_id)
+            )
+            return inserted.first() is not None
+
+    async def inbox_done(self, platform: str, update_id: str) -> None:
+        """Mark an update handled (kept a day, so a redelivery of it is skipped)."""
+        async with self._write() as session:
+            await session.execute(
+                sa.update(_inbox)
+                .where(_inbox.c.platform == platform, _inbox.c.update_id == update_id)
+                .values(handled_at=self._clock())
+            )
+
+    async def inbox_claim(
+        self, platform: str, claimed_before: datetime, worker_id: str
+    ) -> list[StoredUpdate]:
+        """Take over unhandled updates another worker claimed before ``claimed_before``, oldest first."""
+        now = self._clock()
+        async with self._write() as session:
+            await session.execute(sa.delete(_inbox).where(_inbox.c.handled_at < now - _INBOX_KEEP))
+            result = await session.execute(
+                sa.update(_inbox)
+                .where(
+                    _inbox.c.platform == platform,
+                    _inbox.c.handled_at.is_(None),
+                    _inbox.c.claimed_at < claimed_before,
+                    sa.or_(_inbox.c.worker_id.is_(None), _inbox.c.worker_id != worker_id),
+                )
+                .values(claimed_at=now, worker_id=worker_id)
+                .returning(_inbox.c.update_id, _inbox.c.payload)
+            )
+            found = [StoredUpdate(platform, row.update_id, dict(row.payload)) for row in result]
+        # Oldest first: Telegram's update ids grow with time.
+        return sorted(found, key=lambda u: (len(u.update_id), u.update_id))

@@ -1,0 +1,83 @@
+"""Crash-safety storage on SQLite and PostgreSQL: job stages, kept results, recorded deliveries,
+claims of stale jobs, hand-backs, and the update inbox."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.actions import DeliveredPart
+from core.storage.sql_store import SqlStore
+from core.store import JobStage, JobStatus, StoredUpdate
+from tests.integration.db_fixtures import FakeClock, image, make_job, scopes
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def timed_store(sessionmaker: async_sessionmaker[AsyncSession], clock: FakeClock) -> SqlStore:
+    """A store whose clock the test moves."""
+    return SqlStore(sessionmaker, clock=clock)
+
+
+async def test_a_job_records_its_steps_and_drops_its_result_when_it_ends(timed_store: SqlStore) -> None:
+    store = timed_store
+    job, _ = await store.create_job(make_job("k1"), scopes())
+    await store.mark_running(job.id, "w1")
+    assert await store.start_call(job.id, "w1") == 1
+    await store.save_result(job.id, [b"one", b"two"], usage_tokens=30, estimated_cost=0.25)
+    await store.set_status_message(job.id, "77")
+    part = DeliveredPart("photo", 0, "78", (image("r1"),))
+    await store.record_delivery(job.id, part)
+    got = await store.get_job(job.id)
+    assert got is not None and got.stage is JobStage.DELIVERING and got.attempts == 1
+    assert got.delivery == (part,) and got.status_message == "77" and got.usage_tokens == 30
+    assert await store.job_result(job.id) == [b"one", b"two"]
+    assert await store.succeed(job.id, credits=1, usage_tokens=30, estimated_cost=0.25, result_refs=part.refs)
+    assert await store.job_result(job.id) == []
+
+
+async def test_a_stale_job_is_claimed_by_one_process_and_a_released_one_at_once(
+    timed_store: SqlStore, clock: FakeClock
+) -> None:
+    store = timed_store
+    job, _ = await store.create_job(make_job("k2"), scopes())
+    await store.mark_running(job.id, "dead")
+    assert await store.claim(job.id, "w2", clock.now - timedelta(seconds=90)) is None  # still beating
+    clock.now += timedelta(seconds=91)
+    cutoff = clock.now - timedelta(seconds=90)
+    claims = await asyncio.gather(*(store.claim(job.id, f"w{i}", cutoff) for i in range(5)))
+    (winner,) = [c for c in claims if c is not None]
+    assert winner.status is JobStatus.RUNNING and winner.worker_id in {f"w{i}" for i in range(5)}
+
+    await store.release(job.id, winner.worker_id or "")
+    again = await store.claim(job.id, "next", clock.now - timedelta(seconds=90))
+    assert again is not None and again.worker_id == "next"  # no staleness wait after a hand-back
+
+
+async def test_the_inbox_skips_redeliveries_and_replays_what_a_dead_worker_left(
+    timed_store: SqlStore, clock: FakeClock
+) -> None:
+    store = timed_store
+    update = StoredUpdate("telegram", "100", {"update_id": 100})
+    assert await store.inbox_put(update, "dead")
+    assert not await store.inbox_put(update, "alive")  # delivered again: skipped
+    await store.inbox_put(StoredUpdate("telegram", "99", {"update_id": 99}), "dead")
+    await store.inbox_put(StoredUpdate("telegram", "101", {"update_id": 101}), "dead")
+    await store.inbox_done("telegram", "101")
+    assert await store.inbox_claim("telegram", clock.now - timedelta(seconds=90), "alive") == []
+    clock.now += timedelta(seconds=91)
+    cutoff = clock.now - timedelta(seconds=90)
+    replayed = await store.inbox_claim("telegram", cutoff, "alive")
+    assert [u.update_id for u in replayed] == ["99", "100"]  # oldest first, the handled one not
+    assert await store.inbox_claim("telegram", cutoff, "other") == []  # claimed just now
+    assert not await store.inbox_put(StoredUpdate("telegram", "101", {}), "alive")  # remembered a day
+    clock.now += timedelta(days=2)
+    await store.inbox_claim("telegram", clock.now, "x")
+    assert await store.inbox_put(StoredUpdate("telegram", "101", {}), "alive")  # forgotten since
