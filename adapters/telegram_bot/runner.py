@@ -53,7 +53,7 @@ def build_application(
     handlers = TelegramHandlers(core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay)
     handlers.register(app)
     app.bot_data["handlers"] = handlers
-    core.runner.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
+    core.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
     core.alerts.attach(Platform.TELEGRAM, TelegramDirect(app.bot))  # owner alerts (issue 13)
     return app
 

@@ -28,9 +28,11 @@ APP_TABLES = {
     "blocks",
     "audit_log",
     "owner_alerts",
+    "painter_drawings",  # issue 15
+    "painter_nonces",
 }
-HEAD = "0003_owner_alerts"
-BEFORE_HEAD = "0002"  # what `editbot db downgrade` (one step) leaves
+HEAD = "0005_painter"
+BEFORE_HEAD = "0003_owner_alerts"  # what `editbot db downgrade` (one step) leaves
 
 
 def _tables(connection: Connection) -> set[str]:
