@@ -49,7 +49,7 @@ def build_application(
         .media_write_timeout(120)
         .build()
     )
-    outbox = TelegramOutbox(app.bot)
+    outbox = TelegramOutbox(app.bot, settings.web_url)
     handlers = TelegramHandlers(core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay)
     handlers.register(app)
     app.bot_data["handlers"] = handlers
