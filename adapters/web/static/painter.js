@@ -12,7 +12,7 @@
   const initData = (tg && tg.initData) || hash.get("tgWebAppData") || "";
   const link = query.get("t") || hash.get("t") || query.get("tgWebAppStartParam") || "";
   const COLOURS = ["#ff3b30", "#ff9500", "#ffcc00", "#34c759", "#00c7be", "#007aff", "#af52de", "#ff2d55"];
-  const AREA_TINT = "rgba(255, 45, 140, 0.45)";
+  const AREA_TINT = "rgba(255, 0, 128, 0.55)";
 
   // ---- theme: Telegram's themeParams, else the system scheme (painter.css) ----
   function applyTheme() {
