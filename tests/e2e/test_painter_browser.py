@@ -9,6 +9,7 @@ Screenshots of the page (light theme on the phone, dark on the desktop) go to ``
 from __future__ import annotations
 
 import io
+import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -101,7 +102,7 @@ async def _geometry(page: Any) -> tuple[float, float, float]:
 
 def _path(line: list[tuple[int, int]], ox: float, oy: float, scale: float) -> list[tuple[float, float]]:
     points = []
-    for (x0, y0), (x1, y1) in zip(line, line[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(line):
         points += [
             (ox + (x0 + (x1 - x0) * i / 12) * scale, oy + (y0 + (y1 - y0) * i / 12) * scale)
             for i in range(12)
