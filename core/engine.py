@@ -193,8 +193,15 @@ class ConversationEngine:
         if self._painter is None:
             return [SendText(origin, Text("painter_off"), private=True)]
         check_image_meta(image, self.config.max_input_bytes)
+        # The handle lets the drawing's answer update this private message (Discord: for 15 minutes).
         await self._save(
-            Conversation(conv.key, ConvState.AWAITING_MASK_OR_PROMPT, images=(image,), options=conv.options)
+            Conversation(
+                conv.key,
+                ConvState.AWAITING_MASK_OR_PROMPT,
+                images=(image,),
+                options=conv.options,
+                data={"handle": dict(origin.handle)},
+            )
         )
         buttons = self._draw_buttons(origin, image, single_use=True)
         return [SendText(origin, Text("draw_open", {"minutes": 10}), buttons=buttons, private=True)]
@@ -203,6 +210,7 @@ class ConversationEngine:
         if conv.state not in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT):
             return [SendText(origin, Text("drawing_too_late"), private=True)]
         await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=event.drawing))
+        origin = replace(origin, handle=conv.data.get("handle") or origin.handle)
         kind = "sketch" if event.sketch else "area"
         caption = render(origin.locale, Text(f"drawing_received_{kind}_{origin.user.platform}"))
         return [SendImage(origin, "", (event.preview,), caption)]

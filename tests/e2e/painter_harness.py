@@ -26,7 +26,9 @@ from adapters.web.auth import sign_init_data
 from bots.bootstrap import Core
 from bots.web import serving_web
 from core.settings import Settings
+from tests.e2e.discord_harness import DiscordHarness
 from tests.e2e.telegram_harness import TelegramHarness
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI
 from tests.fakes.telegram_model import ChatMessage, FakeChat, FakeUser
 from tests.fakes.telegram_server import FakeTelegram
@@ -139,6 +141,53 @@ async def painter(
 ) -> AsyncIterator[PainterHarness]:
     """A running Telegram bot with the painter on; stopped after the test."""
     harness = PainterHarness(fake_telegram, edit_api, tmp_path, web_port=free_port())
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+@dataclass
+class DiscordPainterHarness(DiscordHarness):
+    """The Discord harness plus the painter's web server on ``web_port``."""
+
+    web_port: int = 0
+
+    def platform_settings(self) -> dict[str, Any]:
+        """The fake Discord, and the painter on loopback."""
+        return {
+            **super().platform_settings(),
+            "web_url": f"http://127.0.0.1:{self.web_port}",
+            "web_listen": "127.0.0.1",
+            "web_port": self.web_port,
+        }
+
+    def bot(self, settings: Settings, core: Core) -> AbstractAsyncContextManager[Any]:
+        """The Discord bot and the web server."""
+
+        @asynccontextmanager
+        async def both() -> AsyncIterator[Any]:
+            from adapters.discord_bot.runner import run_discord
+
+            async with AsyncExitStack() as stack:
+                await stack.enter_async_context(serving_web(core, settings))
+                yield await stack.enter_async_context(run_discord(settings, core, guild_ready_timeout=0.05))
+
+        return both()
+
+    @property
+    def base(self) -> str:
+        """The painter's base URL."""
+        return f"http://127.0.0.1:{self.web_port}"
+
+
+@pytest.fixture
+async def dc_painter(
+    fake_discord: FakeDiscord, edit_api: FakeEditAPI, tmp_path: Path
+) -> AsyncIterator[DiscordPainterHarness]:
+    """A running Discord bot with the painter on; stopped after the test."""
+    harness = DiscordPainterHarness(fake_discord, edit_api, tmp_path, web_port=free_port())
     await harness.start()
     try:
         yield harness
