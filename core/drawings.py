@@ -17,6 +17,7 @@ worker thread.
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -81,13 +82,14 @@ def check_drawing(data: bytes, mode: DrawingMode, canvas: Canvas) -> Drawing:
     """Accept ``data`` as a drawing on ``canvas`` or raise :class:`DrawingRejected` with a ``reason``."""
     if len(data) > MAX_DRAWING_BYTES:
         raise DrawingRejected(f"{len(data)} bytes", reason="too_large")
-    if not data.startswith(_PNG_SIGNATURE):
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
         raise DrawingRejected("not a PNG", reason="not_png")
+    # The size from the header, before Pillow sees the file: a bomb's size is refused, not decoded.
+    size = struct.unpack(">II", data[16:24])
+    if size != canvas.size:
+        raise DrawingRejected(f"{size} vs {canvas.size}", reason="wrong_size")
     try:
-        image = Image.open(io.BytesIO(data), formats=["PNG"])
-        if image.size != canvas.size:  # known from the header: nothing decoded yet
-            raise DrawingRejected(f"{image.size} vs {canvas.size}", reason="wrong_size")
-        rgba = image.convert("RGBA")
+        rgba = Image.open(io.BytesIO(data), formats=["PNG"]).convert("RGBA")
     except (OSError, SyntaxError, ValueError) as exc:
         raise DrawingRejected(str(exc), reason="not_png") from exc
     strokes = rgba.getchannel("A").point(_PAINTED)
