@@ -41,7 +41,7 @@ from core.events import (
     TextReceived,
 )
 from core.i18n import explain, render
-from core.identity import UserKey
+from core.identity import Platform, UserKey
 from core.jobs import JobRunner
 from core.painter import Signer, is_drawing
 from core.quotas import format_time
@@ -212,7 +212,9 @@ class ConversationEngine:
         await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=event.drawing))
         origin = replace(origin, handle=conv.data.get("handle") or origin.handle)
         kind = "sketch" if event.sketch else "area"
-        caption = render(origin.locale, Text(f"drawing_received_{kind}_{origin.user.platform}"))
+        # Discord has no "next message": the drawing waits for the next edit form instead.
+        where = "discord" if origin.user.platform is Platform.DISCORD else "telegram"
+        caption = render(origin.locale, Text(f"drawing_received_{kind}_{where}"))
         return [SendImage(origin, "", (event.preview,), caption)]
 
     async def drawing_target(self, origin: Origin) -> ImageRef | None:
