@@ -147,6 +147,10 @@ async def _finish(painter: PainterHarness, page: Any, chat: Any, user: Any, shot
 async def test_phone_paints_the_area_with_touch(painter: PainterHarness, browser: Any) -> None:
     page, chat, user = await _open(painter, browser, PHONE, LIGHT)
     assert await page.locator("#mode-sketch").is_visible()  # gpt-image-2.5 takes markup
+    await page.locator("#mode-sketch").click()  # a look at Sketch's tools on a phone, then back
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "painter-phone-sketch-tools.png"))
+    await page.locator("#mode-area").click()
     ox, oy, scale = await _geometry(page)
     for line in STROKES:
         await _touch(page, _path(line, ox, oy, scale))

@@ -79,6 +79,7 @@
   function redo() { if (undone[mode].length) { ops[mode].push(undone[mode].pop()); replay(mode); changed(); } }
   function changed() {
     $("undo").disabled = !ops[mode].length; $("redo").disabled = !undone[mode].length;
+    $("clear").disabled = !ops[mode].length;
     $("done").disabled = !session || !ops[mode].some((op) => op.kind !== "clear");
     render();
   }
@@ -282,7 +283,10 @@
   }
   buildPalette(); setTool("brush"); updateDot();
   window.addEventListener("resize", resize);
-  if (tg && tg.onEvent) tg.onEvent("themeChanged", () => { applyTheme(); render(); });
+  if (tg && tg.onEvent) {
+    tg.onEvent("themeChanged", () => { applyTheme(); render(); });
+    tg.onEvent("viewportChanged", () => { applyTheme(); resize(); });
+  }
   // Tests and curious developers: the view transform and the operations, read-only in spirit.
   window.painter = { view, ops, get mode() { return mode; }, get ready() { return !!session && !!width; } };
   start().catch((e) => status(String(e)));
