@@ -120,6 +120,20 @@ async def _touch(page: Any, points: list[tuple[float, float]]) -> None:
     await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
+async def _pinch(page: Any, centre: tuple[float, float], start: float, end: float) -> None:
+    cdp = await page.context.new_cdp_session(page)
+    cx, cy = centre
+
+    def fingers(d: float) -> list[dict[str, float]]:
+        return [{"x": cx - d, "y": cy, "id": 0}, {"x": cx + d, "y": cy, "id": 1}]
+
+    await cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": fingers(start)})
+    for i in range(1, 11):
+        d = start + (end - start) * i / 10
+        await cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": fingers(d)})
+    await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
 async def _mouse(page: Any, points: list[tuple[float, float]]) -> None:
     await page.mouse.move(*points[0])
     await page.mouse.down()
@@ -156,6 +170,12 @@ async def test_phone_paints_the_area_with_touch(painter: PainterHarness, browser
         await _touch(page, _path(line, ox, oy, scale))
     assert await page.evaluate("window.painter.ops.area.length") == 3
     await page.locator("#undo").click()
+    # Two fingers apart: zoom in around them, and paint nothing.
+    cx, cy = ox + 320 * scale, oy + 240 * scale
+    await _pinch(page, (cx, cy), 40, 120)
+    zoomed = await page.evaluate("window.painter.view.scale")
+    assert zoomed > scale * 2 and await page.evaluate("window.painter.ops.area.length") == 2
+    print(f"pinch zoom x{zoomed / scale:.2f}")
     request = await _finish(painter, page, chat, user, "painter-phone-light.png")
 
     assert request.mask is not None and request.markup is None
