@@ -150,7 +150,11 @@ class DiscordOutbox:
             if reply.mode == FOLLOWUP:
                 message = await self._responder.followup(reply, caption, images=images, view=view)
             else:
-                message = await self._responder.edit_original(reply, caption, images=images, view=view)
+                # A painter preview (no job) replaces /draw's message: its spent link goes with it.
+                clear = not action.job_id
+                message = await self._responder.edit_original(
+                    reply, caption, images=images, view=view, clear_view=clear
+                )
             self._mark_filled(reply)
         except TokenExpired:
             message = await self._to_channel(reply, locale, caption, images=images, view=view)

@@ -50,6 +50,7 @@ async def test_draw_link_is_single_use_and_the_next_edit_uses_the_drawing(
 
     updated = await hit.wait_for_original(lambda m: bool(m.files) and not m.deleted)
     assert updated.ephemeral and "Got your drawing" in updated.content and "/edit" in updated.content
+    assert updated.buttons == []  # the spent link is gone
 
     result = await dc.result(await dc.edit(dc.photo(photo, "cat.png"), "make the right half blue"))
     await dc.idle()
