@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -47,6 +48,7 @@ SESSION_TTL = timedelta(minutes=30)
 DRAWING_PREFIX = "painter:"
 _SIG_CHARS = 22  # 16 bytes of HMAC-SHA256 in base64url
 _CANVAS_CACHE = 16
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{23,2048}")  # a payload and _SIG_CHARS of signature
 
 
 class GrantKind(StrEnum):
@@ -125,8 +127,10 @@ class Signer:
 
     def read(self, token: str, now: datetime, kind: GrantKind) -> Grant:
         """The grant in ``token``; :class:`PainterDenied` when it is forged, of another kind or expired."""
+        if not _TOKEN.fullmatch(token):
+            raise errors.PainterDenied("not a token", reason="forged")
         payload, sig = token[:-_SIG_CHARS], token[-_SIG_CHARS:]
-        if len(token) <= _SIG_CHARS or not hmac.compare_digest(self._sig(payload), sig):
+        if not hmac.compare_digest(self._sig(payload).encode(), sig.encode()):
             raise errors.PainterDenied("bad signature", reason="forged")
         try:
             body = json.loads(_unb64(payload))

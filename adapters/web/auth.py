@@ -47,7 +47,7 @@ def verify_init_data(init_data: str, bot_token: str, now: datetime) -> WebAppUse
     check = "\n".join(f"{key}={value}" for key, value in sorted(fields.items()))
     secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
     expected = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, received):
+    if not hmac.compare_digest(expected.encode(), received.encode()):
         raise PainterDenied("initData signature", reason="forged")
     try:
         signed_at = datetime.fromtimestamp(int(fields["auth_date"]), now.tzinfo)

@@ -45,10 +45,11 @@ def test_init_data_signed_by_telegram_names_its_user() -> None:
         (_init_data().replace("hash=", "nohash="), "forged"),
         (_init_data(at=NOW - timedelta(hours=1, seconds=1)), "expired"),
         (_init_data(at=NOW + timedelta(minutes=6)), "expired"),  # from the future: not Telegram's
+        (_init_data().replace("hash=", "hash=%C3%A9"), "forged"),  # non-ASCII: refused, no crash
         ("", "no_auth"),
         ("x" * 5000, "no_auth"),
     ],
-    ids=["other-bot", "tampered", "added-field", "no-hash", "old", "future", "empty", "huge"],
+    ids=["other-bot", "tampered", "added-field", "no-hash", "old", "future", "non-ascii", "empty", "huge"],
 )
 def test_init_data_that_does_not_hold_is_refused(init_data: str, reason: str) -> None:
     with pytest.raises(PainterDenied) as caught:
@@ -79,6 +80,7 @@ def test_links_round_trip_fit_startapp_and_cannot_be_altered() -> None:
         (Signer(b"other").link(_origin(), PHOTO, NOW, single_use=False), "forged"),
         (signer.mint(replace(grant, kind=GrantKind.SESSION)), "forged"),  # a session is no link
         ("short", "forged"),
+        ("é" * 40, "forged"),
     ]:
         with pytest.raises(PainterDenied) as caught:
             signer.read(bad, NOW, GrantKind.LINK)
