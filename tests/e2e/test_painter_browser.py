@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -72,14 +73,32 @@ def _iou(a: Image.Image, b: Image.Image) -> float:
     return inter / union
 
 
-async def _open(painter: PainterHarness, browser: Any, device: dict[str, Any], theme: dict[str, str]) -> Any:
+async def _open(
+    painter: PainterHarness,
+    browser: Any,
+    device: dict[str, Any],
+    theme: dict[str, str],
+    *,
+    webapp: bool = False,
+) -> Any:
+    """Open the Mini App; with ``webapp``, as a client that injects ``Telegram.WebApp`` (a stand-in that
+    records calls) instead of leaving the page to read the URL fragment."""
     user = painter.fake.user(first_name="Ann")
     chat = painter.fake.private_chat(user)
     _, url = await painter.photo_with_button(chat, user, sample_png(*PHOTO))
     context = await browser.new_context(**device)
     page = await context.new_page()
+    if webapp:
+        stand_in = {"initData": painter.init_data(user), "themeParams": theme, "viewportStableHeight": 0}
+        await page.add_init_script(
+            f"window.__calls = []; window.Telegram = {{WebApp: Object.assign({json.dumps(stand_in)}, {{"
+            "ready() { __calls.push('ready'); }, expand() { __calls.push('expand'); },"
+            "close() { __calls.push('close'); }, onEvent(name) { __calls.push('on:' + name); } }) };"
+        )
+    else:
+        url = painter.mini_app_url(url, user, theme)
     started = time.perf_counter()
-    await page.goto(painter.mini_app_url(url, user, theme))
+    await page.goto(url)
     await _until(page, "!!(window.painter && window.painter.ready)")
     print(f"painter ready in {time.perf_counter() - started:.2f} s")
     return page, chat, user
@@ -188,7 +207,7 @@ async def test_phone_paints_the_area_with_touch(painter: PainterHarness, browser
 
 
 async def test_desktop_sketches_with_the_mouse_and_keys(painter: PainterHarness, browser: Any) -> None:
-    page, chat, user = await _open(painter, browser, DESKTOP, DARK)
+    page, chat, user = await _open(painter, browser, DESKTOP, DARK, webapp=True)
     await page.locator("#mode-sketch").click()
     assert await page.locator("#palette").is_visible() and not await page.locator("#invert").is_visible()
     await page.keyboard.press("]")  # brush 36 -> 40 screen px
@@ -198,6 +217,9 @@ async def test_desktop_sketches_with_the_mouse_and_keys(painter: PainterHarness,
     await page.keyboard.press("Control+z")
     assert await page.evaluate("window.painter.ops.sketch.length") == 2
     request = await _finish(painter, page, chat, user, "painter-desktop-dark.png")
+    calls = await page.evaluate("window.__calls")
+    assert {"ready", "expand", "on:themeChanged", "on:viewportChanged"} <= set(calls)
+    await _until(page, "window.__calls.includes('close')")  # Done returns to the chat
 
     assert request.markup is not None and request.mask is None
     markup = Image.open(io.BytesIO(request.markup.data)).convert("RGBA")
