@@ -180,7 +180,9 @@ class ConversationEngine:
         if len(images) > 1:
             return [SendText(origin, Text("photos_received", {"count": len(images)}))]
         buttons = self._draw_buttons(origin, images[0], single_use=False)
-        return [SendText(origin, Text("photo_received"), buttons=buttons)]
+        return [
+            SendText(origin, Text("photo_received_draw" if buttons else "photo_received"), buttons=buttons)
+        ]
 
     def _draw_buttons(self, origin: Origin, photo: ImageRef, *, single_use: bool) -> tuple[Button, ...]:
         """The "Draw on it" button when the painter runs."""

@@ -31,7 +31,7 @@ async def test_photo_gets_a_draw_button_only_when_the_painter_runs() -> None:
         assert isinstance(plain, SendText) and plain.buttons == ()
         signer = Signer(b"k")
         (reply,) = await _painter_engine(w, signer).handle(w.origin(), ImageReceived((w.ref("p1"),)))
-        assert isinstance(reply, SendText) and reply.text.key == "photo_received"
+        assert isinstance(reply, SendText) and reply.text.key == "photo_received_draw"
         (button,) = reply.buttons
         assert button.action == "draw" and button.painter is not None
         grant = signer.read(button.painter, w.now, GrantKind.LINK)
