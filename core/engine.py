@@ -43,7 +43,7 @@ from core.events import (
 from core.i18n import explain, render
 from core.identity import Platform, UserKey
 from core.jobs import JobRunner
-from core.painter import Signer, is_drawing
+from core.painter import LINK_TTL, Signer, is_drawing
 from core.quotas import format_time
 from core.refs import ImageRef
 from core.store import Conversation, ConversationKey, ConvState, Store
@@ -206,7 +206,8 @@ class ConversationEngine:
             )
         )
         buttons = self._draw_buttons(origin, image, single_use=True)
-        return [SendText(origin, Text("draw_open", {"minutes": 10}), buttons=buttons, private=True)]
+        minutes = round(LINK_TTL.total_seconds() / 60)
+        return [SendText(origin, Text("draw_open", {"minutes": minutes}), buttons=buttons, private=True)]
 
     async def _on_drawing(self, origin: Origin, conv: Conversation, event: DrawingReceived) -> list[Action]:
         if conv.state not in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT):
