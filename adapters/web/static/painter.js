@@ -166,7 +166,8 @@
     pointers.delete(e.pointerId);
     if (pointers.size < 2) pinch = null;
     if (!pointers.size) panning = null;
-    if (current && !pointers.size) { const op = current; current = null; ops[mode].push(op); undone[mode] = []; replay(mode); changed(); }
+    // The layer already holds the stroke (drawn segment by segment, opaque): no replay needed.
+    if (current && !pointers.size) { const op = current; current = null; ops[mode].push(op); undone[mode] = []; changed(); }
   }
   canvas.addEventListener("pointerup", release);
   canvas.addEventListener("pointercancel", release);
