@@ -28,8 +28,9 @@ COPY --from=build /opt/editbot /opt/editbot
 USER editbot
 WORKDIR /data
 VOLUME ["/data"]
-# 9100: /metrics, /healthz, /readyz; 8443: the Telegram webhook, when EDITBOT_TELEGRAM_WEBHOOK_URL is set.
-EXPOSE 9100 8443
+# 9100: /metrics, /healthz, /readyz; 8443: the Telegram webhook, when EDITBOT_TELEGRAM_WEBHOOK_URL is set;
+# 8080: the painter page, when EDITBOT_WEB_URL is set.
+EXPOSE 9100 8443 8080
 # Liveness only: a bot that cannot reach Telegram or the database shows in /readyz, not as a restart loop.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/healthz' % os.environ['EDITBOT_METRICS_PORT'], timeout=4)" || exit 1

@@ -19,17 +19,22 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.metrics import Health, PrometheusSink
+from core.actions import Outbox
 from core.alerts import AlertMonitor
 from core.catalogue import ModelCatalogue
 from core.editapi import EditClient, make_http_client
 from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
+from core.identity import Platform
 from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
+from core.painter import DrawingFetcher, PainterService, Signer
+from core.refs import FileFetcher
 from core.settings import Settings
 from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
+from core.storage.painter import SqlPainterStore
 from core.storage.sql_store import SqlStore
 from core.telemetry import Telemetry
 
@@ -50,6 +55,14 @@ class Core:
     health: Health
     alerts: AlertMonitor
     intake: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    painter: PainterService | None = None  # issue 15: only when EDITBOT_WEB_URL is set
+
+    def attach(self, platform: Platform, outbox: Outbox, fetcher: FileFetcher) -> None:
+        """A platform's sender and fetcher for jobs and the painter; jobs also read painter drawings."""
+        if self.painter is not None:
+            self.painter.attach(platform, outbox, fetcher)
+            fetcher = DrawingFetcher(fetcher, self.painter.store)
+        self.runner.attach(platform, outbox, fetcher)
 
     async def database_ok(self) -> bool:
         """True when the database answers a trivial query (``/readyz``)."""
@@ -156,6 +169,7 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
             catalogue=catalogue,
             telemetry=telemetry,
         )
+        signer = Signer(settings.painter_secret()) if settings.web_url else None
         engine = ConversationEngine(
             store,
             runner,
@@ -167,8 +181,16 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
                 max_input_bytes=settings.max_input_bytes,
                 owners=settings.admins,
             ),
+            painter=signer,
         )
-        core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts)
+        painter = (
+            PainterService(
+                engine, SqlPainterStore(sessions), signer, max_input_bytes=settings.max_input_bytes
+            )
+            if signer is not None
+            else None
+        )
+        core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts, painter=painter)
         health.add("database", core.database_ok)
         try:
             yield core

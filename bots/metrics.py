@@ -148,8 +148,8 @@ class Health:
         return out
 
 
-def make_app(sink: PrometheusSink, health: Health) -> web.Application:
-    """The aiohttp application serving the three endpoints."""
+def make_app(sink: PrometheusSink, health: Health, *, client_max_size: int = 1024**2) -> web.Application:
+    """The aiohttp application serving the three endpoints (the painter may join it: bots/web.py)."""
 
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(sink.registry)
@@ -163,7 +163,7 @@ def make_app(sink: PrometheusSink, health: Health) -> web.Application:
         ready = bool(checks) and all(checks.values())
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
-    app = web.Application()
+    app = web.Application(client_max_size=client_max_size)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -26,11 +26,16 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """An inline button; ``action`` + ``job_id`` come back as :class:`core.events.ButtonPressed`."""
+    """An inline button; ``action`` + ``job_id`` come back as :class:`core.events.ButtonPressed`.
+
+    ``painter`` (action ``draw``) is a signed painter token instead: the adapter renders a button
+    that opens the painter page with it (a Telegram Mini App, a Discord link) and nothing comes back.
+    """
 
     action: str
     job_id: str
     label: Text
+    painter: str | None = None
 
 
 class Phase(StrEnum):

@@ -8,6 +8,8 @@ States (``core.store.ConvState``) and what moves between them:
     any --photo with caption / EditSubmitted--> job, IDLE
     any --/cancel--> IDLE (and the user's running edits are cancelled and refunded)
     any --"retry" button--> CONFIRM_RETRY --"yes" button--> job, IDLE
+    AWAITING_* --drawing from the painter page--> AWAITING_PROMPT (the drawing is the mask)
+    any --/draw (DrawRequested)--> AWAITING_MASK_OR_PROMPT, with a one-time painter link
 
 State is stored per (platform, chat, user) after every event, so a restarted process or a
 second one continues the same conversation. A conversation left alone longer than the timeout is
@@ -23,13 +25,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from core import errors
-from core.actions import Action, Button, SendError, SendText, Text
+from core.actions import Action, Button, SendError, SendImage, SendText, Text
 from core.admin import ADMIN_COMMANDS, AdminService
 from core.catalogue import BUILTIN_CATALOGUE, DEFAULT_MODEL, ModelCatalogue
 from core.events import (
     AdminCommand,
     ButtonPressed,
     Command,
+    DrawingReceived,
+    DrawRequested,
     EditOptions,
     EditSubmitted,
     Event,
@@ -37,9 +41,10 @@ from core.events import (
     Origin,
     TextReceived,
 )
-from core.i18n import explain
-from core.identity import UserKey
+from core.i18n import explain, render
+from core.identity import Platform, UserKey
 from core.jobs import JobRunner
+from core.painter import LINK_TTL, Signer, is_drawing
 from core.quotas import format_time
 from core.refs import ImageRef
 from core.store import Conversation, ConversationKey, ConvState, Job, Store
@@ -76,8 +81,10 @@ class ConversationEngine:
         runner: JobRunner,
         config: EngineConfig | None = None,
         admin: AdminService | None = None,
+        painter: Signer | None = None,
     ) -> None:
         self._store = store
+        self._painter = painter  # None: no painter page (EDITBOT_WEB_URL unset)
         self.runner = runner
         self.config = config or EngineConfig()
         self.admin = admin or AdminService(store, runner.limits, owners=self.config.owners, clock=runner.now)
@@ -135,6 +142,8 @@ class ConversationEngine:
         state = conv.state
         match event:
             case EditSubmitted(images=images, prompt=prompt, mask=mask, options=options):
+                # A drawing made for this chat waits for the next edit form (Discord's /draw, then /edit).
+                mask = mask or (conv.mask if _drawing_pending(conv) else None)
                 return await self._start(origin, conv, images, mask, prompt, options, origin.event_id, ack)
             case ImageReceived(images=images, caption=caption) if caption and caption.strip():
                 return await self._start(
@@ -159,6 +168,10 @@ class ConversationEngine:
                 return await self._on_button(origin, conv, action, job_id, prompt, ack)
             case AdminCommand():
                 return await self.admin.handle(origin, event)
+            case DrawRequested(image=image):
+                return await self._on_draw(origin, conv, image)
+            case DrawingReceived():
+                return await self._on_drawing(origin, conv, event)
         raise AssertionError(f"unhandled event {event!r}")  # pragma: no cover - the union is closed
 
     async def _on_image(
@@ -177,7 +190,59 @@ class ConversationEngine:
         )
         if len(images) > 1:
             return [SendText(origin, Text("photos_received", {"count": len(images)}))]
-        return [SendText(origin, Text("photo_received"))]
+        buttons = self._draw_buttons(origin, images[0], single_use=False)
+        return [
+            SendText(origin, Text("photo_received_draw" if buttons else "photo_received"), buttons=buttons)
+        ]
+
+    def _draw_buttons(self, origin: Origin, photo: ImageRef, *, single_use: bool) -> tuple[Button, ...]:
+        """The "Draw on it" button when the painter runs."""
+        if self._painter is None:
+            return ()
+        token = self._painter.link(origin, photo, self.runner.now(), single_use=single_use)
+        return (Button("draw", "", Text("button_draw"), painter=token),)
+
+    async def _on_draw(self, origin: Origin, conv: Conversation, image: ImageRef) -> list[Action]:
+        if self._painter is None:
+            return [SendText(origin, Text("painter_off"), private=True)]
+        check_image_meta(image, self.config.max_input_bytes)
+        # The handle lets the drawing's answer update this private message (Discord: for 15 minutes).
+        await self._save(
+            Conversation(
+                conv.key,
+                ConvState.AWAITING_MASK_OR_PROMPT,
+                images=(image,),
+                options=conv.options,
+                data={"handle": dict(origin.handle)},
+            )
+        )
+        buttons = self._draw_buttons(origin, image, single_use=True)
+        minutes = round(LINK_TTL.total_seconds() / 60)
+        return [SendText(origin, Text("draw_open", {"minutes": minutes}), buttons=buttons, private=True)]
+
+    async def _on_drawing(self, origin: Origin, conv: Conversation, event: DrawingReceived) -> list[Action]:
+        if conv.state not in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT):
+            return [SendText(origin, Text("drawing_too_late"), private=True)]
+        await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=event.drawing))
+        origin = replace(origin, handle=conv.data.get("handle") or origin.handle)
+        kind = "sketch" if event.sketch else "area"
+        # Discord has no "next message": the drawing waits for the next edit form instead.
+        where = "discord" if origin.user.platform is Platform.DISCORD else "telegram"
+        caption = render(origin.locale, Text(f"drawing_received_{kind}_{where}"))
+        return [SendImage(origin, "", (event.preview,), caption)]
+
+    async def drawing_target(self, origin: Origin) -> ImageRef | None:
+        """The photo the user's conversation in this chat waits on a mask for (what the painter shows)."""
+        conv, notices = await self._load(conversation_key(origin))
+        if notices or conv.state not in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT):
+            return None
+        return conv.images[0] if conv.images else None
+
+    async def uses_markup(self, origin: Origin) -> bool:
+        """Whether the user's model reads drawings as markup (the painter then offers Sketch mode)."""
+        prefs = await self.preferences(origin)
+        model = prefs.model if prefs.model in self.config.allowed_models else self.config.default_model
+        return self.config.catalogue.spec(model).markup
 
     async def _on_command(
         self, origin: Origin, conv: Conversation, name: str, args: str, ack: Ack
@@ -335,7 +400,7 @@ class ConversationEngine:
         """What a drawing on the photo does with the user's model: guide it (markup) or mark the area."""
         prefs = await self.preferences(origin)
         model = prefs.model if prefs.model in self.config.allowed_models else self.config.default_model
-        key = "help_drawing_markup" if self.config.catalogue.spec(model).markup else "help_drawing_mask"
+        key = "help_drawing_markup" if await self.uses_markup(origin) else "help_drawing_mask"
         return Text(key, {"model": model})
 
     async def preferences(self, origin: Origin) -> EditOptions:
@@ -363,6 +428,10 @@ def owns(origin: Origin, job: Job) -> bool:
 def not_yours(origin: Origin) -> SendText:
     """The one refusal for a press by anyone but the owner; it says nothing about the job."""
     return SendText(origin, Text("button_not_yours"), private=True)
+
+
+def _drawing_pending(conv: Conversation) -> bool:
+    return conv.state is ConvState.AWAITING_PROMPT and is_drawing(conv.mask)
 
 
 def _keep_model(options: EditOptions) -> EditOptions:

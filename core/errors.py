@@ -15,8 +15,9 @@ EditbotError
 │   ├── PromptTooLong / PromptMissing
 │   ├── TooManyImages                more inputs than the model accepts
 │   ├── InvalidOption                size/quality/n/model not valid for the model
-│   └── BadCommand                   an admin command's arguments do not parse
-│       └── TargetMissing            the admin command needs a member to act on
+│   ├── BadCommand                   an admin command's arguments do not parse
+│   │   └── TargetMissing            the admin command needs a member to act on
+│   └── DrawingRejected              a painter drawing is empty, mis-sized or not a PNG (issue 15)
 ├── QuotaExceeded                    no edits left this period (user or community)
 │   └── GlobalQuotaExceeded          the owners' cap across the whole bot is used up
 ├── Blocked                          an admin blocked the user in this community
@@ -26,6 +27,7 @@ EditbotError
 │   └── CommunityOnly                a community's setting, asked for in a private chat
 ├── Busy                             the user already has an edit running
 ├── DeliveryFailed                   the platform refused the result (too large, chat gone)
+├── PainterDenied                    a painter page's token or initData is forged, stale or spent
 └── EditAPIError                     the edit API refused or failed
     ├── AuthenticationFailed         401: the operator's key is wrong
     ├── PermissionDenied             403: the key may not use this model / region
@@ -294,3 +296,16 @@ class ResultUnfetchable(BadResponse):
     """The service answered, but the result link it gave could not be downloaded."""
 
     kind = "api_result_unfetchable"
+
+
+# -- painter (issue 15) -------------------------------------------------------------------------
+class DrawingRejected(InputError):
+    """A drawing from the painter page cannot be used; ``reason`` is a stable code the page shows."""
+
+    kind = "drawing_rejected"
+
+
+class PainterDenied(EditbotError):
+    """The painter page's credentials do not hold; ``reason`` says which check failed (never secrets)."""
+
+    kind = "painter_denied"

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.identity import ChatRef, Community, Platform, UserKey
+from core.media import PreparedImage
 from core.refs import ImageRef
 
 
@@ -127,7 +128,35 @@ class AdminCommand:
     target_name: str | None = None
 
 
-Event = ImageReceived | TextReceived | Command | EditSubmitted | ButtonPressed | AdminCommand
+@dataclass(frozen=True, slots=True)
+class DrawRequested:
+    """Open the painter on ``image`` (Discord's ``/draw``): the answer carries a one-time link to it."""
+
+    image: ImageRef
+
+
+@dataclass(frozen=True, slots=True)
+class DrawingReceived:
+    """A drawing made in the painter page on the conversation's photo; ``drawing`` is its stored ref.
+
+    ``preview`` is a small JPEG of the photo with the drawing on it, shown back in the chat.
+    """
+
+    drawing: ImageRef
+    preview: PreparedImage
+    sketch: bool = False
+
+
+Event = (
+    ImageReceived
+    | TextReceived
+    | Command
+    | EditSubmitted
+    | ButtonPressed
+    | AdminCommand
+    | DrawRequested
+    | DrawingReceived
+)
 
 
 def origin_to_json(origin: Origin) -> dict[str, Any]:

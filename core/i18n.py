@@ -132,4 +132,6 @@ def explain(exc: EditbotError) -> tuple[str, dict[str, Any]]:
     code = details.get("reason_code")
     if kind == "mask_mismatch" and code:
         details["reason"] = Text(f"mask_reason_{code}")
+    if kind in ("drawing_rejected", "painter_denied"):
+        details["reason"] = Text(f"painter_reason_{details.get('reason', 'forged')}")
     return kind, details

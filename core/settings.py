@@ -98,6 +98,25 @@ class Settings(BaseSettings):
     metrics_listen: str = "0.0.0.0"
     alert_after_minutes: float = Field(default=10.0, gt=0)
 
+    # painter (issue 15)
+    web_url: str | None = None  # public HTTPS base of the painter page; the painter runs only when set
+    web_listen: str = "0.0.0.0"
+    web_port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("web_url")
+    @classmethod
+    def _check_web_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (Telegram opens Mini Apps over HTTPS only)")
+        return value.rstrip("/")
+
+    def painter_secret(self) -> bytes:
+        """Key for painter links: from the bot tokens, so every process of one bot shares it."""
+        parts = [s.get_secret_value() for s in (self.telegram_token, self.discord_token, self.api_key) if s]
+        return ("\n".join(parts) or "editbot").encode()
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:

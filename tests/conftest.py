@@ -7,4 +7,5 @@ pytest_plugins: list[str] = [
     "tests.fakes.discord_server",
     "tests.e2e.telegram_harness",
     "tests.e2e.discord_harness",
+    "tests.e2e.painter_harness",
 ]

@@ -42,7 +42,7 @@ class EditBot(discord.Client):
         )
         self.settings = settings
         self.fetcher = fetcher
-        self.outbox = DiscordOutbox(Responder(self))
+        self.outbox = DiscordOutbox(Responder(self), settings.web_url)
         self.handlers = DiscordHandlers(engine, self.outbox)
         self.tree = EditTree(
             self,

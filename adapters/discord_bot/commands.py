@@ -136,6 +136,14 @@ def install_commands(
         await handlers.open_edit_image(interaction, message)
 
     tree.add_command(edit)
+    if settings.web_url:  # the painter (issue 15) runs only with a public URL for its page
+
+        @app_commands.command(name="draw", description=text("discord_command_draw"))
+        @app_commands.describe(image=text("discord_option_draw_image"))
+        async def draw(interaction: discord.Interaction[Any], image: discord.Attachment) -> None:
+            await handlers.draw(interaction, image)
+
+        tree.add_command(draw)
     tree.add_command(usage)
     tree.add_command(help_)
     tree.add_command(app_commands.ContextMenu(name=text("discord_menu_edit"), callback=edit_image))

@@ -29,7 +29,16 @@ from adapters.discord_bot.translate import FOLLOWUP, attachment_ref, first_image
 from adapters.discord_bot.views import EditImageModal, PromptModal
 from core import i18n
 from core.engine import ConversationEngine
-from core.events import AdminCommand, ButtonPressed, Command, EditOptions, EditSubmitted, Event, Origin
+from core.events import (
+    AdminCommand,
+    ButtonPressed,
+    Command,
+    DrawRequested,
+    EditOptions,
+    EditSubmitted,
+    Event,
+    Origin,
+)
 from core.refs import ImageRef
 
 log = logging.getLogger(__name__)
@@ -118,6 +127,12 @@ class DiscordHandlers:
                 options,
             )
             await self._start(interaction, origin_of(interaction), event, _defer(interaction), Acked.JOB)
+
+    async def draw(self, interaction: discord.Interaction[Any], image: discord.Attachment) -> None:
+        """``/draw``: a private one-time link to the painter; Done updates that private message."""
+        async with self._guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self._run(origin_of(interaction), DrawRequested(attachment_ref(image)), Acked.PRIVATE)
 
     async def command(self, interaction: discord.Interaction[Any], name: str) -> None:
         """``/usage`` and ``/help``: a private answer."""

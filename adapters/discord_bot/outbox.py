@@ -27,6 +27,7 @@ from adapters.discord_bot.wording import render
 from core import errors, i18n
 from core.actions import (
     Action,
+    Button,
     Delivered,
     DeliveredPart,
     OutputImage,
@@ -61,8 +62,9 @@ class DiscordOutbox:
     # Discord takes bot uploads up to 10 MiB per file on unboosted servers.
     upload_limit: int | None = 10 * 1024 * 1024
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, painter_url: str | None = None) -> None:
         self._responder = responder
+        self._painter_url = painter_url  # EDITBOT_WEB_URL: painter buttons link there
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._filled: OrderedDict[str, None] = OrderedDict()
 
@@ -92,9 +94,12 @@ class DiscordOutbox:
                     await self._replace(reply, locale, render(locale, kind, **details))
                 case SendText(text=text, buttons=buttons, private=private):
                     await self._notice(
-                        reply, locale, render(locale, text), buttons_view(buttons, locale), private
+                        reply, locale, render(locale, text), self._view(buttons, locale), private
                     )
         return None
+
+    def _view(self, buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:
+        return buttons_view(buttons, locale, self._painter_url)
 
     async def _progress(self, reply: Reply, locale: str, phase: Phase, text: Text) -> None:
         if phase is Phase.DONE and reply.mode != FOLLOWUP:
@@ -144,13 +149,17 @@ class DiscordOutbox:
         locale = action.origin.locale
         images = await _fit(action.images, reply.upload_limit)
         caption = cut(action.caption, _CAPTION_MAX)
-        view = buttons_view(action.buttons, locale)
+        view = self._view(action.buttons, locale)
         message: discord.Message
         try:
             if reply.mode == FOLLOWUP:
                 message = await self._responder.followup(reply, caption, images=images, view=view)
             else:
-                message = await self._responder.edit_original(reply, caption, images=images, view=view)
+                # A painter preview (no job) replaces /draw's message: its spent link goes with it.
+                clear = not action.job_id
+                message = await self._responder.edit_original(
+                    reply, caption, images=images, view=view, clear_view=clear
+                )
             self._mark_filled(reply)
         except TokenExpired:
             message = await self._to_channel(reply, locale, caption, images=images, view=view)
@@ -174,7 +183,7 @@ class DiscordOutbox:
         locale = origin.locale
         first, *rest = split("\n\n".join(_render(locale, a) for a in actions))
         buttons = tuple(b for a in actions if isinstance(a, SendText) for b in a.buttons)
-        view = buttons_view(buttons, locale)
+        view = self._view(buttons, locale)
         images = await _fit(
             tuple(i for a in actions if isinstance(a, SendImage) for i in a.images), reply.upload_limit
         )

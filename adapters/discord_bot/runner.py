@@ -65,7 +65,7 @@ async def run_discord(
             fetcher = DiscordFetcher(http)
             bot = EditBot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
             meter_http(bot, core.telemetry)
-            core.runner.attach(Platform.DISCORD, bot.outbox, fetcher)
+            core.attach(Platform.DISCORD, bot.outbox, fetcher)
             core.alerts.attach(Platform.DISCORD, DiscordDirect(bot))  # owner alerts (issue 13)
             connect: asyncio.Task[None] | None = None
             try:

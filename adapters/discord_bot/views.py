@@ -70,14 +70,24 @@ class ResultButton(
         await handler.press(interaction, self.action, self.job_id)
 
 
-def buttons_view(buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:
-    """A view holding the engine's buttons, labelled in ``locale``; None without buttons."""
-    if not buttons:
-        return None
+def buttons_view(
+    buttons: tuple[Button, ...], locale: str, painter_url: str | None = None
+) -> discord.ui.View | None:
+    """A view holding the engine's buttons, labelled in ``locale``; None without buttons.
+
+    A painter button is a link to the painter page under ``painter_url`` (EDITBOT_WEB_URL; left out
+    when the painter is off): Discord opens it in the browser, and nothing comes back to the bot.
+    """
     view = discord.ui.View(timeout=None)
     for button in buttons:
-        view.add_item(ResultButton(button.action, button.job_id, i18n.render(locale, button.label)))
-    return view
+        label = i18n.render(locale, button.label)
+        if button.painter is not None:
+            if painter_url is not None:
+                url = f"{painter_url}/painter/?t={button.painter}"
+                view.add_item(discord.ui.Button(label=label, style=discord.ButtonStyle.link, url=url))
+            continue
+        view.add_item(ResultButton(button.action, button.job_id, label))
+    return view if view.children else None
 
 
 class _HumanModal(discord.ui.Modal):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import (
@@ -19,6 +20,7 @@ from telegram import (
     InputMediaPhoto,
     Message,
     ReplyParameters,
+    WebAppInfo,
 )
 from telegram.constants import ChatAction, FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -62,15 +64,47 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def keyboard(buttons: tuple[Button, ...], locale: str) -> InlineKeyboardMarkup | None:
-    """Inline buttons whose callback data names the action and the job, so they outlive restarts."""
-    if not buttons:
-        return None
-    row = [
-        InlineKeyboardButton(i18n.render(locale, b.label), callback_data=f"{b.action}:{b.job_id}")
-        for b in buttons
-    ]
-    return InlineKeyboardMarkup([row])
+def keyboard(
+    buttons: tuple[Button, ...], locale: str, painter: PainterLinks | None = None
+) -> InlineKeyboardMarkup | None:
+    """Inline buttons whose callback data names the action and the job, so they outlive restarts.
+
+    A painter button opens the painter page instead (when the painter runs; else it is left out).
+    """
+    row = []
+    for b in buttons:
+        label = i18n.render(locale, b.label)
+        if b.painter is not None:
+            if painter is not None:
+                row.append(painter.button(label, b.painter))
+            continue
+        row.append(InlineKeyboardButton(label, callback_data=f"{b.action}:{b.job_id}"))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class PainterLinks:
+    """How a "Draw on it" button opens the painter in one chat.
+
+    Private chats take a ``web_app`` button (the Mini App opens with signed initData). Groups do not
+    allow ``web_app`` buttons, so there the button is a t.me link that opens the bot's Main Mini App
+    with ``startapp=<token>`` (set one up with @BotFather, see the README); the page finds the token
+    in initData's ``start_param``.
+    """
+
+    base_url: str
+    bot_username: str
+    private: bool
+
+    def page(self, token: str) -> str:
+        """The page's URL with the token in the query (Telegram adds initData as the fragment)."""
+        return f"{self.base_url}/painter/?t={token}"
+
+    def button(self, label: str, token: str) -> InlineKeyboardButton:
+        """The button for this chat."""
+        if self.private:
+            return InlineKeyboardButton(label, web_app=WebAppInfo(self.page(token)))
+        return InlineKeyboardButton(label, url=f"https://t.me/{self.bot_username}?startapp={token}")
 
 
 def _where(origin: Origin) -> dict[str, Any]:
@@ -92,8 +126,9 @@ class TelegramOutbox:
     # sendPhoto takes up to 10 MB; larger results would have to go as documents only.
     upload_limit: int | None = 10 * 1000 * 1000
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, painter_url: str | None = None) -> None:
         self._bot = bot
+        self._painter_url = painter_url  # EDITBOT_WEB_URL: "Draw on it" buttons open the painter there
         self._status: dict[str, int] = {}
         self._typing: dict[str, asyncio.Task[None]] = {}
 
@@ -102,7 +137,8 @@ class TelegramOutbox:
         loc = action.origin.locale
         match action:
             case SendText(origin=origin, text=text, buttons=buttons):
-                await self.text(origin, i18n.render(loc, text), keyboard(buttons, loc))
+                markup = keyboard(buttons, loc, self._painter(origin))
+                await self.text(origin, i18n.render(loc, text), markup)
             case SendError(origin=origin, kind=kind, details=details):
                 await self.text(origin, i18n.render(loc, kind, **details))
             case SendProgress():
@@ -110,6 +146,11 @@ class TelegramOutbox:
             case SendImage():
                 return await self._result(action)
         return None
+
+    def _painter(self, origin: Origin) -> PainterLinks | None:
+        if self._painter_url is None:
+            return None
+        return PainterLinks(self._painter_url, self._bot.username, origin.is_private)
 
     async def text(self, origin: Origin, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
         """A plain reply to the origin's message."""

@@ -52,14 +52,14 @@ def build_application(
         .media_write_timeout(120)
         .build()
     )
-    outbox = TelegramOutbox(app.bot)
+    outbox = TelegramOutbox(app.bot, settings.web_url)
     handlers = TelegramHandlers(
         core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay, on_album=inbox.albums_handled
     )
     handlers.register(app)
     app.bot_data["handlers"] = handlers
     app.bot_data["inbox"] = inbox
-    core.runner.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
+    core.attach(Platform.TELEGRAM, outbox, TelegramFetcher(app.bot))
     core.alerts.attach(Platform.TELEGRAM, TelegramDirect(app.bot))  # owner alerts (issue 13)
     return app
 

@@ -10,7 +10,8 @@ import signal
 
 from bots.bootstrap import open_core
 from bots.logs import configure_logging
-from bots.metrics import check_port, serving
+from bots.metrics import check_port
+from bots.web import check_web_port, serving_web
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
 
@@ -41,10 +42,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the configured bots until ``stop`` is set."""
     check_tokens(settings)
     async with open_core(settings) as core, contextlib.AsyncExitStack() as bots:
-        if settings.metrics_port is not None:  # up first: /healthz answers while the bots connect
-            await bots.enter_async_context(
-                serving(core.metrics, core.health, settings.metrics_listen, settings.metrics_port)
-            )
+        # Up first: /healthz answers while the bots connect (the painter's pages wait for them).
+        await bots.enter_async_context(serving_web(core, settings))
         if settings.telegram_token is not None:
             from adapters.telegram_bot.runner import run_telegram
 
@@ -70,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings, args.log_level)
     check_tokens(settings)
     check_port(settings)
+    check_web_port(settings)
 
     async def main() -> None:
         stop = asyncio.Event()

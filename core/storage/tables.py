@@ -249,3 +249,27 @@ owner_alerts = sa.Table(
     sa.Column("resolved_at", UTCDateTime(), nullable=True),
 )
 """The owners' alerts, one row per kind, so several processes tell the owners once between them."""
+
+# -- painter (issue 15) -----------------------------------------------------------------------
+painter_drawings = sa.Table(
+    "painter_drawings",
+    metadata,
+    # Random, unguessable; the ImageRef of a drawing is "painter:<id>" and only the job runner reads it.
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("user_id", _id(), nullable=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Old drawings are purged by age.
+    sa.Index(None, "created_at"),
+)
+"""Drawings made in the painter page: PNG bytes a mask reference points at."""
+
+painter_nonces = sa.Table(
+    "painter_nonces",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "expires_at"),
+)
+"""Single-use painter tokens already used (kept until they would have expired anyway)."""

@@ -30,9 +30,11 @@ APP_TABLES = {
     "owner_alerts",
     "job_results",
     "inbox",
+    "painter_drawings",  # issue 15
+    "painter_nonces",
 }
-HEAD = "0004_crash_safety"
-BEFORE_HEAD = "0003_owner_alerts"  # what `editbot db downgrade` (one step) leaves
+HEAD = "0005_painter"
+BEFORE_HEAD = "0004_crash_safety"  # what `editbot db downgrade` (one step) leaves
 
 
 def _tables(connection: Connection) -> set[str]:
