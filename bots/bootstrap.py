@@ -138,7 +138,12 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
         sessions = create_sessionmaker(db)
         store = SqlStore(sessions)
         client = EditClient(
-            http, settings.api_base_url, api_key, catalogue=catalogue, total_timeout=settings.api_timeout
+            http,
+            settings.api_base_url,
+            api_key,
+            catalogue=catalogue,
+            total_timeout=settings.api_timeout,
+            partial_images=max(1, settings.preview_images),
         )
         policy = settings.quota_policy()
         telemetry = Telemetry()
@@ -163,6 +168,7 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
                 pseudonym_secret=settings.secret_for_pseudonyms(),
                 resume=settings.resume_interrupted,
                 shutdown_grace=settings.shutdown_grace,
+                preview_images=settings.preview_images,
             ),
             credits=settings.credit_table(catalogue),
             limits=LimitResolver(store, policy),

@@ -143,7 +143,8 @@ class SendProgress:
 
     ``message_id`` is the status message known so far (stored with the job, so the process that
     resumes a job replaces the message an earlier one left); adapters that create one return its
-    id as ``Delivered.message_id``.
+    id as ``Delivered.message_id``. ``image`` is a live preview of the edit (a partial image the
+    model sent): the status message shows it, with ``text`` as its caption.
     """
 
     origin: Origin
@@ -151,6 +152,7 @@ class SendProgress:
     phase: Phase
     text: Text
     message_id: str | None = None
+    image: OutputImage | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,8 @@ class EditOptions:
 
     ``size`` is a preset (``1536x1024``), ``auto``, a free ``WxH`` or a resolution tier (``2k``).
     ``keep_details`` asks for high input fidelity where the model has it (on unless switched off);
-    ``cutout`` asks for a transparent background, delivered as a PNG file.
+    ``cutout`` asks for a transparent background, delivered as a PNG file. ``previews`` shows the
+    model's partial images while it paints (on unless switched off).
     """
 
     model: str | None = None
@@ -69,6 +70,7 @@ class EditOptions:
     n: int | None = None
     keep_details: bool | None = None
     cutout: bool | None = None
+    previews: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

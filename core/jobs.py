@@ -47,6 +47,7 @@ from core.catalogue import ModelCatalogue, ModelSpec
 from core.costs import estimate_cost
 from core.credits import CreditTable
 from core.editapi import EditRequest, EditResult
+from core.editapi.stream import PartialSink
 from core.events import EditOptions, Origin, origin_from_json, origin_to_json
 from core.i18n import explain
 from core.identity import Platform, UserKey
@@ -69,8 +70,8 @@ Preparer = Callable[[Sequence[bytes], bytes | None, ModelSpec, str | None], Awai
 class EditService(Protocol):
     """The edit API as the runner sees it (``core.editapi.EditClient``)."""
 
-    async def edit(self, request: EditRequest) -> EditResult:
-        """Run one edit."""
+    async def edit(self, request: EditRequest, on_partial: PartialSink | None = None) -> EditResult:
+        """Run one edit; a model that streams sends its partial images to ``on_partial``."""
         ...
 
 
@@ -91,6 +92,7 @@ class JobConfig:
     pseudonym_secret: bytes = b"editbot"
     resume: ResumeMode = ResumeMode.RETRY
     shutdown_grace: float = 25.0
+    preview_images: int = 2  # partial images a streamed edit asks for (the client's partial_images)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +344,14 @@ class JobRunner:
             await self._store.set_status_message(job.id, message_id)
 
         outbox = self._outboxes.get(origin.user.platform)
-        return ProgressReporter(outbox, origin, job.id, message_id=job.status_message, remember=remember)
+        return ProgressReporter(
+            outbox,
+            origin,
+            job.id,
+            message_id=job.status_message,
+            remember=remember,
+            previews=self.config.preview_images,
+        )
 
     async def _default_prepare(
         self, images: Sequence[bytes], mask: bytes | None, spec: ModelSpec, size: str | None
@@ -513,7 +522,13 @@ class JobRunner:
             output_compression=outputs.output_compression,
         )
         await self._store.start_call(job.id, self.worker_id)
-        result = await self._with_ticker(self._editor.edit(request), progress)
+        on_partial = None
+        if job.options.previews is not False and self.config.preview_images > 0:
+            if request.n > 1 and spec.stream:
+                progress.no_previews()  # several results cannot stream: the status says why
+            else:
+                on_partial = progress.preview
+        result = await self._with_ticker(self._editor.edit(request, on_partial), progress)
         # Paid for from here on: never cancelled again (see the module's invariants).
         self._settling.add(job.id)
         return result

@@ -13,8 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from core.actions import Outbox, Phase, SendProgress, Text
+from core.actions import Outbox, OutputImage, Phase, SendProgress, Text
+from core.editapi.stream import PartialImage
 from core.events import Origin
+from core.imaging import describe
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ProgressReporter:
         *,
         message_id: str | None = None,
         remember: Callable[[str | None], Awaitable[None]] | None = None,
+        previews: int = 2,
     ) -> None:
         self._outbox = outbox
         self._origin = origin
@@ -45,12 +48,43 @@ class ProgressReporter:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._previews = previews
+        self._showing_preview = False
+        self._no_previews = False
 
     def update(self, phase: Phase, text: Text) -> None:
-        """Record the newest state; it is sent as soon as the previous send is done."""
+        """Record the newest state; it is sent as soon as the previous send is done.
+
+        While a preview is on screen only the next preview (or the end) replaces it: a ticking
+        text would hide the picture the user is watching.
+        """
+        if self._showing_preview and phase is not Phase.DONE:
+            return
+        if self._no_previews and phase is Phase.EDITING and text.key == "progress_editing":
+            text = Text("progress_editing_no_preview", text.params)
+        self._push(SendProgress(self._origin, self._job_id, phase, text))
+
+    async def preview(self, partial: PartialImage) -> None:
+        """Show a partial image the model sent (an edit's ``on_partial`` sink; never blocks the stream).
+
+        Only the newest one is sent when the platform is slower than the model: previews are the
+        first thing to drop.
+        """
+        width, height, content_type, ext = await asyncio.to_thread(describe, partial.data)
+        image = OutputImage(partial.data, f"preview-{partial.index + 1}.{ext}", content_type, width, height)
+        step = min(partial.index + 1, self._previews)
+        text = Text("progress_painting", {"step": step, "total": max(self._previews, step)})
+        self._showing_preview = True
+        self._push(SendProgress(self._origin, self._job_id, Phase.EDITING, text, image=image))
+
+    def no_previews(self) -> None:
+        """Several results cannot stream: say so in the status instead of showing previews."""
+        self._no_previews = True
+
+    def _push(self, action: SendProgress) -> None:
         if self._outbox is None:
             return
-        self._latest = SendProgress(self._origin, self._job_id, phase, text)
+        self._latest = action
         self._idle.clear()
         self._wake.set()
         if self._task is None:
@@ -66,7 +100,7 @@ class ProgressReporter:
             action, self._latest = self._latest, None
             if action is None:
                 continue
-            if (action.phase, action.text) == self._last_sent:
+            if (action.phase, action.text) == self._last_sent and action.image is None:
                 continue
             try:
                 await self._send(replace(action, message_id=self._message_id))

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
 
     api_timeout: float = Field(default=180.0, gt=0)
     api_concurrency: int = Field(default=4, ge=1)
+    preview_images: int = Field(default=2, ge=0, le=3)  # partial images per streamed edit; 0: no previews
     conversation_timeout: float = Field(default=900.0, gt=0)
     job_stale_after: float = Field(default=90.0, ge=0.1)
     max_input_bytes: int = Field(default=20 * 1024 * 1024, gt=0)

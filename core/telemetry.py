@@ -24,6 +24,7 @@ from typing import Protocol
 
 from core.actions import Action, Delivered, Outbox, Phase, SendImage, SendProgress
 from core.editapi import EditRequest, EditResult
+from core.editapi.stream import PartialSink
 from core.errors import EditAPIError, EditbotError
 from core.refs import FileFetcher, ImageRef
 from core.store import Job
@@ -236,7 +237,7 @@ class Telemetry:
 
 
 class _Editor(Protocol):
-    async def edit(self, request: EditRequest) -> EditResult: ...
+    async def edit(self, request: EditRequest, on_partial: PartialSink | None = None) -> EditResult: ...
 
 
 class _TracedEditor:
@@ -244,14 +245,14 @@ class _TracedEditor:
         self._telemetry = telemetry
         self._editor = editor
 
-    async def edit(self, request: EditRequest) -> EditResult:
+    async def edit(self, request: EditRequest, on_partial: PartialSink | None = None) -> EditResult:
         t = self._telemetry
         with t._phase("editing", after="sending") as trace:
             if trace is not None and request.inputs.size:
                 trace.size = request.inputs.size
             started = t._clock()
             try:
-                result = await self._editor.edit(request)
+                result = await self._editor.edit(request, on_partial)
             except EditAPIError as exc:
                 t._api(request.model, t._clock() - started, exc, exc.kind)
                 raise

@@ -95,8 +95,15 @@ def build_edit(
             raise errors.InvalidOption(option="cutout", value="on", model=model, choices="off")
         cutout = None
     keep = options.keep_details if options.keep_details is not None else preferences.keep_details
+    previews = options.previews if options.previews is not None else preferences.previews
     resolved = EditOptions(
-        model=model, size=size, quality=quality, n=n or 1, keep_details=keep, cutout=cutout or None
+        model=model,
+        size=size,
+        quality=quality,
+        n=n or 1,
+        keep_details=keep,
+        cutout=cutout or None,
+        previews=previews,
     )
     return EditSpec(tuple(images), mask, prompt, model, resolved), notices
 

@@ -96,6 +96,7 @@ def install_commands(
         model=text("discord_option_model"),
         keep_details=text("discord_option_keep_details"),
         cutout=text("discord_option_cutout"),
+        previews=text("discord_option_previews"),
     )
     @app_commands.choices(
         size=[Choice(name=s, value=s) for s in sizes][:25],
@@ -117,10 +118,17 @@ def install_commands(
         model: str | None = None,
         keep_details: bool | None = None,
         cutout: bool | None = None,
+        previews: bool | None = None,
     ) -> None:
         images = [a for a in (image, image2, image3, image4) if a is not None]
         options = EditOptions(
-            model=model, size=size, quality=quality, n=n, keep_details=keep_details, cutout=cutout
+            model=model,
+            size=size,
+            quality=quality,
+            n=n,
+            keep_details=keep_details,
+            cutout=cutout,
+            previews=previews,
         )
         await handlers.edit(interaction, images, prompt, mask, options)
 

@@ -86,8 +86,8 @@ class DiscordOutbox:
         locale = action.origin.locale
         async with self._lock(reply):
             match action:
-                case SendProgress(phase=phase, text=text):
-                    await self._progress(reply, locale, phase, text)
+                case SendProgress(phase=phase, text=text, image=image):
+                    await self._progress(reply, locale, phase, text, image)
                 case SendImage():
                     return await self._result(reply, action)
                 case SendError(kind=kind, details=details):
@@ -101,12 +101,16 @@ class DiscordOutbox:
     def _view(self, buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:
         return buttons_view(buttons, locale, self._painter_url)
 
-    async def _progress(self, reply: Reply, locale: str, phase: Phase, text: Text) -> None:
+    async def _progress(
+        self, reply: Reply, locale: str, phase: Phase, text: Text, image: OutputImage | None = None
+    ) -> None:
         if phase is Phase.DONE and reply.mode != FOLLOWUP:
             return  # the result or the error replaces the status in place
+        # A live preview becomes the response's attachment; the result or an error replaces it.
+        images = [image] if image is not None else None
         # Progress is best effort: once the token is gone only the outcome is worth a channel post.
         with contextlib.suppress(TokenExpired):
-            await self._responder.edit_original(reply, render(locale, text))
+            await self._responder.edit_original(reply, render(locale, text), images=images)
             self._mark_filled(reply)
 
     async def _replace(self, reply: Reply, locale: str, text: str) -> None:

@@ -130,6 +130,7 @@ class TelegramOutbox:
         self._bot = bot
         self._painter_url = painter_url  # EDITBOT_WEB_URL: "Draw on it" buttons open the painter there
         self._status: dict[str, int] = {}
+        self._pictures: set[int] = set()  # status messages that show a preview (a photo)
         self._typing: dict[str, asyncio.Task[None]] = {}
 
     async def send(self, action: Action) -> Delivered | None:
@@ -167,10 +168,13 @@ class TelegramOutbox:
             await self._stop_typing(job)
             self._status.pop(job, None)
             if known is not None:
+                self._pictures.discard(known)
                 with contextlib.suppress(TelegramError):
                     await self._bot.delete_message(chat_id=int(origin.chat.chat_id), message_id=known)
             return None
         text = i18n.render(origin.locale, action.text)
+        if action.image is not None:
+            return await self._preview(action, known, text)
         if action.phase is Phase.QUEUED:
             await self._stop_typing(job)  # waiting (in line, or for the next process): nothing to show
         elif job not in self._typing:
@@ -184,6 +188,13 @@ class TelegramOutbox:
             await self._bot.edit_message_text(text=text, chat_id=int(origin.chat.chat_id), message_id=known)
         except BadRequest as exc:
             lowered = exc.message.lower()
+            if "no text" in lowered:
+                # The status shows a preview (a photo): its caption carries the text.
+                with contextlib.suppress(BadRequest):
+                    await self._bot.edit_message_caption(
+                        caption=cut(text, CAPTION_MAX), chat_id=int(origin.chat.chat_id), message_id=known
+                    )
+                return Delivered(message_id=str(known))
             if "not found" in lowered or "can't be edited" in lowered:
                 # Deleted by the user (or too old to edit): a new status message takes its place.
                 message = await self.text(origin, text)
@@ -192,6 +203,42 @@ class TelegramOutbox:
             if "not modified" not in lowered:
                 raise
         return Delivered(message_id=str(known))
+
+    async def _preview(self, action: SendProgress, known: int | None, text: str) -> Delivered:
+        """The status message becomes (or stays) a photo of the newest partial image.
+
+        Telegram cannot put media into a text message, so the first preview replaces the text
+        status; later ones swap the picture in place (editMessageMedia).
+        """
+        origin, job, image = action.origin, action.job_id, action.image
+        assert image is not None
+        await self._stop_typing(job)  # the picture itself shows that something is happening
+        caption = cut(text, CAPTION_MAX)
+        photo = await asyncio.to_thread(_as_photo, image)
+        chat_id = int(origin.chat.chat_id)
+        # A text status this process sent cannot take media: skip the call that would fail.
+        text_status = self._status.get(job) == known and known not in self._pictures
+        if known is not None and not text_status:
+            try:
+                await self._bot.edit_message_media(
+                    media=InputMediaPhoto(photo.data, caption=caption, filename=photo.filename),
+                    chat_id=chat_id,
+                    message_id=known,
+                )
+                self._status[job] = known
+                return Delivered(message_id=str(known))
+            except BadRequest as exc:
+                if "not modified" in exc.message.lower():
+                    return Delivered(message_id=str(known))
+        if known is not None:
+            with contextlib.suppress(TelegramError):
+                await self._bot.delete_message(chat_id=chat_id, message_id=known)
+        message = await self._bot.send_photo(
+            photo=photo.data, caption=caption, reply_parameters=_reply(origin), **_where(origin)
+        )
+        self._status[job] = message.message_id
+        self._pictures.add(message.message_id)
+        return Delivered(message_id=str(message.message_id))
 
     async def _keep_typing(self, origin: Origin) -> None:
         while True:

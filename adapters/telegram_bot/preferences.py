@@ -25,7 +25,7 @@ MAX_RESULTS = 4
 class PreferencesMenu:
     """Shows and updates a user's saved defaults."""
 
-    PATTERN = r"^set:(model|size|quality|n|details|cutout):"
+    PATTERN = r"^set:(model|size|quality|n|details|cutout|previews):"
 
     def __init__(self, engine: ConversationEngine, outbox: TelegramOutbox) -> None:
         self._engine = engine
@@ -42,6 +42,7 @@ class PreferencesMenu:
             n=prefs.n if prefs.n and 1 <= prefs.n <= min(MAX_RESULTS, spec.max_n) else 1,
             keep_details=prefs.keep_details,
             cutout=prefs.cutout if spec.transparent else None,
+            previews=prefs.previews,
         )
 
     def render(self, locale: str, prefs: EditOptions) -> tuple[str, InlineKeyboardMarkup]:
@@ -73,6 +74,9 @@ class PreferencesMenu:
             extras.append(i18n.render(locale, "settings_details", state=state))
         if spec.transparent:
             extras.append(i18n.render(locale, "settings_cutout", state=on if current.cutout else off))
+        if spec.stream:
+            state = off if current.previews is False else on
+            extras.append(i18n.render(locale, "settings_previews", state=state))
         if extras:
             text += "\n" + "\n".join(extras)
 
@@ -99,6 +103,8 @@ class PreferencesMenu:
             rows.append(toggle("details", "settings_details_button", current.keep_details is not False))
         if spec.transparent:
             rows.append(toggle("cutout", "settings_cutout_button", bool(current.cutout)))
+        if spec.stream:
+            rows.append(toggle("previews", "settings_previews_button", current.previews is not False))
         return text, InlineKeyboardMarkup([r for r in rows if r])
 
     async def show(self, origin: Origin) -> None:
@@ -145,6 +151,8 @@ class PreferencesMenu:
             return replace(prefs, keep_details=value == "on")
         if field == "cutout" and value in ("on", "off") and spec.transparent:
             return replace(prefs, cutout=value == "on")
+        if field == "previews" and value in ("on", "off") and spec.stream:
+            return replace(prefs, previews=value == "on")
         if field == "quality" and value in spec.qualities:
             return replace(prefs, quality=value)
         if field == "n" and value.isdigit() and 1 <= int(value) <= min(MAX_RESULTS, spec.max_n):

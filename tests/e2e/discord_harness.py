@@ -86,8 +86,10 @@ class DiscordHarness(BotHarness):
         return await hit.wait_for_response()
 
     async def result(self, hit: FakeInteraction, within: float = 20) -> FakeMessage:
-        """The interaction's response once it carries the result's files."""
-        return await hit.wait_for_original(lambda m: m.files and not m.deleted, timeout=within)
+        """The interaction's response once it carries the result's files (not a live preview's)."""
+        return await hit.wait_for_original(
+            lambda m: m.files and not m.deleted and not m.content.startswith("🖌"), timeout=within
+        )
 
     async def private_reply(self, hit: FakeInteraction, within: float = 20) -> FakeMessage:
         """The ephemeral message the bot answered ``hit`` with (filled, not "thinking…")."""

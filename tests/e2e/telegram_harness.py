@@ -53,9 +53,12 @@ class TelegramHarness(BotHarness):
         return await self.reply(chat, lambda m: contains in (m.content or ""), after=after, within=within)
 
     async def photo(self, chat: FakeChat, *, after: int = 0, within: float = 30) -> ChatMessage:
-        """The first photo the bot sent in ``chat`` after ``after``."""
+        """The first photo the bot sent in ``chat`` after ``after`` (a result, not a live preview)."""
         return await self.reply(
-            chat, lambda m: m.photo is not None and not m.deleted, after=after, within=within
+            chat,
+            lambda m: m.photo is not None and not m.deleted and not (m.caption or "").startswith("🖌"),
+            after=after,
+            within=within,
         )
 
 

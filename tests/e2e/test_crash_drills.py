@@ -100,7 +100,8 @@ async def run_drill(drill: Drill, phase: str, how: str, *, webhook: bool = False
         await fake.wait_for(lambda: len(api.requests) == 1, 30, what="the edit to reach the API")
         api_calls = 2  # the cut-off call is made again by the next process (SIGTERM: after the grace)
     elif phase == "after_api":
-        hold = fake.hold("sendPhoto")
+        # The result photo, not a live preview (a status message whose caption starts "🖌 Painting").
+        hold = fake.hold("sendPhoto", lambda p: not (p.text("caption") or "").startswith("🖌"))
         on_stop.append(hold)
         fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
         await fake.wait_for(hold.reached.is_set, 30, what="the result photo to be held")

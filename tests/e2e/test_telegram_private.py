@@ -120,6 +120,7 @@ async def test_commands_are_registered_in_both_languages(tg: TelegramHarness) ->
 
 
 async def test_status_message_shows_phases_then_goes_away(tg: TelegramHarness) -> None:
+    await tg.restart(preview_images=0)  # the text status; live previews are in test_previews.py
     tg.api.latency = 1.0
     user = tg.fake.user()
     chat = tg.fake.private_chat(user)

@@ -63,10 +63,13 @@ class Installed:
 
 
 def _same_minor(python: str, user: int | None) -> bool:
-    """``python`` runs (as ``user``) and is this interpreter's version, so the test venv's deps fit."""
+    """``python`` runs (as ``user``), is this interpreter's version, and can read the test venv's
+    dependencies (a checkout under a private folder, as CI's clone may be, hides them from ``nobody``)."""
+    deps = sysconfig.get_paths()["purelib"]
+    probe = f"import sys; sys.path.insert(0, {deps!r}); import PIL, sqlalchemy; print(sys.version_info[:2])"
     try:
         out = subprocess.run(
-            [python, "-c", "import sys; print(sys.version_info[:2])"],
+            [python, "-c", probe],
             capture_output=True,
             text=True,
             timeout=30,

@@ -14,6 +14,7 @@ from PIL import Image
 from core import errors
 from core.actions import Action, Delivered, DeliveredPart, SendImage
 from core.editapi import EditRequest, EditResult, Usage
+from core.editapi.stream import PartialSink
 from core.events import EditOptions
 from core.identity import Platform
 from core.refs import ImageRef
@@ -355,9 +356,11 @@ class FakeEditor:
         self.fail_with: errors.EditbotError | None = None
         self.gate: asyncio.Event | None = None
         self.started = asyncio.Event()
+        self.sinks: list[PartialSink | None] = []  # what each edit was given for partial images
 
-    async def edit(self, request: EditRequest) -> EditResult:
+    async def edit(self, request: EditRequest, on_partial: PartialSink | None = None) -> EditResult:
         self.requests.append(request)
+        self.sinks.append(on_partial)
         self.started.set()
         if self.gate is not None:
             await self.gate.wait()

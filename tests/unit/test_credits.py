@@ -149,7 +149,7 @@ async def test_fewer_images_than_asked_are_charged_less() -> None:
         w.fetcher.add("p1", w.image)
         real_edit = w.editor.edit
 
-        async def one_image(request: object) -> object:
+        async def one_image(request: object, on_partial: object = None) -> object:
             result = await real_edit(request)  # type: ignore[arg-type]
             return type(result)(images=result.images[:1], model=result.model, usage=None)
 
