@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,10 +27,12 @@ from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
 from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
+from core.queue import QueueRunner, Role
 from core.settings import Settings
 from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
+from core.storage.sql_queue import SqlQueue
 from core.storage.sql_store import SqlStore
 from core.telemetry import Telemetry
 
@@ -108,16 +111,25 @@ def warn_retired(settings: Settings, catalogue: ModelCatalogue) -> list[str]:
 
 
 @asynccontextmanager
-async def open_core(settings: Settings, *, db_schema: str | None = None) -> AsyncIterator[Core]:
+async def open_core(
+    settings: Settings, *, db_schema: str | None = None, role: Role = Role.ALL
+) -> AsyncIterator[Core]:
     """Migrate the database and build the core; stops jobs and closes everything on exit.
 
     ``db_schema`` puts everything in one PostgreSQL schema (tests run several processes' cores
-    on one fresh schema).
+    on one fresh schema; ``EDITBOT_DATABASE_SCHEMA`` otherwise). ``role`` other than ``all``
+    puts jobs through the shared queue on PostgreSQL (:mod:`core.queue`).
     """
     api_key = require_api_key(settings)
     catalogue = settings.model_catalogue()
     warn_retired(settings, catalogue)
-    db = create_engine(settings.database_url, schema=db_schema)
+    db = create_engine(settings.database_url, schema=db_schema or settings.database_schema)
+    if role is not Role.ALL and db.dialect.name != "postgresql":
+        await db.dispose()
+        raise ConfigError(
+            f"editbot run --role {role}: gateways and workers share one PostgreSQL database "
+            "(set EDITBOT_DATABASE_URL=postgresql://...); on SQLite run one process with --role all"
+        )
     http = make_http_client(settings.api_timeout, settings.api_concurrency)
     runner: JobRunner | None = None
     try:
@@ -138,13 +150,23 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
             outage_after=timedelta(minutes=settings.alert_after_minutes),
         )
         telemetry.add_listener(alerts)
-        runner = JobRunner(
+        concurrency = settings.worker_concurrency or settings.api_concurrency
+        queue_options: dict[str, Any] = {}
+        if role is not Role.ALL:
+            queue_options = {
+                "queue": SqlQueue(db, sessions),
+                "role": role,
+                "concurrency": concurrency,
+                "poll_interval": settings.queue_poll_interval,
+            }
+        runner = (QueueRunner if queue_options else JobRunner)(
             store,
             telemetry.editor(client),
             policy,
+            **queue_options,
             config=JobConfig(
                 max_input_bytes=settings.max_input_bytes,
-                api_concurrency=settings.api_concurrency,
+                api_concurrency=concurrency if queue_options else settings.api_concurrency,
                 stale_after=settings.job_stale_after,
                 heartbeat_interval=min(20.0, max(0.1, settings.job_stale_after / 4)),
                 pseudonym_secret=settings.secret_for_pseudonyms(),

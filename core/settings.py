@@ -98,6 +98,20 @@ class Settings(BaseSettings):
     metrics_listen: str = "0.0.0.0"
     alert_after_minutes: float = Field(default=10.0, gt=0)
 
+    # scale-out (issue 14)
+    database_schema: str | None = None
+    worker_concurrency: int | None = Field(default=None, ge=1)
+    queue_poll_interval: float = Field(default=2.0, gt=0)
+    discord_shard_count: int | None = Field(default=None, ge=1)
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:

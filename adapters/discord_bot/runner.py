@@ -50,9 +50,12 @@ async def run_discord(
     *,
     guild_ready_timeout: float = 2.0,
     ready_timeout: float = 60.0,
+    gateway: bool = True,
 ) -> AsyncIterator[EditBot]:
     """Run the bot until the context exits; entering returns once it is connected and ready.
 
+    ``gateway=False`` (a worker) only logs in over REST: results go through interaction
+    webhooks and channel messages, which need no gateway connection.
     Raises :class:`core.errors.ConfigError` when Discord refuses the token.
     """
     if settings.discord_token is None:
@@ -76,6 +79,10 @@ async def run_discord(
                         "Discord refused EDITBOT_DISCORD_TOKEN: reset it in the Developer Portal "
                         "(your application -> Bot -> Reset Token) and set the new one"
                     ) from None
+                if not gateway:
+                    log.info("Discord bot %s delivers over REST only (no gateway)", bot.user)
+                    yield bot
+                    return
                 connect = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
                 await _wait_ready(bot, connect, ready_timeout)
                 log.info("Discord bot %s is ready", bot.user)

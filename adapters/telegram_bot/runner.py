@@ -134,3 +134,17 @@ async def run_telegram(
             yield app
         finally:
             await stop_intake()
+
+
+@asynccontextmanager
+async def send_telegram(
+    settings: Settings, core: Core
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """The bot for a worker (``editbot run --role worker``): it delivers results, takes no updates.
+
+    The Bot API needs no connection of ours to send: an initialised Application (its rate
+    limiter, its Bot) is enough; no polling, no webhook, no inbox.
+    """
+    app = build_application(settings, core)
+    async with app:
+        yield app

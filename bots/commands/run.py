@@ -12,6 +12,7 @@ from bots.bootstrap import open_core
 from bots.logs import configure_logging
 from bots.metrics import check_port, serving
 from core.errors import ConfigError
+from core.queue import Role
 from core.settings import Settings, load_settings
 
 NAME = "run"
@@ -22,6 +23,13 @@ log = logging.getLogger("editbot")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``editbot run``."""
+    parser.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        default=Role.ALL.value,
+        help="all (default): one process does everything; gateway: take updates in and enqueue "
+        "jobs; worker: run queued jobs and deliver them (gateway/worker need PostgreSQL)",
+    )
     parser.add_argument(
         "--log-level", default=None, help="DEBUG, INFO, WARNING (default: EDITBOT_LOG_LEVEL, else INFO)"
     )
@@ -37,29 +45,38 @@ def check_tokens(settings: Settings) -> None:
         )
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the configured bots until ``stop`` is set."""
+async def serve(settings: Settings, stop: asyncio.Event, role: Role = Role.ALL) -> None:
+    """Run the configured bots in ``role`` until ``stop`` is set."""
     check_tokens(settings)
-    async with open_core(settings) as core, contextlib.AsyncExitStack() as bots:
+    async with open_core(settings, role=role) as core, contextlib.AsyncExitStack() as bots:
         if settings.metrics_port is not None:  # up first: /healthz answers while the bots connect
             await bots.enter_async_context(
                 serving(core.metrics, core.health, settings.metrics_listen, settings.metrics_port)
             )
         if settings.telegram_token is not None:
-            from adapters.telegram_bot.runner import run_telegram
+            from adapters.telegram_bot.runner import run_telegram, send_telegram
 
-            core.health.add("telegram", lambda: False)  # not ready until connected
-            app = await bots.enter_async_context(run_telegram(settings, core))
-            core.health.add("telegram", lambda: app.running and bool(app.updater and app.updater.running))
-            log.info("Telegram bot running")
+            if role.takes_updates:
+                core.health.add("telegram", lambda: False)  # not ready until connected
+                app = await bots.enter_async_context(run_telegram(settings, core))
+                core.health.add("telegram", lambda: app.running and bool(app.updater and app.updater.running))
+                log.info("Telegram bot running")
+            else:
+                await bots.enter_async_context(send_telegram(settings, core))
+                log.info("Telegram sender ready")
         if settings.discord_token is not None:
             from adapters.discord_bot.runner import run_discord
 
             core.health.add("discord", lambda: False)
-            bot = await bots.enter_async_context(run_discord(settings, core))
-            core.health.add("discord", lambda: bot.is_ready() and not bot.is_closed())
-            log.info("Discord bot running")
+            bot = await bots.enter_async_context(run_discord(settings, core, gateway=role.takes_updates))
+            if role.takes_updates:
+                core.health.add("discord", lambda: bot.is_ready() and not bot.is_closed())
+                log.info("Discord bot running")
+            else:
+                core.health.add("discord", lambda: not bot.is_closed())
+                log.info("Discord sender ready")
         await bots.enter_async_context(core.running())
+        log.info("editbot ready (role %s)", role)
         await stop.wait()
         log.info("stopping")
 
@@ -76,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, Role(args.role))
 
     asyncio.run(main())
     return 0

@@ -138,6 +138,8 @@ jobs = sa.Table(
     # Reports: one community's jobs over a time range; exports over everything since a date.
     sa.Index(None, "platform", "community_id", "created_at"),
     sa.Index(None, "created_at"),
+    # scale-out (issue 14): workers claim waiting jobs, oldest first per lane (core.storage.sql_queue).
+    sa.Index(None, "status", "created_at"),
 )
 """One row per edit, from reservation to result."""
 

@@ -31,8 +31,8 @@ APP_TABLES = {
     "job_results",
     "inbox",
 }
-HEAD = "0004_crash_safety"
-BEFORE_HEAD = "0003_owner_alerts"  # what `editbot db downgrade` (one step) leaves
+HEAD = "0005_scale_out"
+BEFORE_HEAD = "0004_crash_safety"
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -1,0 +1,30 @@
+"""Scale-out (issue 14): the jobs table is the shared queue; an index for claiming in fair order.
+
+Revision ID: 0005_scale_out
+Revises: 0004_crash_safety
+Create Date: 2026-11-30
+
+Written by hand and checked against ``core.storage.tables`` by tests/integration/test_migrations.py.
+Self-contained: it only adds (and on downgrade drops) what issue 14 needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0005_scale_out"
+down_revision: str | None = "0004_crash_safety"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Index the waiting jobs by status and age (claims and queue positions scan them)."""
+    op.create_index(op.f("ix_jobs_status_created_at"), "jobs", ["status", "created_at"])
+
+
+def downgrade() -> None:
+    """Drop what :func:`upgrade` added."""
+    op.drop_index(op.f("ix_jobs_status_created_at"), table_name="jobs")
