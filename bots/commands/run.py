@@ -76,7 +76,7 @@ async def serve(settings: Settings, stop: asyncio.Event, role: Role = Role.ALL) 
                 core.health.add("discord", lambda: not bot.is_closed())
                 log.info("Discord sender ready")
         await bots.enter_async_context(core.running())
-        log.info("editbot ready (role %s)", role)
+        log.info("editbot ready (role %s) as %s", role, core.runner.worker_id)
         await stop.wait()
         log.info("stopping")
 

@@ -7,9 +7,10 @@ Invariants:
   UPDATE to ``running`` for this worker in the same transaction, so of many workers claiming at
   once each job goes to exactly one, and none waits on another's locks;
 - fair across lanes: a lane is a community (a Telegram group, a Discord server), or one user's
-  private chat. Jobs are taken in turns: every lane's first waiting job before any lane's second,
-  where jobs already running count as earlier turns of their lane, so one busy server cannot
-  starve the others. Within a lane (and so within a user) jobs go oldest first (FIFO);
+  private chat. Jobs are taken in turns (round-robin): every lane's first waiting job before any
+  lane's second, where jobs already running count as earlier turns of their lane, and among equal
+  turns the lane served longest ago goes first; so one busy server cannot starve the others.
+  Within a lane (and so within a user) jobs go oldest first (FIFO);
 - a job's queue position is computed from the same ordering, so every process shows the same
   number, whichever of them runs the job;
 - a new job wakes the workers with ``NOTIFY editbot_jobs`` (payload: the schema, so test schemas
@@ -23,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +39,9 @@ CHANNEL = "editbot_jobs"
 """The LISTEN/NOTIFY channel new jobs are announced on."""
 
 _jobs = tables.jobs
+SERVED_WINDOW = timedelta(hours=1)
+"""How far back a lane's last served job counts for its place in the turns."""
+
 _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
 
@@ -61,22 +65,47 @@ def _waiting(stale_before: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def _turns(stale_before: datetime) -> sa.CTE:
-    """Every unfinished job with its turn in its lane (running jobs with a live lease first)."""
+def _order(stale_before: datetime, served_since: datetime) -> sa.CTE:
+    """Every waiting job with its rank: the order workers take them in (1 = next).
+
+    By turn in its lane first (a lane's running jobs hold its first turns), then the lane served
+    longest ago (never first), then age.
+    """
+    lane = _lane()
     waiting = _waiting(stale_before)
     live_first = sa.case((waiting, 1), else_=0)
-    turn = sa.func.row_number().over(
-        partition_by=_lane(), order_by=(live_first, _jobs.c.created_at, _jobs.c.id)
-    )
-    return (
+    turns = (
         sa.select(
             _jobs.c.id,
             _jobs.c.created_at,
-            turn.label("turn"),
+            lane.label("lane"),
             waiting.label("waiting"),
+            sa.func.row_number()
+            .over(partition_by=lane, order_by=(live_first, _jobs.c.created_at, _jobs.c.id))
+            .label("turn"),
         )
         .where(_jobs.c.status.in_((_QUEUED, _RUNNING)))
         .cte("turns")
+    )
+    served = (
+        sa.select(lane.label("lane"), sa.func.max(_jobs.c.started_at).label("last_served"))
+        .where(_jobs.c.created_at >= served_since, _jobs.c.started_at.is_not(None))
+        .group_by(lane)
+        .cte("served")
+    )
+    rank = sa.func.row_number().over(
+        order_by=(
+            turns.c.turn,
+            served.c.last_served.asc().nulls_first(),
+            turns.c.created_at,
+            turns.c.id,
+        )
+    )
+    return (
+        sa.select(turns.c.id, rank.label("rank"))
+        .select_from(turns.outerjoin(served, served.c.lane == turns.c.lane))
+        .where(turns.c.waiting)
+        .cte("queue_order")
     )
 
 
@@ -104,16 +133,16 @@ class SqlQueue:
         """
         if limit <= 0:
             return []
-        turns = _turns(stale_before)
+        now = self._clock()
+        order = _order(stale_before, now - SERVED_WINDOW)
         pick = (
             sa.select(_jobs.c.id, _jobs.c.worker_id)
-            .join(turns, turns.c.id == _jobs.c.id)
-            .where(turns.c.waiting, _waiting(stale_before))
-            .order_by(turns.c.turn, turns.c.created_at, _jobs.c.id)
+            .join(order, order.c.id == _jobs.c.id)
+            .where(_waiting(stale_before))
+            .order_by(order.c.rank)
             .limit(limit)
             .with_for_update(skip_locked=True, of=_jobs)
         )
-        now = self._clock()
         async with self._sessions() as session, session.begin():
             picked = (await session.execute(pick)).all()
             if not picked:
@@ -136,19 +165,11 @@ class SqlQueue:
 
     async def position(self, job_id: str, stale_before: datetime) -> int | None:
         """The job's place in the queue (1 = next), or None when it is not waiting."""
-        turns = _turns(stale_before)
-        me = turns.alias("me")
-        ahead = sa.tuple_(turns.c.turn, turns.c.created_at, turns.c.id) <= sa.tuple_(
-            me.c.turn, me.c.created_at, me.c.id
-        )
-        query = (
-            sa.select(sa.func.count())
-            .select_from(turns.join(me, sa.true()))
-            .where(me.c.id == job_id, me.c.waiting, turns.c.waiting, ahead)
-        )
+        order = _order(stale_before, self._clock() - SERVED_WINDOW)
+        query = sa.select(order.c.rank).where(order.c.id == job_id)
         async with self._sessions() as session, session.begin():
-            count = int((await session.execute(query)).scalar() or 0)
-        return count or None
+            rank = (await session.execute(query)).scalar()
+        return None if rank is None else int(rank)
 
     async def waiting(self, stale_before: datetime) -> int:
         """How many jobs wait for a worker (metrics, benchmarks)."""

@@ -126,3 +126,19 @@ async def test_a_new_job_wakes_a_listening_worker(queue_db: TestDatabase, queue:
         wake.clear()
         await queue.notify()
         await eventually(wake.is_set)
+
+
+async def test_one_slot_still_serves_lanes_in_turn(
+    store: SqlStore, queue: SqlQueue, clock: FakeClock
+) -> None:
+    """With one job at a time, the lane served longest ago goes next: not plain FIFO."""
+    for i in range(3):
+        await enqueue(store, clock, f"busy-{i}", community="busy", user=f"b{i}")
+    await enqueue(store, clock, "quiet-0", community="quiet", user="q0")
+    order = []
+    for _ in range(4):
+        clock.advance(1)
+        [(job, _)] = await queue.claim("w1", 1, clock.now - STALE)
+        order.append(job.prompt)
+        assert await store.succeed(job.id, credits=1, usage_tokens=None, estimated_cost=None, result_refs=())
+    assert order == ["busy-0", "quiet-0", "busy-1", "busy-2"]
