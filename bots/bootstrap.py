@@ -27,11 +27,13 @@ from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
 from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
+from core.ordering import ConversationGuard
 from core.queue import QueueRunner, Role
 from core.settings import Settings
 from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
+from core.storage.sql_ordering import SqlConversationGuard
 from core.storage.sql_queue import SqlQueue
 from core.storage.sql_store import SqlStore
 from core.telemetry import Telemetry
@@ -53,6 +55,8 @@ class Core:
     health: Health
     alerts: AlertMonitor
     intake: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # PostgreSQL (issue 14): a conversation's updates apply in order across processes.
+    guard: ConversationGuard | None = None
 
     async def database_ok(self) -> bool:
         """True when the database answers a trivial query (``/readyz``)."""
@@ -191,6 +195,8 @@ async def open_core(
             ),
         )
         core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts)
+        if db.dialect.name == "postgresql":
+            core.guard = SqlConversationGuard(db, sessions, patience=2 * settings.job_stale_after)
         health.add("database", core.database_ok)
         try:
             yield core

@@ -12,6 +12,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.telegram_bot.albums import SharedAlbums
 from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
 from adapters.telegram_bot.inbox import Inbox
@@ -45,7 +46,7 @@ def build_application(
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
         .rate_limiter(MeteredRateLimiter(core.telemetry, max_retries=3))
-        .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled))
+        .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled, guard=core.guard))
         .connect_timeout(10)
         .read_timeout(30)
         .write_timeout(60)
@@ -53,8 +54,15 @@ def build_application(
         .build()
     )
     outbox = TelegramOutbox(app.bot)
+    # Several processes on PostgreSQL: conversations in order and albums collected across them.
+    shared = SharedAlbums(core.guard, app.bot, inbox) if core.guard is not None else None
     handlers = TelegramHandlers(
-        core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay, on_album=inbox.albums_handled
+        core.engine,
+        outbox,
+        PreferencesMenu(core.engine, outbox),
+        album_delay,
+        on_album=inbox.albums_handled,
+        shared_albums=shared,
     )
     handlers.register(app)
     app.bot_data["handlers"] = handlers

@@ -163,7 +163,13 @@ inbox = sa.Table(
     sa.Column("worker_id", sa.String(128), nullable=True),
     # Set once handled; the row stays a day so a redelivery of it is recognised and skipped.
     sa.Column("handled_at", UTCDateTime(), nullable=True),
+    # scale-out (issue 14): "chat:user" and the album (media_group_id), so processes sharing the
+    # database apply a conversation's updates in order and collect an album's parts together.
+    sa.Column("conversation", sa.String(160), nullable=True),
+    sa.Column("media_group", sa.String(64), nullable=True),
     sa.Index(None, "claimed_at"),
+    sa.Index(None, "platform", "conversation"),
+    sa.Index(None, "platform", "media_group"),
 )
 """Platform updates stored before their receipt is confirmed, kept a day after they were handled."""
 

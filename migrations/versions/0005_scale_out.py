@@ -1,4 +1,5 @@
-"""Scale-out (issue 14): the jobs table is the shared queue; an index for claiming in fair order.
+"""Scale-out (issue 14): the jobs table is the shared queue (an index for claiming in fair order);
+stored updates know their conversation and album (ordering and albums across processes).
 
 Revision ID: 0005_scale_out
 Revises: 0004_crash_safety
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_scale_out"
@@ -21,10 +23,21 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Index the waiting jobs by status and age (claims and queue positions scan them)."""
+    """Index the waiting jobs by status and age (claims and queue positions scan them); give
+    stored updates their conversation and album."""
     op.create_index(op.f("ix_jobs_status_created_at"), "jobs", ["status", "created_at"])
+    with op.batch_alter_table("inbox") as batch:
+        batch.add_column(sa.Column("conversation", sa.String(160), nullable=True))
+        batch.add_column(sa.Column("media_group", sa.String(64), nullable=True))
+    op.create_index(op.f("ix_inbox_platform_conversation"), "inbox", ["platform", "conversation"])
+    op.create_index(op.f("ix_inbox_platform_media_group"), "inbox", ["platform", "media_group"])
 
 
 def downgrade() -> None:
     """Drop what :func:`upgrade` added."""
+    op.drop_index(op.f("ix_inbox_platform_media_group"), table_name="inbox")
+    op.drop_index(op.f("ix_inbox_platform_conversation"), table_name="inbox")
+    with op.batch_alter_table("inbox") as batch:
+        batch.drop_column("media_group")
+        batch.drop_column("conversation")
     op.drop_index(op.f("ix_jobs_status_created_at"), table_name="jobs")

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import sqlalchemy as sa
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.e2e.crash_drill import Process
@@ -29,6 +31,59 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class RoundRobin:
+    """A load balancer on loopback: each webhook POST goes to the next backend in turn.
+
+    ``routes`` records which backend got which update, so tests know where each one went.
+    """
+
+    def __init__(self, backends: list[str]) -> None:
+        self.backends = backends
+        self.routes: list[tuple[int, str]] = []
+        self.port = free_port()
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        """The public webhook URL (the same for every process)."""
+        return f"http://127.0.0.1:{self.port}/telegram-hook"
+
+    async def start(self) -> RoundRobin:
+        """Listen on :attr:`port`."""
+        app = web.Application()
+        app.router.add_post("/telegram-hook", self._forward)
+        self._session = aiohttp.ClientSession()
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        assert self._session is not None
+        body = await request.read()
+        backend = self.backends[len(self.routes) % len(self.backends)]
+        update_id = int((await request.json())["update_id"])
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-telegram")}
+        try:
+            async with self._session.post(
+                backend, data=body, headers=headers | {"Content-Type": "application/json"}
+            ) as answer:
+                status = answer.status
+        except aiohttp.ClientError:
+            return web.Response(status=502)
+        if 200 <= status < 300:
+            self.routes.append((update_id, backend))
+        return web.Response(status=status)
 
 
 @dataclass
@@ -110,6 +165,19 @@ class Cluster:
                 await process.proc.wait()
             if process.reader is not None:
                 await process.reader
+
+    async def start_webhook_gateways(self, n: int) -> RoundRobin:
+        """``n`` gateways in webhook mode behind one round-robin load balancer."""
+        ports = [free_port() for _ in range(n)]
+        balancer = await RoundRobin([f"http://127.0.0.1:{p}/telegram-hook" for p in ports]).start()
+        for port in ports:
+            await self.start(
+                "gateway",
+                telegram_webhook_url=balancer.url,
+                telegram_webhook_listen="127.0.0.1",
+                telegram_webhook_port=str(port),
+            )
+        return balancer
 
     async def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         """Rows of a query on the shared schema."""

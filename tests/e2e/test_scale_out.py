@@ -7,7 +7,9 @@
 - a worker SIGKILLed after the API answered: another worker delivers the stored result, with no
   second call and one charge;
 - fairness: with one slot, a second group's edit goes before the first group's backlog, and the
-  positions users are shown agree with the order jobs run in.
+  positions users are shown agree with the order jobs run in;
+- webhook behind a load balancer: one conversation's updates spread over two gateways apply in
+  order, and an album whose parts reached different gateways becomes one edit.
 """
 
 from __future__ import annotations
@@ -151,3 +153,52 @@ async def test_a_busy_group_does_not_starve_another(cluster: Cluster) -> None:
     await cluster.start("worker", worker_concurrency="1")
     await settled(cluster, [busy, quiet], 4)
     assert [r.value("prompt") for r in api.requests] == ["busy 0", "quiet 0", "busy 1", "busy 2"]
+
+
+async def test_webhook_updates_of_one_conversation_over_two_gateways_apply_in_order(
+    cluster: Cluster,
+) -> None:
+    fake = cluster.fake
+    user, other = fake.user(), fake.user()
+    chat, other_chat = fake.private_chat(user), fake.private_chat(other)
+    balancer = await cluster.start_webhook_gateways(2)
+    try:
+        await cluster.start("worker")
+        # The first gateway's answer to the photo is held: the /skip at the second gateway must
+        # wait for it, although that gateway is free.
+        hold = fake.hold("sendMessage", lambda p: "Got your photo" in (p.text("text") or ""))
+        fake.send_photo(chat, user, sample_png(64, 64))
+        await eventually(hold.reached.is_set, 30)
+        fake.send_text(chat, user, "/skip")
+        fake.send_text(chat, user, "make it sepia")
+        # Another user's message at the second gateway is answered meanwhile (it is not blocked).
+        fake.send_text(other_chat, other, "/help")
+        await eventually(lambda: len(balancer.routes) == 4, 30)
+        await eventually(lambda: any(m.from_bot for m in fake.messages_in(other_chat)), 30)
+        assert len({backend for _, backend in balancer.routes[:3]}) == 2  # spread over both
+        assert not [m for m in fake.messages_in(chat) if m.from_bot]
+        hold.release()
+        await settled(cluster, [chat], 1)
+        replies = [m.content or "" for m in fake.messages_in(chat) if m.from_bot and m.photo is None]
+        asks = [r for r in replies if r.startswith(("Got your photo", "No mask then"))]
+        assert [a[:14] for a in asks] == ["Got your photo", "No mask then —"]
+        assert photos(fake, chat) == ["make it sepia"]
+    finally:
+        await balancer.stop()
+
+
+async def test_an_album_spread_over_two_gateways_is_one_edit(cluster: Cluster) -> None:
+    fake, api = cluster.fake, cluster.api
+    user = fake.user()
+    chat = fake.private_chat(user)
+    balancer = await cluster.start_webhook_gateways(2)
+    try:
+        await cluster.start("worker")
+        parts = fake.send_album(chat, user, [sample_png(64, 64, seed=s) for s in (1, 2, 3)], "blend these")
+        await settled(cluster, [chat], 1)
+        assert len({backend for _, backend in balancer.routes[: len(parts)]}) == 2
+        (request,) = api.requests
+        assert len(request.images) == 3 and request.value("prompt") == "blend these"
+        assert not await cluster.query("SELECT update_id FROM inbox WHERE handled_at IS NULL")
+    finally:
+        await balancer.stop()
