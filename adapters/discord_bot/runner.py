@@ -19,7 +19,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from adapters.discord_bot.bot import EditBot
+from adapters.discord_bot.bot import EditBot, make_bot
 from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
 from adapters.discord_bot.metering import meter_http, metered_webhooks
@@ -66,7 +66,7 @@ async def run_discord(
     ):
         async with make_http_client() as http:
             fetcher = DiscordFetcher(http)
-            bot = EditBot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
+            bot = make_bot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
             meter_http(bot, core.telemetry)
             core.runner.attach(Platform.DISCORD, bot.outbox, fetcher)
             core.alerts.attach(Platform.DISCORD, DiscordDirect(bot))  # owner alerts (issue 13)
