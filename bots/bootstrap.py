@@ -29,10 +29,13 @@ from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
 from core.ordering import ConversationGuard
 from core.queue import QueueRunner, Role
+from core.ratelimit import SharedBudget
+from core.ratelimit.redis_budget import RedisBudget, open_redis
 from core.settings import Settings
 from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
+from core.storage.sql_budget import SqlBudget
 from core.storage.sql_ordering import SqlConversationGuard
 from core.storage.sql_queue import SqlQueue
 from core.storage.sql_store import SqlStore
@@ -57,6 +60,8 @@ class Core:
     intake: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # PostgreSQL (issue 14): a conversation's updates apply in order across processes.
     guard: ConversationGuard | None = None
+    # Several processes (issue 14): platform rate budgets shared by them (PostgreSQL or Redis).
+    budget: SharedBudget | None = None
 
     async def database_ok(self) -> bool:
         """True when the database answers a trivial query (``/readyz``)."""
@@ -136,6 +141,7 @@ async def open_core(
         )
     http = make_http_client(settings.api_timeout, settings.api_concurrency)
     runner: JobRunner | None = None
+    redis: Any = None
     try:
         await upgrade_engine(db)
         sessions = create_sessionmaker(db)
@@ -197,6 +203,11 @@ async def open_core(
         core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts)
         if db.dialect.name == "postgresql":
             core.guard = SqlConversationGuard(db, sessions, patience=2 * settings.job_stale_after)
+        if settings.redis_url is not None:
+            redis = await open_redis(settings.redis_url.get_secret_value())
+            core.budget = RedisBudget(redis)
+        elif role is not Role.ALL:
+            core.budget = SqlBudget(sessions)
         health.add("database", core.database_ok)
         try:
             yield core
@@ -206,4 +217,6 @@ async def open_core(
         if runner is not None:
             await runner.stop()
         await http.aclose()
+        if redis is not None:
+            await redis.aclose()
         await db.dispose()

@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     queue_poll_interval: float = Field(default=2.0, gt=0)
     discord_shard_count: int | None = Field(default=None, ge=1)
     discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    redis_url: SecretStr | None = None
 
     @field_validator("discord_shard_ids", mode="before")
     @classmethod
@@ -128,6 +129,7 @@ class Settings(BaseSettings):
             self.discord_token,
             self.telegram_webhook_secret,
             self.pseudonym_secret,
+            self.redis_url,
         )
         return tuple(v.get_secret_value() for v in values if v is not None and v.get_secret_value().strip())
 

@@ -20,6 +20,7 @@ from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
 from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
+from adapters.telegram_bot.shared_limiter import SharedTelegramLimiter
 from bots.bootstrap import Core
 from core import i18n
 from core.identity import Platform
@@ -45,7 +46,11 @@ def build_application(
         .update_queue(inbox)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(MeteredRateLimiter(core.telemetry, max_retries=3))
+        .rate_limiter(
+            SharedTelegramLimiter(core.telemetry, core.budget, max_retries=3)
+            if core.budget is not None  # several processes: the token's limits are shared (issue 14)
+            else MeteredRateLimiter(core.telemetry, max_retries=3)
+        )
         .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled, guard=core.guard))
         .connect_timeout(10)
         .read_timeout(30)

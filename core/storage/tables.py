@@ -246,6 +246,16 @@ audit_log = sa.Table(
 )
 """Every change admins, owners and operators made: who, what, where, when."""
 
+# -- scale-out (issue 14) -------------------------------------------------------------------
+rate_budgets = sa.Table(
+    "rate_budgets",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    # GCRA's theoretical arrival time, in seconds since the epoch on the database's clock.
+    sa.Column("tat", sa.Float(), nullable=False),
+)
+"""Platform rate budgets shared by every process of a bot token (core.storage.sql_budget)."""
+
 # -- owner alerts (issue 13) ------------------------------------------------------------------
 owner_alerts = sa.Table(
     "owner_alerts",

@@ -1,5 +1,6 @@
 """Scale-out (issue 14): the jobs table is the shared queue (an index for claiming in fair order);
-stored updates know their conversation and album (ordering and albums across processes).
+stored updates know their conversation and album (ordering and albums across processes); platform
+rate budgets shared by every process (``rate_budgets``).
 
 Revision ID: 0005_scale_out
 Revises: 0004_crash_safety
@@ -31,10 +32,17 @@ def upgrade() -> None:
         batch.add_column(sa.Column("media_group", sa.String(64), nullable=True))
     op.create_index(op.f("ix_inbox_platform_conversation"), "inbox", ["platform", "conversation"])
     op.create_index(op.f("ix_inbox_platform_media_group"), "inbox", ["platform", "media_group"])
+    op.create_table(
+        "rate_budgets",
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("tat", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_budgets")),
+    )
 
 
 def downgrade() -> None:
     """Drop what :func:`upgrade` added."""
+    op.drop_table("rate_budgets")
     op.drop_index(op.f("ix_inbox_platform_media_group"), table_name="inbox")
     op.drop_index(op.f("ix_inbox_platform_conversation"), table_name="inbox")
     with op.batch_alter_table("inbox") as batch:

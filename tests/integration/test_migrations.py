@@ -29,6 +29,7 @@ APP_TABLES = {
     "audit_log",
     "owner_alerts",
     "job_results",
+    "rate_budgets",
     "inbox",
 }
 HEAD = "0005_scale_out"
