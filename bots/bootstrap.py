@@ -139,7 +139,9 @@ async def open_core(
             f"editbot run --role {role}: gateways and workers share one PostgreSQL database "
             "(set EDITBOT_DATABASE_URL=postgresql://...); on SQLite run one process with --role all"
         )
-    http = make_http_client(settings.api_timeout, settings.api_concurrency)
+    # A worker's HTTP pool follows its job concurrency (EDITBOT_WORKER_CONCURRENCY).
+    concurrency = (settings.worker_concurrency if role is Role.WORKER else None) or settings.api_concurrency
+    http = make_http_client(settings.api_timeout, concurrency)
     runner: JobRunner | None = None
     redis: Any = None
     try:
@@ -160,7 +162,6 @@ async def open_core(
             outage_after=timedelta(minutes=settings.alert_after_minutes),
         )
         telemetry.add_listener(alerts)
-        concurrency = settings.worker_concurrency or settings.api_concurrency
         queue_options: dict[str, Any] = {}
         if role is not Role.ALL:
             queue_options = {

@@ -132,7 +132,7 @@ class QueueRunner(JobRunner):
         progress = self._progress(job, origin)
         position = await self.queue.position(job.id, self._stale_before())
         progress.update(Phase.QUEUED, Text("progress_queued", {"position": position or 1}))
-        await progress.flush()
+        await progress.detach()
         await self.queue.notify()
         self._wake.set()
 
