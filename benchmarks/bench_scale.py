@@ -111,7 +111,9 @@ async def one_run(args: argparse.Namespace, api: RemoteAPI, kill: bool) -> Run:
                 "EDITBOT_DISCORD_API_URL": dc.api_url,
                 "EDITBOT_DISCORD_GATEWAY_URL": dc.gateway_url,
                 "EDITBOT_DISCORD_SHARD_COUNT": "2",
-                "EDITBOT_JOB_STALE_AFTER": "3",
+                # The lease: a SIGKILLed worker's jobs come back after 20 s (heartbeats every 5 s).
+                # Far shorter leases make a starved-but-alive worker lose its jobs to another.
+                "EDITBOT_JOB_STALE_AFTER": "20",
                 "EDITBOT_USER_QUOTA": "1000",
                 "EDITBOT_COMMUNITY_QUOTA": "1000000",
                 "EDITBOT_LOG_LEVEL": "WARNING",
@@ -187,7 +189,7 @@ async def one_run(args: argparse.Namespace, api: RemoteAPI, kill: bool) -> Run:
                         hits[key] = hit
                     next_tick = started + (tick + 1) / 10
                     await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
-                deadline = time.perf_counter() + args.latency * 4 + 60
+                deadline = time.perf_counter() + args.latency * 4 + 90
                 while time.perf_counter() < deadline:
                     open_jobs = await cluster.open_jobs()
                     if len(run.done) >= len(run.sent) and not open_jobs:
@@ -210,7 +212,8 @@ async def one_run(args: argparse.Namespace, api: RemoteAPI, kill: bool) -> Run:
                     "SELECT COALESCE(SUM(used), 0) FROM usage WHERE scope_kind IN ('user', 'member')"
                 )
                 billed = await cluster.query(
-                    "SELECT COALESCE(SUM(credits), 0) FROM jobs WHERE status = 'succeeded'"
+                    "SELECT COALESCE(SUM(credits), 0) FROM jobs"
+                    " WHERE status IN ('succeeded', 'queued', 'running')"
                 )
                 run.double_charges = int(charged[0][0]) - int(billed[0][0])
             finally:
