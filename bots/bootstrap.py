@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,13 +29,20 @@ from core.errors import ConfigError
 from core.identity import Platform
 from core.jobs import JobConfig, JobRunner
 from core.limits import LimitResolver
+from core.ordering import ConversationGuard
 from core.painter import DrawingFetcher, PainterService, Signer
+from core.queue import QueueRunner, Role
+from core.ratelimit import SharedBudget
+from core.ratelimit.redis_budget import RedisBudget, open_redis
 from core.refs import FileFetcher
 from core.settings import Settings
 from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
 from core.storage.painter import SqlPainterStore
+from core.storage.sql_budget import SqlBudget
+from core.storage.sql_ordering import SqlConversationGuard
+from core.storage.sql_queue import SqlQueue
 from core.storage.sql_store import SqlStore
 from core.telemetry import Telemetry
 
@@ -56,6 +64,10 @@ class Core:
     alerts: AlertMonitor
     intake: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     painter: PainterService | None = None  # issue 15: only when EDITBOT_WEB_URL is set
+    # PostgreSQL (issue 14): a conversation's updates apply in order across processes.
+    guard: ConversationGuard | None = None
+    # Several processes (issue 14): platform rate budgets shared by them (PostgreSQL or Redis).
+    budget: SharedBudget | None = None
 
     def attach(self, platform: Platform, outbox: Outbox, fetcher: FileFetcher) -> None:
         """A platform's sender and fetcher for jobs and the painter; jobs also read painter drawings."""
@@ -121,18 +133,30 @@ def warn_retired(settings: Settings, catalogue: ModelCatalogue) -> list[str]:
 
 
 @asynccontextmanager
-async def open_core(settings: Settings, *, db_schema: str | None = None) -> AsyncIterator[Core]:
+async def open_core(
+    settings: Settings, *, db_schema: str | None = None, role: Role = Role.ALL
+) -> AsyncIterator[Core]:
     """Migrate the database and build the core; stops jobs and closes everything on exit.
 
     ``db_schema`` puts everything in one PostgreSQL schema (tests run several processes' cores
-    on one fresh schema).
+    on one fresh schema; ``EDITBOT_DATABASE_SCHEMA`` otherwise). ``role`` other than ``all``
+    puts jobs through the shared queue on PostgreSQL (:mod:`core.queue`).
     """
     api_key = require_api_key(settings)
     catalogue = settings.model_catalogue()
     warn_retired(settings, catalogue)
-    db = create_engine(settings.database_url, schema=db_schema)
-    http = make_http_client(settings.api_timeout, settings.api_concurrency)
+    db = create_engine(settings.database_url, schema=db_schema or settings.database_schema)
+    if role is not Role.ALL and db.dialect.name != "postgresql":
+        await db.dispose()
+        raise ConfigError(
+            f"editbot run --role {role}: gateways and workers share one PostgreSQL database "
+            "(set EDITBOT_DATABASE_URL=postgresql://...); on SQLite run one process with --role all"
+        )
+    # A worker's HTTP pool follows its job concurrency (EDITBOT_WORKER_CONCURRENCY).
+    concurrency = (settings.worker_concurrency if role is Role.WORKER else None) or settings.api_concurrency
+    http = make_http_client(settings.api_timeout, concurrency)
     runner: JobRunner | None = None
+    redis: Any = None
     try:
         await upgrade_engine(db)
         sessions = create_sessionmaker(db)
@@ -156,13 +180,22 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
             outage_after=timedelta(minutes=settings.alert_after_minutes),
         )
         telemetry.add_listener(alerts)
-        runner = JobRunner(
+        queue_options: dict[str, Any] = {}
+        if role is not Role.ALL:
+            queue_options = {
+                "queue": SqlQueue(db, sessions),
+                "role": role,
+                "concurrency": concurrency,
+                "poll_interval": settings.queue_poll_interval,
+            }
+        runner = (QueueRunner if queue_options else JobRunner)(
             store,
             telemetry.editor(client),
             policy,
+            **queue_options,
             config=JobConfig(
                 max_input_bytes=settings.max_input_bytes,
-                api_concurrency=settings.api_concurrency,
+                api_concurrency=concurrency if queue_options else settings.api_concurrency,
                 stale_after=settings.job_stale_after,
                 heartbeat_interval=min(20.0, max(0.1, settings.job_stale_after / 4)),
                 pseudonym_secret=settings.secret_for_pseudonyms(),
@@ -197,6 +230,13 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
             else None
         )
         core = Core(settings, store, runner, engine, telemetry, db, metrics, health, alerts, painter=painter)
+        if db.dialect.name == "postgresql":
+            core.guard = SqlConversationGuard(db, sessions, patience=2 * settings.job_stale_after)
+        if settings.redis_url is not None:
+            redis = await open_redis(settings.redis_url.get_secret_value())
+            core.budget = RedisBudget(redis)
+        elif role is not Role.ALL:
+            core.budget = SqlBudget(sessions)
         health.add("database", core.database_ok)
         try:
             yield core
@@ -206,4 +246,6 @@ async def open_core(settings: Settings, *, db_schema: str | None = None) -> Asyn
         if runner is not None:
             await runner.stop()
         await http.aclose()
+        if redis is not None:
+            await redis.aclose()
         await db.dispose()

@@ -267,6 +267,11 @@ class JobRunner:
                     self._store.fail(job.id, error_kind="unacknowledged", status=JobStatus.CANCELLED)
                 )
                 raise
+        await self._dispatch(job, origin)
+        return job
+
+    async def _dispatch(self, job: Job, origin: Origin) -> None:
+        """Run a new job in this process (a queue runner, :mod:`core.queue`, enqueues it instead)."""
         # Owned at once, so a crash while the job waits in the local queue is still recoverable.
         await self._store.mark_running(job.id, self.worker_id)
         if self._stopping:
@@ -276,9 +281,8 @@ class JobRunner:
             progress.update(Phase.QUEUED, Text("progress_paused"))
             await progress.flush()
             await self._store.release(job.id, self.worker_id)
-            return job
+            return
         self._start_task(job, origin)
-        return job
 
     def _start_task(self, job: Job, origin: Origin) -> None:
         self._owners[job.id] = origin.user
@@ -322,22 +326,27 @@ class JobRunner:
             if job is None:
                 continue  # another process was faster, or the worker came back
             recovered += 1
-            origin = origin_from_json(job.origin)
-            decision = plan(job, self.config.resume)
+            await self.resume(job, stale.worker_id)
+        return recovered
+
+    async def resume(self, job: Job, previous_worker: str | None) -> None:
+        """Run, deliver or refund a job this runner just claimed (:func:`core.resume.plan`)."""
+        origin = origin_from_json(job.origin)
+        decision = plan(job, self.config.resume)
+        if previous_worker is not None or job.attempts or job.stage.has_result:
             log.warning(
                 "job %s was left unfinished by worker %s at %s (%d call(s)): %s",
                 job.id,
-                stale.worker_id,
+                previous_worker,
                 job.stage,
                 job.attempts,
                 decision,
             )
-            if decision is Resumption.REFUND:
-                progress = self._progress(job, origin)
-                await self._finish_failed(job, origin, progress, "interrupted", {})
-            else:
-                self._start_task(job, origin)
-        return recovered
+        if decision is Resumption.REFUND:
+            progress = self._progress(job, origin)
+            await self._finish_failed(job, origin, progress, "interrupted", {})
+        else:
+            self._start_task(job, origin)
 
     def _progress(self, job: Job, origin: Origin) -> ProgressReporter:
         async def remember(message_id: str | None) -> None:

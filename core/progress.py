@@ -135,6 +135,16 @@ class ProgressReporter:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._idle.wait()), timeout=30)
 
+    async def detach(self) -> None:
+        """Send the newest state, then stop sending; the message stays on screen for whichever
+        process takes the job on (a gateway that enqueued it, issue 14)."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
     async def close(self) -> None:
         """Remove the status message (``Phase.DONE``) and wait until that is sent."""
         if self._outbox is None or (self._task is None and self._message_id is None):

@@ -118,6 +118,21 @@ class Settings(BaseSettings):
         parts = [s.get_secret_value() for s in (self.telegram_token, self.discord_token, self.api_key) if s]
         return ("\n".join(parts) or "editbot").encode()
 
+    # scale-out (issue 14)
+    database_schema: str | None = None
+    worker_concurrency: int | None = Field(default=None, ge=1)
+    queue_poll_interval: float = Field(default=2.0, gt=0)
+    discord_shard_count: int | None = Field(default=None, ge=1)
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    redis_url: SecretStr | None = None
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -134,6 +149,7 @@ class Settings(BaseSettings):
             self.discord_token,
             self.telegram_webhook_secret,
             self.pseudonym_secret,
+            self.redis_url,
         )
         return tuple(v.get_secret_value() for v in values if v is not None and v.get_secret_value().strip())
 

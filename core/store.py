@@ -147,6 +147,10 @@ class StoredUpdate:
     platform: str
     update_id: str
     payload: dict[str, Any]
+    # scale-out (issue 14): whose conversation it belongs to ("chat:user"), and its album, if any,
+    # so processes sharing a database apply one conversation's updates in order and collect albums.
+    conversation: str | None = None
+    media_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

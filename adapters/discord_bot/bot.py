@@ -6,6 +6,7 @@ Interactions only: the bot asks for no privileged intent (no message content) an
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -18,6 +19,7 @@ from adapters.discord_bot.outbox import DiscordOutbox
 from adapters.discord_bot.views import ResultButton
 from adapters.discord_bot.webhooks import Responder
 from core.engine import ConversationEngine
+from core.errors import ConfigError
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,12 +35,14 @@ class EditBot(discord.Client):
         fetcher: DiscordFetcher,
         *,
         guild_ready_timeout: float = 2.0,
+        **client_options: Any,
     ) -> None:
         super().__init__(
             intents=discord.Intents(guilds=True),
             # Prompts are echoed under results: nobody gets pinged by what a user typed.
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=guild_ready_timeout,
+            **client_options,
         )
         self.settings = settings
         self.fetcher = fetcher
@@ -71,3 +75,27 @@ class EditBot(discord.Client):
         except discord.HTTPException as exc:
             # The commands synced last time stay registered; the bot still answers them.
             log.warning("syncing commands failed (%s %s): %s", exc.status, exc.code, exc.text)
+
+
+class ShardedEditBot(EditBot, discord.AutoShardedClient):
+    """The same bot holding several gateway shards in one process (``EDITBOT_DISCORD_SHARD_*``)."""
+
+
+def make_bot(
+    settings: Settings,
+    engine: ConversationEngine,
+    fetcher: DiscordFetcher,
+    *,
+    guild_ready_timeout: float = 2.0,
+) -> EditBot:
+    """The bot for these settings: one connection, or the shards ``EDITBOT_DISCORD_SHARD_IDS`` names
+    (all of ``EDITBOT_DISCORD_SHARD_COUNT`` when empty), so each interaction reaches one process."""
+    count = settings.discord_shard_count
+    if count is None:
+        return EditBot(settings, engine, fetcher, guild_ready_timeout=guild_ready_timeout)
+    ids = list(settings.discord_shard_ids) or list(range(count))
+    if any(not 0 <= i < count for i in ids):
+        raise ConfigError(f"EDITBOT_DISCORD_SHARD_IDS: every shard id must be in 0..{count - 1}")
+    return ShardedEditBot(
+        settings, engine, fetcher, guild_ready_timeout=guild_ready_timeout, shard_count=count, shard_ids=ids
+    )

@@ -19,7 +19,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from adapters.discord_bot.bot import EditBot
+from adapters.discord_bot.bot import EditBot, make_bot
 from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
 from adapters.discord_bot.metering import meter_http, metered_webhooks
@@ -50,9 +50,12 @@ async def run_discord(
     *,
     guild_ready_timeout: float = 2.0,
     ready_timeout: float = 60.0,
+    gateway: bool = True,
 ) -> AsyncIterator[EditBot]:
     """Run the bot until the context exits; entering returns once it is connected and ready.
 
+    ``gateway=False`` (a worker) only logs in over REST: results go through interaction
+    webhooks and channel messages, which need no gateway connection.
     Raises :class:`core.errors.ConfigError` when Discord refuses the token.
     """
     if settings.discord_token is None:
@@ -63,7 +66,7 @@ async def run_discord(
     ):
         async with make_http_client() as http:
             fetcher = DiscordFetcher(http)
-            bot = EditBot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
+            bot = make_bot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
             meter_http(bot, core.telemetry)
             core.attach(Platform.DISCORD, bot.outbox, fetcher)
             core.alerts.attach(Platform.DISCORD, DiscordDirect(bot))  # owner alerts (issue 13)
@@ -76,6 +79,10 @@ async def run_discord(
                         "Discord refused EDITBOT_DISCORD_TOKEN: reset it in the Developer Portal "
                         "(your application -> Bot -> Reset Token) and set the new one"
                     ) from None
+                if not gateway:
+                    log.info("Discord bot %s delivers over REST only (no gateway)", bot.user)
+                    yield bot
+                    return
                 connect = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
                 await _wait_ready(bot, connect, ready_timeout)
                 log.info("Discord bot %s is ready", bot.user)

@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 
 from adapters.telegram_bot.admin import admin_command
-from adapters.telegram_bot.albums import AlbumCollector
+from adapters.telegram_bot.albums import AlbumCollector, SharedAlbums
 from adapters.telegram_bot.outbox import TelegramOutbox, cut
 from adapters.telegram_bot.preferences import PreferencesMenu
 from adapters.telegram_bot.translate import (
@@ -57,12 +57,13 @@ class TelegramHandlers:
         menu: PreferencesMenu,
         album_delay: float = 1.0,
         on_album: Callable[[list[Message]], Awaitable[None]] | None = None,
+        shared_albums: SharedAlbums | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._menu = menu
         self._album_handled = on_album
-        self.albums = AlbumCollector(self._on_album, album_delay)
+        self.albums = AlbumCollector(self._on_album, album_delay, shared_albums)
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Add the handlers to ``app``."""

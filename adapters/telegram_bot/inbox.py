@@ -34,6 +34,14 @@ PLATFORM = "telegram"
 _RETRY_MAX = 5.0
 
 
+def conversation_of(update: object) -> str | None:
+    """``chat:user`` of an update (the unit whose updates apply in order), or None."""
+    if not isinstance(update, Update) or update.effective_user is None:
+        return None
+    chat = update.effective_chat
+    return f"{chat.id if chat else 0}:{update.effective_user.id}"
+
+
 class Inbox(asyncio.Queue[object]):
     """``Application.update_queue`` that stores each update before PTB confirms it."""
 
@@ -54,7 +62,14 @@ class Inbox(asyncio.Queue[object]):
         await super().put(item)
 
     async def _store_once(self, update: Update) -> bool:
-        stored = StoredUpdate(PLATFORM, str(update.update_id), update.to_dict())
+        message = update.message
+        stored = StoredUpdate(
+            PLATFORM,
+            str(update.update_id),
+            update.to_dict(),
+            conversation=conversation_of(update),
+            media_group=message.media_group_id if message is not None else None,
+        )
         delay = 0.2
         while True:
             try:
@@ -74,6 +89,15 @@ class Inbox(asyncio.Queue[object]):
             self._albums[(message.chat_id, message.message_id)] = update.update_id
             return
         await self._done(update.update_id)
+
+    def adopt(self, chat_id: int, message_id: int, update_id: int) -> None:
+        """An album part another process received is handled with this process's album."""
+        self._albums[(chat_id, message_id)] = update_id
+
+    def forget(self, parts: Iterable[Message]) -> None:
+        """Album parts another process handles (with their album)."""
+        for message in parts:
+            self._albums.pop((message.chat_id, message.message_id), None)
 
     async def albums_handled(self, parts: Iterable[Message]) -> None:
         """An album became one edit (or was refused): its parts are handled."""

@@ -1,7 +1,10 @@
 """Per-user ordering on top of PTB's concurrent update processing.
 
 Updates of different users run concurrently (one user's slow request never delays another's),
-while the updates of one user in one chat are handled strictly in arrival order.
+while the updates of one user in one chat are handled strictly in arrival order. With a
+:class:`core.ordering.ConversationGuard` (several processes on PostgreSQL, issue 14) that order
+holds across processes too: a process handles an update once the conversation's earlier ones
+were handled wherever they arrived, under the conversation's lock.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from core.ordering import ConversationGuard
 
 
 def _key(update: object) -> tuple[int, int] | None:
@@ -32,8 +37,10 @@ class PerUserOrder(BaseUpdateProcessor):
         self,
         max_concurrent_updates: int = 256,
         on_handled: Callable[[object], Awaitable[None]] | None = None,
+        guard: ConversationGuard | None = None,
     ) -> None:
         super().__init__(max_concurrent_updates)
+        self._guard = guard
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
         self._waiting: dict[tuple[int, int], int] = {}
         self._on_handled = on_handled
@@ -53,7 +60,12 @@ class PerUserOrder(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                if self._guard is None or not isinstance(update, Update):
+                    await coroutine
+                else:
+                    conversation = f"{key[0]}:{key[1]}"
+                    async with self._guard.ordered("telegram", conversation, str(update.update_id)):
+                        await coroutine
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:

@@ -12,6 +12,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.telegram_bot.albums import SharedAlbums
 from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
 from adapters.telegram_bot.inbox import Inbox
@@ -19,6 +20,7 @@ from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
 from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
+from adapters.telegram_bot.shared_limiter import SharedTelegramLimiter
 from bots.bootstrap import Core
 from core import i18n
 from core.identity import Platform
@@ -44,8 +46,12 @@ def build_application(
         .update_queue(inbox)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(MeteredRateLimiter(core.telemetry, max_retries=3))
-        .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled))
+        .rate_limiter(
+            SharedTelegramLimiter(core.telemetry, core.budget, max_retries=3)
+            if core.budget is not None  # several processes: the token's limits are shared (issue 14)
+            else MeteredRateLimiter(core.telemetry, max_retries=3)
+        )
+        .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled, guard=core.guard))
         .connect_timeout(10)
         .read_timeout(30)
         .write_timeout(60)
@@ -53,8 +59,15 @@ def build_application(
         .build()
     )
     outbox = TelegramOutbox(app.bot, settings.web_url)
+    # Several processes on PostgreSQL: conversations in order and albums collected across them.
+    shared = SharedAlbums(core.guard, app.bot, inbox) if core.guard is not None else None
     handlers = TelegramHandlers(
-        core.engine, outbox, PreferencesMenu(core.engine, outbox), album_delay, on_album=inbox.albums_handled
+        core.engine,
+        outbox,
+        PreferencesMenu(core.engine, outbox),
+        album_delay,
+        on_album=inbox.albums_handled,
+        shared_albums=shared,
     )
     handlers.register(app)
     app.bot_data["handlers"] = handlers
@@ -134,3 +147,17 @@ async def run_telegram(
             yield app
         finally:
             await stop_intake()
+
+
+@asynccontextmanager
+async def send_telegram(
+    settings: Settings, core: Core
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """The bot for a worker (``editbot run --role worker``): it delivers results, takes no updates.
+
+    The Bot API needs no connection of ours to send: an initialised Application (its rate
+    limiter, its Bot) is enough; no polling, no webhook, no inbox.
+    """
+    app = build_application(settings, core)
+    async with app:
+        yield app

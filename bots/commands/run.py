@@ -13,6 +13,7 @@ from bots.logs import configure_logging
 from bots.metrics import check_port
 from bots.web import check_web_port, serving_web
 from core.errors import ConfigError
+from core.queue import Role
 from core.settings import Settings, load_settings
 
 NAME = "run"
@@ -23,6 +24,13 @@ log = logging.getLogger("editbot")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``editbot run``."""
+    parser.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        default=Role.ALL.value,
+        help="all (default): one process does everything; gateway: take updates in and enqueue "
+        "jobs; worker: run queued jobs and deliver them (gateway/worker need PostgreSQL)",
+    )
     parser.add_argument(
         "--log-level", default=None, help="DEBUG, INFO, WARNING (default: EDITBOT_LOG_LEVEL, else INFO)"
     )
@@ -38,27 +46,36 @@ def check_tokens(settings: Settings) -> None:
         )
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the configured bots until ``stop`` is set."""
+async def serve(settings: Settings, stop: asyncio.Event, role: Role = Role.ALL) -> None:
+    """Run the configured bots in ``role`` until ``stop`` is set."""
     check_tokens(settings)
-    async with open_core(settings) as core, contextlib.AsyncExitStack() as bots:
+    async with open_core(settings, role=role) as core, contextlib.AsyncExitStack() as bots:
         # Up first: /healthz answers while the bots connect (the painter's pages wait for them).
         await bots.enter_async_context(serving_web(core, settings))
         if settings.telegram_token is not None:
-            from adapters.telegram_bot.runner import run_telegram
+            from adapters.telegram_bot.runner import run_telegram, send_telegram
 
-            core.health.add("telegram", lambda: False)  # not ready until connected
-            app = await bots.enter_async_context(run_telegram(settings, core))
-            core.health.add("telegram", lambda: app.running and bool(app.updater and app.updater.running))
-            log.info("Telegram bot running")
+            if role.takes_updates:
+                core.health.add("telegram", lambda: False)  # not ready until connected
+                app = await bots.enter_async_context(run_telegram(settings, core))
+                core.health.add("telegram", lambda: app.running and bool(app.updater and app.updater.running))
+                log.info("Telegram bot running")
+            else:
+                await bots.enter_async_context(send_telegram(settings, core))
+                log.info("Telegram sender ready")
         if settings.discord_token is not None:
             from adapters.discord_bot.runner import run_discord
 
             core.health.add("discord", lambda: False)
-            bot = await bots.enter_async_context(run_discord(settings, core))
-            core.health.add("discord", lambda: bot.is_ready() and not bot.is_closed())
-            log.info("Discord bot running")
+            bot = await bots.enter_async_context(run_discord(settings, core, gateway=role.takes_updates))
+            if role.takes_updates:
+                core.health.add("discord", lambda: bot.is_ready() and not bot.is_closed())
+                log.info("Discord bot running")
+            else:
+                core.health.add("discord", lambda: not bot.is_closed())
+                log.info("Discord sender ready")
         await bots.enter_async_context(core.running())
+        log.info("editbot ready (role %s) as %s", role, core.runner.worker_id)
         await stop.wait()
         log.info("stopping")
 
@@ -76,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, Role(args.role))
 
     asyncio.run(main())
     return 0

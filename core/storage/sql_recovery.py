@@ -163,6 +163,8 @@ class RecoveryQueries:
                     platform=update.platform,
                     update_id=update.update_id,
                     payload=dict(update.payload),
+                    conversation=update.conversation,
+                    media_group=update.media_group,
                     claimed_at=self._clock(),
                     worker_id=worker_id,
                 )

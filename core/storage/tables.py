@@ -138,6 +138,8 @@ jobs = sa.Table(
     # Reports: one community's jobs over a time range; exports over everything since a date.
     sa.Index(None, "platform", "community_id", "created_at"),
     sa.Index(None, "created_at"),
+    # scale-out (issue 14): workers claim waiting jobs, oldest first per lane (core.storage.sql_queue).
+    sa.Index(None, "status", "created_at"),
 )
 """One row per edit, from reservation to result."""
 
@@ -161,7 +163,13 @@ inbox = sa.Table(
     sa.Column("worker_id", sa.String(128), nullable=True),
     # Set once handled; the row stays a day so a redelivery of it is recognised and skipped.
     sa.Column("handled_at", UTCDateTime(), nullable=True),
+    # scale-out (issue 14): "chat:user" and the album (media_group_id), so processes sharing the
+    # database apply a conversation's updates in order and collect an album's parts together.
+    sa.Column("conversation", sa.String(160), nullable=True),
+    sa.Column("media_group", sa.String(64), nullable=True),
     sa.Index(None, "claimed_at"),
+    sa.Index(None, "platform", "conversation"),
+    sa.Index(None, "platform", "media_group"),
 )
 """Platform updates stored before their receipt is confirmed, kept a day after they were handled."""
 
@@ -237,6 +245,16 @@ audit_log = sa.Table(
     sa.Index(None, "community", "id"),
 )
 """Every change admins, owners and operators made: who, what, where, when."""
+
+# -- scale-out (issue 14) -------------------------------------------------------------------
+rate_budgets = sa.Table(
+    "rate_budgets",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    # GCRA's theoretical arrival time, in seconds since the epoch on the database's clock.
+    sa.Column("tat", sa.Float(), nullable=False),
+)
+"""Platform rate budgets shared by every process of a bot token (core.storage.sql_budget)."""
 
 # -- owner alerts (issue 13) ------------------------------------------------------------------
 owner_alerts = sa.Table(

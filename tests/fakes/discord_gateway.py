@@ -85,6 +85,17 @@ class GatewaySession:
         """Whether a connection is attached and open."""
         return not self.invalidated and self.connection is not None and self.connection.live
 
+    @property
+    def shard(self) -> tuple[int, int]:
+        """``(shard_id, shard_count)`` from IDENTIFY (``(0, 1)`` unsharded)."""
+        shard_id, count = self.identify.get("shard") or (0, 1)
+        return int(shard_id), int(count)
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether Discord routes this guild's events (None: DMs, shard 0) to this session."""
+        shard_id, count = self.shard
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % count)
+
     async def dispatch(self, event: str, data: dict[str, Any]) -> int:
         """Number and send (or buffer for RESUME) one DISPATCH; returns its sequence number."""
         self.seq += 1
@@ -106,10 +117,10 @@ class Gateway:
         self.connections: list[GatewayConnection] = []
         self.compressions_requested: list[str | None] = []
 
-    def current(self) -> GatewaySession | None:
-        """The newest live session (the one interactions go to)."""
+    def current(self, guild_id: int | None = None) -> GatewaySession | None:
+        """The newest live session serving ``guild_id``'s shard (the one its events go to)."""
         for session in reversed(self.sessions):
-            if session.live:
+            if session.live and session.serves(guild_id):
                 return session
         return None
 
@@ -183,7 +194,8 @@ class Gateway:
         session.connection = conn
         conn.session = session
         fake = self.fake
-        guilds = list(fake.guilds.values())
+        # A shard gets the guilds with (guild_id >> 22) % shard_count == shard_id (Discord's rule).
+        guilds = [guild for guild in fake.guilds.values() if session.serves(guild.id)]
         await session.dispatch(
             "READY",
             {

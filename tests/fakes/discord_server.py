@@ -308,7 +308,10 @@ class FakeDiscord(DiscordWorld):
         *,
         message: FakeMessage | None = None,
     ) -> FakeInteraction:
-        session = await self.wait_until_ready()
+        guild_id = channel.guild.id if channel.guild is not None else None
+        session = await self.wait_for(
+            lambda: self.gateway.current(guild_id), 10.0, "the bot to identify on the guild's shard"
+        )
         interaction_id = snowflake()
         secret = f"interaction:{interaction_id}:{secrets.token_urlsafe(48)}"
         token = base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")

@@ -179,6 +179,8 @@ class FakeEditAPI:
         self.stream_events: list[tuple[float, str]] = []  # (monotonic time, event) as sent
         self._stream_faults: deque[tuple[str, int]] = deque()
         self._runner: web.AppRunner | None = None
+        self.cache_renders = False  # benchmarks: equal requests get the image rendered the first time
+        self._renders: dict[Any, list[bytes]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> FakeEditAPI:
@@ -306,6 +308,19 @@ class FakeEditAPI:
 
         return f"{self.root_url}/redirect/{hops}?to={quote(target, safe='')}"
 
+    async def _rendered(self, received: ReceivedRequest, plan: dict[str, Any]) -> list[bytes]:
+        """The edit's images; with ``cache_renders`` (benchmarks) equal requests render once."""
+        if not self.cache_renders:
+            return await asyncio.to_thread(_render, received, plan)
+        key = (
+            hash(tuple(f.data for f in received.images)),
+            received.mask.data if received.mask else None,
+            repr(sorted(plan.items())),
+        )
+        if key not in self._renders:
+            self._renders[key] = await asyncio.to_thread(_render, received, plan)
+        return self._renders[key]
+
     # -- handlers --------------------------------------------------------------------------
     async def _edit(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -335,7 +350,7 @@ class FakeEditAPI:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
-            images = await asyncio.to_thread(_render, received, plan)
+            images = await self._rendered(received, plan)
         finally:
             self.in_flight -= 1
         return web.json_response(self._answer(received, plan, images))
@@ -568,6 +583,7 @@ async def _serve(args: argparse.Namespace) -> None:
     api = FakeEditAPI(api_key=args.api_key, host=args.host, port=args.port)
     api.flavour = args.flavour
     api.latency = args.latency
+    api.cache_renders = args.cache_renders
     async with api:
         print(f"EDITBOT_API_BASE_URL={api.base_url}\nEDITBOT_API_KEY={api.api_key}", flush=True)
         await asyncio.Event().wait()
@@ -581,6 +597,7 @@ def main() -> None:
     parser.add_argument("--api-key", default=DEFAULT_KEY)
     parser.add_argument("--flavour", choices=FLAVOURS, default="b64")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--cache-renders", action="store_true", help="render equal requests once")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(parser.parse_args()))
 

@@ -29,12 +29,13 @@ APP_TABLES = {
     "audit_log",
     "owner_alerts",
     "job_results",
+    "rate_budgets",
     "inbox",
     "painter_drawings",  # issue 15
     "painter_nonces",
 }
-HEAD = "0005_painter"
-BEFORE_HEAD = "0004_crash_safety"  # what `editbot db downgrade` (one step) leaves
+HEAD = "0006_scale_out"
+BEFORE_HEAD = "0005_painter"  # what `editbot db downgrade` (one step) leaves
 
 
 def _tables(connection: Connection) -> set[str]:
