@@ -2,7 +2,9 @@
 
 An edit can report progress faster than a platform lets a bot edit a message (Telegram allows
 about one edit a second per chat). The reporter keeps only the latest state and sends it when
-the previous send finished, so a slow platform sees fewer, fresher updates.
+the previous send finished, so a slow platform sees fewer, fresher updates. Jobs report phase
+changes (and true queue positions) only, never a ticking clock: each update costs a platform call
+out of a budget that first feedback and results need more (issue 11).
 """
 
 from __future__ import annotations
@@ -93,6 +95,22 @@ class ProgressReporter:
     async def _store(self, message_id: str | None) -> None:
         if self._remember is not None:
             await self._remember(message_id)
+
+    @property
+    def message_id(self) -> str | None:
+        """The status message on screen, if any (the result may take its place)."""
+        return self._message_id
+
+    async def handed_over(self) -> None:
+        """The status message became the result: forget it (never removed) and send nothing more."""
+        self._outbox = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        if self._message_id is not None:
+            self._message_id = None
+            await self._store(None)
 
     async def flush(self) -> None:
         """Wait until the newest state was sent (the message stays; a graceful stop's last word)."""

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     metrics_listen: str = "0.0.0.0"
     alert_after_minutes: float = Field(default=10.0, gt=0)
 
+    # load (issue 11): Telegram's call budget, spent first on feedback and results
+    telegram_rate: float = Field(default=30.0, gt=0)
+    telegram_group_rate: float = Field(default=20.0, gt=0)
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:

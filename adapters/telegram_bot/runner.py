@@ -44,7 +44,14 @@ def build_application(
         .update_queue(inbox)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(MeteredRateLimiter(core.telemetry, max_retries=3))
+        .rate_limiter(
+            MeteredRateLimiter(
+                core.telemetry,
+                settings.telegram_rate,
+                settings.telegram_group_rate,
+                max_retries=3,
+            )
+        )
         .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled))
         .connect_timeout(10)
         .read_timeout(30)

@@ -116,7 +116,7 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
                 chat, lambda m: "rejected the bot's key" in (m.content or ""), after=sent, timeout=60
             )
             # 3: delivered after Telegram's flood control held the result back once.
-            tg.flood.inject(1, retry_after=1, method="sendPhoto", chat=chat)
+            tg.flood.inject(1, retry_after=1, method="editMessageMedia", chat=chat)
             sent = tg.send_photo(chat, user, sample_png(64, 64), caption="third")
             await tg.wait_for_message(chat, lambda m: m.photo is not None, after=sent, timeout=60)
             # 4: no credits left.

@@ -92,7 +92,9 @@ async def test_shutdown_mid_edit_hands_the_edit_to_the_next_process(tg: Telegram
     result = await tg.photo(chat, after=m.message_id)
     await tg.idle()
     assert result.caption == "finishes after a restart" and len(tg.api.requests) == 2
-    assert tg.fake.message(chat, status.message_id).deleted  # the next process removed the status
+    # The next process turned the status message it found into the result: nothing left over.
+    assert result.message_id == status.message_id
+    assert [x.message_id for x in tg.fake.messages_in(chat)] == [result.message_id]
     m = tg.fake.send_text(chat, user, "/usage")
     await tg.text(chat, "You've used 1 of 10", after=m.message_id)
 

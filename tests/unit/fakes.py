@@ -387,6 +387,7 @@ class FakeOutbox:
     """Records every action; results get platform refs so "edit again" works."""
 
     upload_limit: int | None = 10 * 1000 * 1000
+    keeps_png: bool = True
 
     def __init__(self) -> None:
         self.sent: list[Action] = []
