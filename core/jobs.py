@@ -564,7 +564,7 @@ class JobRunner:
         recorded: list[DeliveredPart] = list(job.delivery)
 
         async def record(part: DeliveredPart) -> None:
-            await self._store.record_delivery(job.id, part)
+            await self._store.record_delivery(job.id, part, before=recorded)
             recorded.append(part)
 
         action = SendImage(

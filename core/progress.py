@@ -102,15 +102,16 @@ class ProgressReporter:
         return self._message_id
 
     async def handed_over(self) -> None:
-        """The status message became the result: forget it (never removed) and send nothing more."""
+        """The status message became the result: it is never removed, and nothing more is sent.
+
+        Its id stays stored with the job (no write): it names a recorded part of the result now,
+        which is how a resumed job knows not to remove it.
+        """
         self._outbox = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
-        if self._message_id is not None:
-            self._message_id = None
-            await self._store(None)
 
     async def flush(self) -> None:
         """Wait until the newest state was sent (the message stays; a graceful stop's last word)."""
