@@ -7,6 +7,7 @@ the message's history; descriptions are Telegram's own wording.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import mimetypes
@@ -381,7 +382,9 @@ async def edit_message_media(tg: FakeTelegram, bot: BotAccount, p: Params) -> JS
     # Bot API 9: media may also be added to a text message (its text gives way to the caption).
     gone = ("photo", "document", "caption", "caption_entities", "text", "entities", "link_preview_options")
     new = {k: v for k, v in message.raw.items() if k not in gone}
-    new.update({kind: _photo(tg, source) if kind == "photo" else _document(tg, source), **_caption(sub)})
+    # Resizing into photo sizes is the fake's heaviest work: off the loop the bot shares.
+    shown = await asyncio.to_thread(_photo, tg, source) if kind == "photo" else _document(tg, source)
+    new.update({kind: shown, **_caption(sub)})
     return _commit_edit(
         tg, message, new, _inline_markup(p), ("photo", "document", "caption", "caption_entities")
     )
