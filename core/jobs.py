@@ -500,7 +500,7 @@ class JobRunner:
         # The inputs download and are prepared while the status message is being sent; it is
         # recorded with the job before the paid call, so a crash from there on leaves its id to
         # the next process to replace or remove.
-        shown = asyncio.ensure_future(progress.flush())
+        shown = asyncio.ensure_future(progress.recorded())
         try:
             inputs = await self._inputs(job, origin, spec)
         finally:
@@ -559,7 +559,7 @@ class JobRunner:
             raise errors.EditbotError("no outbox for platform")
         # No "sending" phase: the result itself replaces the status (or follows it at once), and
         # nothing the user does not need first is awaited before the upload.
-        await progress.flush()
+        await progress.settle()
         as_document = _wants_file(job)
         recorded: list[DeliveredPart] = list(job.delivery)
 

@@ -46,6 +46,7 @@ class ProgressReporter:
         self._last_sent: tuple[Phase, Text] | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self._known = asyncio.Event()  # the status message exists and is stored
         self._task: asyncio.Task[None] | None = None
 
     def update(self, phase: Phase, text: Text) -> None:
@@ -91,6 +92,7 @@ class ProgressReporter:
         if new_id is not None and new_id != self._message_id:
             self._message_id = new_id
             await self._store(new_id)
+            self._known.set()
 
     async def _store(self, message_id: str | None) -> None:
         if self._remember is not None:
@@ -112,6 +114,23 @@ class ProgressReporter:
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
+
+    async def recorded(self) -> None:
+        """Wait until the status message exists and is stored (not for later edits of it: those
+        may wait behind other users' first feedback on a busy platform)."""
+        if self._message_id is not None or self._task is None:
+            return
+        waits = {asyncio.ensure_future(self._known.wait()), asyncio.ensure_future(self._idle.wait())}
+        try:
+            await asyncio.wait(waits, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def settle(self) -> None:
+        """Drop an update not yet sent and wait for the one being sent (the result comes next)."""
+        self._latest = None
+        await self.flush()
 
     async def flush(self) -> None:
         """Wait until the newest state was sent (the message stays; a graceful stop's last word)."""
