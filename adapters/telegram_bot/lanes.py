@@ -3,8 +3,9 @@
 Telegram allows a bot about 30 calls a second overall and 20 a minute per group. Under a burst
 that budget decides how soon each user hears from the bot, so it is spent in this order:
 
-- the first lane: first feedback (a new status message), results, errors, command replies —
-  every call not marked otherwise;
+- the first lane: first feedback (a new status message), errors, command replies — every call not
+  marked otherwise; then results (``rate_limit_args=RESULT``), so that under a burst a user who has
+  not heard from the bot yet is answered before another user's finished edit is shown;
 - the progress lane (``rate_limit_args=PROGRESS``): status edits and removals. They wait while
   any first-lane call waits for the same budget; the core sends only the newest state of each
   job (:class:`core.progress.ProgressReporter`), so a short budget merges them.
@@ -33,9 +34,12 @@ log = logging.getLogger(__name__)
 
 PROGRESS = "progress"
 """``rate_limit_args`` of a call that may wait behind everything else (status edits)."""
+RESULT = "result"
+"""``rate_limit_args`` of a result: after first feedback and replies (a user who has not heard from
+the bot yet comes first), before progress."""
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
-FIRST, LAST = 0, 1
+FIRST, SECOND, LAST = 0, 1, 2
 _MAX_GROUPS = 512
 
 
@@ -142,7 +146,7 @@ class LaneRateLimiter(BaseRateLimiter[str]):
         rate_limit_args: str | None,
     ) -> Result:
         """Take the call's budget in its lane, then run it; retry after ``RetryAfter``."""
-        lane = LAST if rate_limit_args == PROGRESS else FIRST
+        lane = {PROGRESS: LAST, RESULT: SECOND}.get(rate_limit_args or "", FIRST)
         chat_id = data.get("chat_id")
         group = _group_id(chat_id)
         for attempt in range(self._max_retries + 1):

@@ -26,7 +26,7 @@ from telegram.constants import FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
 
-from adapters.telegram_bot.lanes import PROGRESS
+from adapters.telegram_bot.lanes import PROGRESS, RESULT
 from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
 from core import errors, i18n
@@ -248,6 +248,7 @@ class TelegramOutbox:
                 chat_id=int(origin.chat.chat_id),
                 message_id=status,
                 reply_markup=markup,
+                rate_limit_args=RESULT,
             )
         except BadRequest as exc:
             log.info("status message %s could not become the result (%s)", status, exc.message)
