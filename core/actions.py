@@ -112,6 +112,10 @@ class SendImage:
 
     ``as_document`` asks for the full-resolution file as well (or instead) where the platform
     would recompress a photo; ``cutout`` says the images have a transparent background.
+    ``status_message`` is the job's status message: an adapter that can turn it into the result
+    (Telegram's editMessageMedia; Discord's response already is the status) does so and says so
+    in ``Delivered.status_replaced``, saving a deletion and a new message. A live preview (issue
+    12) takes the same path.
     Delivery is a recorded step: adapters skip the parts listed in ``delivered`` (sent by an
     earlier, interrupted attempt) and call ``record`` after each message they send, so a crash in
     between never sends a part twice or refunds a shown result.
@@ -126,6 +130,7 @@ class SendImage:
     cutout: bool = False
     delivered: tuple[DeliveredPart, ...] = ()
     record: Recorder | None = field(default=None, compare=False)
+    status_message: str | None = None
 
     def part(self, kind: str, index: int = 0) -> DeliveredPart | None:
         """The part already delivered, if any."""
@@ -170,10 +175,12 @@ Action = SendText | SendImage | SendProgress | SendError
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """What an adapter reports back after sending: the platform's references to sent images."""
+    """What an adapter reports back after sending: the platform's references to sent images, and
+    whether the job's status message became the result (it must then not be removed)."""
 
     message_id: str | None = None
     images: tuple[ImageRef, ...] = ()
+    status_replaced: bool = False
 
 
 class Outbox(Protocol):
@@ -181,9 +188,12 @@ class Outbox(Protocol):
 
     ``upload_limit`` is the largest image file the platform shows as sent (None: no limit), so the
     runner can ask the API for a format that fits instead of re-encoding the result.
+    ``keeps_png`` is False where the platform recompresses every photo (Telegram): a PNG would be
+    shown as a JPEG anyway and need a second, full-size file, so the runner asks for JPEG.
     """
 
     upload_limit: int | None
+    keeps_png: bool
 
     async def send(self, action: Action) -> Delivered | None:
         """Show the action to the user; return references to what was sent, when there are any."""

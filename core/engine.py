@@ -134,6 +134,8 @@ class ConversationEngine:
 
     async def _save(self, conv: Conversation) -> None:
         if conv.state is ConvState.IDLE:
+            if conv.updated_at is None:
+                return  # never stored (or already removed as expired): nothing to remove
             await self._store.delete_conversation(conv.key)
         else:
             await self._store.save_conversation(conv)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -296,9 +295,17 @@ class JobRunner:
         are waited for (they end within moments, delivered or refunded).
         """
         active = await self._store.active_jobs(user.platform, user.user_id)
-        settling = [self._tasks[j.id] for j in active if j.id in self._settling and j.id in self._tasks]
-        if active and len(settling) == len(active):
-            await asyncio.wait(settling, timeout=10)
+        # Ours and showing the result, or ending this very moment (its task already gone: the
+        # result is often the last step, so the user can answer within that moment).
+        ending = [
+            j
+            for j in active
+            if j.worker_id == self.worker_id and (j.id in self._settling or j.id not in self._tasks)
+        ]
+        if active and len(ending) == len(active):
+            settling = [self._tasks[j.id] for j in ending if j.id in self._tasks]
+            if settling:
+                await asyncio.wait(settling, timeout=10)
             active = await self._store.active_jobs(user.platform, user.user_id)
         return bool(active)
 
@@ -459,8 +466,11 @@ class JobRunner:
         details: dict[str, object],
         status: JobStatus = JobStatus.FAILED,
     ) -> None:
-        await progress.close()
         current = await self._store.get_job(job.id)
+        if current is not None and any(p.message_id == progress.message_id for p in current.delivery):
+            await progress.handed_over()  # the status message shows the result: it stays
+        else:
+            await progress.close()
         if current is not None and current.delivery and not current.status.finished:
             # Part of the result reached the user (the rest failed): it is theirs, and paid for.
             await self._store.succeed(
@@ -502,22 +512,31 @@ class JobRunner:
 
     async def _execute(self, job: Job, origin: Origin, progress: ProgressReporter) -> EditResult:
         spec = self.catalogue.spec(job.model)
-        progress.update(Phase.PREPARING, Text("progress_preparing"))
-        # The status message is recorded with the job before any other step, so a crash from
-        # here on leaves its id to the next process to replace or remove.
-        await progress.flush()
-        fetcher = self._fetchers.get(origin.user.platform)
-        if fetcher is None:
-            raise errors.EditbotError("no file fetcher for platform")
-        limit = self.config.max_input_bytes
-        downloads = [fetcher.fetch(ref, limit) for ref in job.images]
-        if job.mask is not None:
-            downloads.append(fetcher.fetch(job.mask, limit))
-        blobs = await asyncio.gather(*downloads)
-        images, mask = (blobs[:-1], blobs[-1]) if job.mask is not None else (blobs, None)
-        inputs = await self._prepare(images, mask, spec, job.options.size)
+        # One status for the whole edit (preparing takes a tenth of a second): the first feedback,
+        # edited again only when the phase changes, and replaced by the result.
+        previews = job.options.previews is not False and self.config.preview_images > 0 and spec.stream
+        several = (job.options.n or 1) > 1
+        # Several results cannot stream: the status says why there is no live preview.
+        progress.update(
+            Phase.EDITING, Text("progress_editing_no_preview" if previews and several else "progress_editing")
+        )
+        # The inputs download and are prepared while the status message is being sent; it is
+        # recorded with the job before the paid call, so a crash from there on leaves its id to
+        # the next process to replace or remove.
+        shown = asyncio.ensure_future(progress.recorded())
+        try:
+            inputs = await self._inputs(job, origin, spec)
+        finally:
+            await shown
         outbox = self._outboxes.get(origin.user.platform)
-        outputs = choose_outputs(spec, job.options, inputs.size, outbox.upload_limit if outbox else None)
+        outputs = choose_outputs(
+            spec,
+            job.options,
+            inputs.size,
+            outbox.upload_limit if outbox else None,
+            # A file is sent as it came, so a user who sent a file gets lossless PNG back.
+            keeps_png=(outbox.keeps_png or _wants_file(job)) if outbox else True,
+        )
         request = EditRequest(
             inputs=inputs,
             prompt=job.prompt,
@@ -531,33 +550,45 @@ class JobRunner:
             output_compression=outputs.output_compression,
         )
         await self._store.start_call(job.id, self.worker_id)
-        on_partial = None
-        if job.options.previews is not False and self.config.preview_images > 0:
-            if request.n > 1 and spec.stream:
-                progress.no_previews()  # several results cannot stream: the status says why
-            else:
-                on_partial = progress.preview
-        result = await self._with_ticker(self._editor.edit(request, on_partial), progress)
+        on_partial = progress.preview if previews and not several else None
+        result = await self._editor.edit(request, on_partial)
         # Paid for from here on: never cancelled again (see the module's invariants).
         self._settling.add(job.id)
         return result
+
+    async def _inputs(self, job: Job, origin: Origin, spec: ModelSpec) -> PreparedInputs:
+        """Download the job's images (and mask) and prepare them for ``spec``."""
+        fetcher = self._fetchers.get(origin.user.platform)
+        if fetcher is None:
+            raise errors.EditbotError("no file fetcher for platform")
+        limit = self.config.max_input_bytes
+        downloads = [fetcher.fetch(ref, limit) for ref in job.images]
+        if job.mask is not None:
+            downloads.append(fetcher.fetch(job.mask, limit))
+        blobs = await asyncio.gather(*downloads)
+        images, mask = (blobs[:-1], blobs[-1]) if job.mask is not None else (blobs, None)
+        return await self._prepare(images, mask, spec, job.options.size)
 
     async def _deliver(
         self, job: Job, origin: Origin, progress: ProgressReporter, images: Sequence[bytes]
     ) -> tuple[ImageRef, ...]:
         """Show the result, recording each message sent; returns where the images now live."""
-        progress.update(Phase.SENDING, Text("progress_sending"))
-        results = tuple(_output(data, job.id, i) for i, data in enumerate(images))
+        results = tuple(
+            await asyncio.gather(
+                *(asyncio.to_thread(_output, data, job.id, i) for i, data in enumerate(images))
+            )
+        )
         outbox = self._outboxes.get(origin.user.platform)
         if outbox is None:
             raise errors.EditbotError("no outbox for platform")
-        await progress.close()
-        # A cut-out is a file: a photo would lose its transparency to the platform's recompression.
-        as_document = bool(job.options.cutout) or any(ref.as_document for ref in job.images)
+        # No "sending" phase: the result itself replaces the status (or follows it at once), and
+        # nothing the user does not need first is awaited before the upload.
+        await progress.settle()
+        as_document = _wants_file(job)
         recorded: list[DeliveredPart] = list(job.delivery)
 
         async def record(part: DeliveredPart) -> None:
-            await self._store.record_delivery(job.id, part)
+            await self._store.record_delivery(job.id, part, before=recorded)
             recorded.append(part)
 
         action = SendImage(
@@ -570,6 +601,7 @@ class JobRunner:
             cutout=bool(job.options.cutout),
             delivered=job.delivery,
             record=record,
+            status_message=progress.message_id,
         )
         try:
             delivered = await outbox.send(action)
@@ -578,26 +610,20 @@ class JobRunner:
         except Exception as exc:
             log.warning("delivering job %s failed", job.id, exc_info=True)
             raise errors.DeliveryFailed() from exc
+        if delivered is not None and delivered.status_replaced:
+            await progress.handed_over()
+        else:
+            await progress.close()  # after the result: its removal never delays what the user waits for
         if not recorded and delivered is not None:
             # An outbox that does not record its parts (the console) delivered it in one go.
             await record(DeliveredPart("message", 0, delivered.message_id or "", delivered.images))
         return delivered.images if delivered is not None and delivered.images else result_refs(recorded)
 
-    async def _with_ticker(self, call: Awaitable[EditResult], progress: ProgressReporter) -> EditResult:
-        started = time.monotonic()
-        task = asyncio.ensure_future(call)
-        try:
-            while True:
-                elapsed = int(time.monotonic() - started)
-                progress.update(Phase.EDITING, Text("progress_editing", {"elapsed": elapsed}))
-                done, _ = await asyncio.wait({task}, timeout=self.config.progress_interval)
-                if done:
-                    return task.result()
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+
+def _wants_file(job: Job) -> bool:
+    """The result goes as a file too: a cut-out (a photo would lose its transparency to the
+    platform's recompression), or inputs the user sent as files."""
+    return bool(job.options.cutout) or any(ref.as_document for ref in job.images)
 
 
 def _cost(spec: ModelSpec, job: Job, result: EditResult) -> float | None:

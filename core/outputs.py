@@ -30,10 +30,11 @@ class OutputChoice:
 
 
 def choose_outputs(
-    spec: ModelSpec, options: EditOptions, size: str, upload_limit: int | None
+    spec: ModelSpec, options: EditOptions, size: str, upload_limit: int | None, *, keeps_png: bool = True
 ) -> OutputChoice:
     """The fields for an edit of ``spec`` asking for ``size``, to be shown on a platform that takes
-    uploads up to ``upload_limit`` bytes (None: no limit to respect)."""
+    uploads up to ``upload_limit`` bytes (None: no limit to respect); ``keeps_png=False`` (the
+    platform recompresses photos) asks for JPEG, so the photo alone is the result."""
     fidelity = None
     if options.keep_details is not False and "high" in spec.input_fidelity:
         fidelity = "high"
@@ -43,6 +44,6 @@ def choose_outputs(
         return OutputChoice(fidelity)
     width, height = parse_size(size) if is_wxh(size) else (AUTO_PIXELS, 1)
     pixels = width * height
-    if pixels * PNG_BYTES_PER_PIXEL <= upload_limit:
+    if keeps_png and pixels * PNG_BYTES_PER_PIXEL <= upload_limit:
         return OutputChoice(fidelity)
     return OutputChoice(fidelity, output_format="jpeg", output_compression=JPEG_COMPRESSION)

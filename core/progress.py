@@ -2,7 +2,9 @@
 
 An edit can report progress faster than a platform lets a bot edit a message (Telegram allows
 about one edit a second per chat). The reporter keeps only the latest state and sends it when
-the previous send finished, so a slow platform sees fewer, fresher updates.
+the previous send finished, so a slow platform sees fewer, fresher updates. Jobs report phase
+changes (and true queue positions) only, never a ticking clock: each update costs a platform call
+out of a budget that first feedback and results need more (issue 11).
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ class ProgressReporter:
         self._last_sent: tuple[Phase, Text] | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self._known = asyncio.Event()  # the status message exists and is stored
         self._task: asyncio.Task[None] | None = None
         self._previews = previews
         self._showing_preview = False
-        self._no_previews = False
 
     def update(self, phase: Phase, text: Text) -> None:
         """Record the newest state; it is sent as soon as the previous send is done.
@@ -60,8 +62,6 @@ class ProgressReporter:
         """
         if self._showing_preview and phase is not Phase.DONE:
             return
-        if self._no_previews and phase is Phase.EDITING and text.key == "progress_editing":
-            text = Text("progress_editing_no_preview", text.params)
         self._push(SendProgress(self._origin, self._job_id, phase, text))
 
     async def preview(self, partial: PartialImage) -> None:
@@ -76,10 +76,6 @@ class ProgressReporter:
         text = Text("progress_painting", {"step": step, "total": max(self._previews, step)})
         self._showing_preview = True
         self._push(SendProgress(self._origin, self._job_id, Phase.EDITING, text, image=image))
-
-    def no_previews(self) -> None:
-        """Several results cannot stream: say so in the status instead of showing previews."""
-        self._no_previews = True
 
     def _push(self, action: SendProgress) -> None:
         if self._outbox is None:
@@ -123,10 +119,45 @@ class ProgressReporter:
         if new_id is not None and new_id != self._message_id:
             self._message_id = new_id
             await self._store(new_id)
+            self._known.set()
 
     async def _store(self, message_id: str | None) -> None:
         if self._remember is not None:
             await self._remember(message_id)
+
+    @property
+    def message_id(self) -> str | None:
+        """The status message on screen, if any (the result may take its place)."""
+        return self._message_id
+
+    async def handed_over(self) -> None:
+        """The status message became the result: it is never removed, and nothing more is sent.
+
+        Its id stays stored with the job (no write): it names a recorded part of the result now,
+        which is how a resumed job knows not to remove it.
+        """
+        self._outbox = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+
+    async def recorded(self) -> None:
+        """Wait until the status message exists and is stored (not for later edits of it: those
+        may wait behind other users' first feedback on a busy platform)."""
+        if self._message_id is not None or self._task is None:
+            return
+        waits = {asyncio.ensure_future(self._known.wait()), asyncio.ensure_future(self._idle.wait())}
+        try:
+            await asyncio.wait(waits, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def settle(self) -> None:
+        """Drop an update not yet sent and wait for the one being sent (the result comes next)."""
+        self._latest = None
+        await self.flush()
 
     async def flush(self) -> None:
         """Wait until the newest state was sent (the message stays; a graceful stop's last word)."""

@@ -133,6 +133,10 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in value.split(",") if part.strip())
         return value
 
+    # load (issue 11): Telegram's call budget, spent first on feedback and results
+    telegram_rate: float = Field(default=30.0, gt=0)
+    telegram_group_rate: float = Field(default=20.0, gt=0)
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:

@@ -298,8 +298,11 @@ class Store(Protocol):
         """The images kept by :meth:`save_result` (empty when none)."""
         ...
 
-    async def record_delivery(self, job_id: str, part: DeliveredPart) -> None:
-        """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING)."""
+    async def record_delivery(
+        self, job_id: str, part: DeliveredPart, *, before: Sequence[DeliveredPart] | None = None
+    ) -> None:
+        """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING); ``before``
+        is the delivery recorded so far when the caller (the job's owner) knows it."""
         ...
 
     async def set_status_message(self, job_id: str, message_id: str | None) -> None:

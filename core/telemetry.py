@@ -280,6 +280,7 @@ class _TracedOutbox:
         self._telemetry = telemetry
         self._outbox = outbox
         self.upload_limit = outbox.upload_limit
+        self.keeps_png = outbox.keeps_png
 
     async def send(self, action: Action) -> Delivered | None:
         if isinstance(action, SendImage) and action.job_id:

@@ -47,6 +47,7 @@ class ConsoleOutbox:
     """Prints actions; writes result images into ``out_dir``."""
 
     upload_limit: int | None = None  # files on disk: any size
+    keeps_png: bool = True
 
     def __init__(self, out: TextIO, out_dir: Path, locale: str) -> None:
         self._out = out

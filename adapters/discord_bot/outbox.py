@@ -61,6 +61,7 @@ class DiscordOutbox:
 
     # Discord takes bot uploads up to 10 MiB per file on unboosted servers.
     upload_limit: int | None = 10 * 1024 * 1024
+    keeps_png: bool = True
 
     def __init__(self, responder: Responder, painter_url: str | None = None) -> None:
         self._responder = responder
@@ -155,15 +156,18 @@ class DiscordOutbox:
         caption = cut(action.caption, _CAPTION_MAX)
         view = self._view(action.buttons, locale)
         message: discord.Message
+        replaced = False
         try:
             if reply.mode == FOLLOWUP:
                 message = await self._responder.followup(reply, caption, images=images, view=view)
             else:
+                # The status (the interaction's response) becomes the result: one edit, nothing removed.
                 # A painter preview (no job) replaces /draw's message: its spent link goes with it.
                 clear = not action.job_id
                 message = await self._responder.edit_original(
                     reply, caption, images=images, view=view, clear_view=clear
                 )
+                replaced = True
             self._mark_filled(reply)
         except TokenExpired:
             message = await self._to_channel(reply, locale, caption, images=images, view=view)
@@ -171,7 +175,7 @@ class DiscordOutbox:
             raise errors.DeliveryFailed(f"Discord refused the result: {exc}") from exc
         refs = refs_of(message.attachments)
         await action.sent(DeliveredPart("message", 0, str(message.id), refs))
-        return Delivered(message_id=str(message.id), images=refs)
+        return Delivered(message_id=str(message.id), images=refs, status_replaced=replaced)
 
     async def answer(self, origin: Origin, actions: list[Action], acked: Acked) -> None:
         """Show the immediate replies of ``engine.handle`` for an interaction acknowledged as ``acked``.

@@ -1,4 +1,5 @@
-"""PTB's rate limiter, measured: how long each Bot API call waited for it, and which calls failed.
+"""The bot's rate limiter (:mod:`adapters.telegram_bot.lanes`), measured: how long each Bot API call
+waited for it, and which calls failed.
 
 Every Bot API call passes through the application's rate limiter with its method name
 (``endpoint``), so this one subclass sees all of them without touching the handlers or the outbox.
@@ -11,18 +12,18 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter
 
+from adapters.telegram_bot.lanes import LaneRateLimiter
 from core.telemetry import Telemetry
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-class MeteredRateLimiter(AIORateLimiter):
-    """:class:`AIORateLimiter` that reports waits and failed calls to the telemetry."""
+class MeteredRateLimiter(LaneRateLimiter):
+    """:class:`LaneRateLimiter` that reports waits and failed calls to the telemetry."""
 
-    def __init__(self, telemetry: Telemetry, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, telemetry: Telemetry, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._telemetry = telemetry
 
     async def process_request(
@@ -32,7 +33,7 @@ class MeteredRateLimiter(AIORateLimiter):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: int | None,
+        rate_limit_args: str | None,
     ) -> Result:
         asked = time.monotonic()
         in_calls = 0.0  # time spent in earlier attempts (a 429 retried) is not waiting

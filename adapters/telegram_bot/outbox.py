@@ -1,8 +1,10 @@
 """Core actions -> Telegram messages, and Telegram files -> bytes for the core.
 
-Status messages are edited in place and deleted when the result arrives; the ``upload_photo``
-chat action is renewed every few seconds while a job works (Telegram shows it for 5 s). Flood
-limits are PTB's ``AIORateLimiter``'s business; the core already coalesces progress.
+A job's status message is its first feedback; it is edited only when the phase changes, and a
+single result photo takes its place (editMessageMedia, buttons attached) instead of a deletion
+and a new message: three Bot API calls per edit in the common case (status, getFile, result).
+No chat action is sent while a status message shows progress. Status edits travel in the rate
+limiter's progress lane (:mod:`adapters.telegram_bot.lanes`), behind first feedback and results.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from telegram import (
     ReplyParameters,
     WebAppInfo,
 )
-from telegram.constants import ChatAction, FileSizeLimit, MessageLimit
+from telegram.constants import FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ExtBot
 
+from adapters.telegram_bot.lanes import PROGRESS, RESULT
 from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
 from core import errors, i18n
@@ -125,13 +129,13 @@ class TelegramOutbox:
 
     # sendPhoto takes up to 10 MB; larger results would have to go as documents only.
     upload_limit: int | None = 10 * 1000 * 1000
+    # Every photo is recompressed to JPEG: a PNG result would need a second message (the file).
+    keeps_png: bool = False
 
-    def __init__(self, bot: Bot, painter_url: str | None = None) -> None:
+    def __init__(self, bot: ExtBot[str], painter_url: str | None = None) -> None:
         self._bot = bot
         self._painter_url = painter_url  # EDITBOT_WEB_URL: "Draw on it" buttons open the painter there
         self._status: dict[str, int] = {}
-        self._pictures: set[int] = set()  # status messages that show a preview (a photo)
-        self._typing: dict[str, asyncio.Task[None]] = {}
 
     async def send(self, action: Action) -> Delivered | None:
         """Show one action in its chat."""
@@ -165,27 +169,26 @@ class TelegramOutbox:
         origin, job = action.origin, action.job_id
         known = self._status.get(job) or (int(action.message_id) if action.message_id else None)
         if action.phase is Phase.DONE:
-            await self._stop_typing(job)
             self._status.pop(job, None)
             if known is not None:
-                self._pictures.discard(known)
                 with contextlib.suppress(TelegramError):
-                    await self._bot.delete_message(chat_id=int(origin.chat.chat_id), message_id=known)
+                    await self._bot.delete_message(
+                        chat_id=int(origin.chat.chat_id), message_id=known, rate_limit_args=PROGRESS
+                    )
             return None
         text = i18n.render(origin.locale, action.text)
         if action.image is not None:
             return await self._preview(action, known, text)
-        if action.phase is Phase.QUEUED:
-            await self._stop_typing(job)  # waiting (in line, or for the next process): nothing to show
-        elif job not in self._typing:
-            self._typing[job] = asyncio.create_task(self._keep_typing(origin), name=f"typing-{job}")
         if known is None:
+            # The first feedback: it goes in the first lane, like any reply.
             message = await self.text(origin, text)
             self._status[job] = message.message_id
             return Delivered(message_id=str(message.message_id))
         self._status[job] = known
         try:
-            await self._bot.edit_message_text(text=text, chat_id=int(origin.chat.chat_id), message_id=known)
+            await self._bot.edit_message_text(
+                text=text, chat_id=int(origin.chat.chat_id), message_id=known, rate_limit_args=PROGRESS
+            )
         except BadRequest as exc:
             lowered = exc.message.lower()
             if "no text" in lowered:
@@ -204,64 +207,17 @@ class TelegramOutbox:
                 raise
         return Delivered(message_id=str(known))
 
-    async def _preview(self, action: SendProgress, known: int | None, text: str) -> Delivered:
-        """The status message becomes (or stays) a photo of the newest partial image.
-
-        Telegram cannot put media into a text message, so the first preview replaces the text
-        status; later ones swap the picture in place (editMessageMedia).
-        """
-        origin, job, image = action.origin, action.job_id, action.image
-        assert image is not None
-        await self._stop_typing(job)  # the picture itself shows that something is happening
-        caption = cut(text, CAPTION_MAX)
-        photo = await asyncio.to_thread(_as_photo, image)
-        chat_id = int(origin.chat.chat_id)
-        # A text status this process sent cannot take media: skip the call that would fail.
-        text_status = self._status.get(job) == known and known not in self._pictures
-        if known is not None and not text_status:
-            try:
-                await self._bot.edit_message_media(
-                    media=InputMediaPhoto(photo.data, caption=caption, filename=photo.filename),
-                    chat_id=chat_id,
-                    message_id=known,
-                )
-                self._status[job] = known
-                return Delivered(message_id=str(known))
-            except BadRequest as exc:
-                if "not modified" in exc.message.lower():
-                    return Delivered(message_id=str(known))
-        if known is not None:
-            with contextlib.suppress(TelegramError):
-                await self._bot.delete_message(chat_id=chat_id, message_id=known)
-        message = await self._bot.send_photo(
-            photo=photo.data, caption=caption, reply_parameters=_reply(origin), **_where(origin)
-        )
-        self._status[job] = message.message_id
-        self._pictures.add(message.message_id)
-        return Delivered(message_id=str(message.message_id))
-
-    async def _keep_typing(self, origin: Origin) -> None:
-        while True:
-            with contextlib.suppress(TelegramError):
-                await self._bot.send_chat_action(action=ChatAction.UPLOAD_PHOTO, **_where(origin))
-            await asyncio.sleep(4.5)
-
-    async def _stop_typing(self, job: str) -> None:
-        task = self._typing.pop(job, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     async def _result(self, action: SendImage) -> Delivered:
         """Send the result as recorded parts: the photo (or album and a buttons message), then the
         full-size files. Parts an interrupted attempt already sent are skipped."""
         origin, loc = action.origin, action.origin.locale
-        await self._stop_typing(action.job_id)
         markup = keyboard(action.buttons, loc)
         caption = cut(action.caption, CAPTION_MAX)
-        photos = [await asyncio.to_thread(_as_photo, image) for image in action.images]
+        photos = list(await asyncio.gather(*(asyncio.to_thread(_as_photo, image) for image in action.images)))
         parts = list(action.delivered)
+        status = self._status.pop(action.job_id, None) or (
+            int(action.status_message) if action.status_message else None
+        )
 
         async def sent(part: DeliveredPart) -> None:
             await action.sent(part)
@@ -270,7 +226,12 @@ class TelegramOutbox:
         try:
             if len(photos) == 1:
                 if action.part("photo") is None and action.part("document") is None:
-                    await sent(await self._single(origin, photos[0], action.images[0], caption, markup))
+                    part = None
+                    if status is not None:
+                        part = await self._into_status(origin, status, photos[0], caption, markup)
+                    if part is None:
+                        part = await self._single(origin, photos[0], action.images[0], caption, markup)
+                    await sent(part)
             else:
                 if action.part("album") is None and not any(p.kind == "document" for p in parts):
                     media = [
@@ -311,7 +272,41 @@ class TelegramOutbox:
                 )
         except Forbidden as exc:
             raise errors.DeliveryFailed(str(exc)) from exc
-        return Delivered(message_id=parts[0].message_id if parts else None, images=result_refs(parts))
+        replaced = status is not None and any(p.message_id == str(status) for p in parts)
+        return Delivered(
+            message_id=parts[0].message_id if parts else None,
+            images=result_refs(parts),
+            status_replaced=replaced,
+        )
+
+    async def _into_status(
+        self,
+        origin: Origin,
+        status: int,
+        photo: OutputImage,
+        caption: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> DeliveredPart | None:
+        """The status message becomes the result photo; None when it cannot (gone, refused).
+
+        A crash after this call but before it is recorded is harmless: the next process edits
+        the same message again (the job keeps its id), so nothing is sent twice or refunded.
+        """
+        try:
+            message = await self._bot.edit_message_media(
+                media=InputMediaPhoto(photo.data, caption=caption, filename=photo.filename),
+                chat_id=int(origin.chat.chat_id),
+                message_id=status,
+                reply_markup=markup,
+                rate_limit_args=RESULT,
+            )
+        except BadRequest as exc:
+            log.info("status message %s could not become the result (%s)", status, exc.message)
+            return None
+        if not isinstance(message, Message):
+            return None
+        ref = photo_ref(message)
+        return DeliveredPart("photo", 0, str(message.message_id), (ref,) if ref is not None else ())
 
     async def _single(
         self,
@@ -373,6 +368,36 @@ class TelegramOutbox:
             as_document=True,
         )
         return str(message.message_id), ref
+
+    async def _preview(self, action: SendProgress, known: int | None, text: str) -> Delivered:
+        """The status message shows the newest partial image, swapped in place (editMessageMedia).
+
+        Where the status cannot take media, it is replaced by a new photo message instead.
+        """
+        origin, job, image = action.origin, action.job_id, action.image
+        assert image is not None
+        caption = cut(text, CAPTION_MAX)
+        photo = await asyncio.to_thread(_as_photo, image)
+        chat_id = int(origin.chat.chat_id)
+        if known is not None:
+            try:
+                await self._bot.edit_message_media(
+                    media=InputMediaPhoto(photo.data, caption=caption, filename=photo.filename),
+                    chat_id=chat_id,
+                    message_id=known,
+                )
+                self._status[job] = known
+                return Delivered(message_id=str(known))
+            except BadRequest as exc:
+                if "not modified" in exc.message.lower():
+                    return Delivered(message_id=str(known))
+            with contextlib.suppress(TelegramError):
+                await self._bot.delete_message(chat_id=chat_id, message_id=known)
+        message = await self._bot.send_photo(
+            photo=photo.data, caption=caption, reply_parameters=_reply(origin), **_where(origin)
+        )
+        self._status[job] = message.message_id
+        return Delivered(message_id=str(message.message_id))
 
 
 def _as_photo(image: OutputImage) -> OutputImage:

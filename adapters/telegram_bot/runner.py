@@ -47,9 +47,20 @@ def build_application(
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
         .rate_limiter(
-            SharedTelegramLimiter(core.telemetry, core.budget, max_retries=3)
+            SharedTelegramLimiter(
+                core.telemetry,
+                core.budget,
+                rate=settings.telegram_rate,
+                group_per_minute=settings.telegram_group_rate,
+                max_retries=3,
+            )
             if core.budget is not None  # several processes: the token's limits are shared (issue 14)
-            else MeteredRateLimiter(core.telemetry, max_retries=3)
+            else MeteredRateLimiter(
+                core.telemetry,
+                settings.telegram_rate,
+                settings.telegram_group_rate,
+                max_retries=3,
+            )
         )
         .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled, guard=core.guard))
         .connect_timeout(10)

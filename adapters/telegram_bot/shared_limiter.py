@@ -49,7 +49,7 @@ class SharedTelegramLimiter(MeteredRateLimiter):
     ) -> None:
         super().__init__(telemetry, **kwargs)
         self._budget = budget
-        self._overall = overall
+        self._shared_rate = overall
         self.dropped = 0
 
     async def process_request(
@@ -59,9 +59,9 @@ class SharedTelegramLimiter(MeteredRateLimiter):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: int | None,
+        rate_limit_args: str | None,
     ) -> Result:
-        budgets = budgets_for(endpoint, data, self._overall)
+        budgets = budgets_for(endpoint, data, self._shared_rate)
         if endpoint in _PROGRESS:
             for budget in budgets:
                 if not await self._budget.try_take(budget):

@@ -85,8 +85,9 @@ class RecoveryQueries:
         estimated_cost: float | None,
     ) -> None:
         """Keep the API's images with the job (stage ANSWERED) until the job finishes."""
+        # No earlier images to remove: they are stored with the stage in one transaction, and a
+        # job whose images are stored is delivered from them, never asked again.
         async with self._write() as session:
-            await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
             if images:
                 await session.execute(
                     sa.insert(_results),
@@ -106,13 +107,19 @@ class RecoveryQueries:
         async with self._read() as session:
             return [bytes(data) for data in (await session.execute(query)).scalars()]
 
-    async def record_delivery(self, job_id: str, part: DeliveredPart) -> None:
+    async def record_delivery(
+        self, job_id: str, part: DeliveredPart, *, before: Sequence[DeliveredPart] | None = None
+    ) -> None:
         """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING).
 
-        Read-then-write is safe here: only the worker that owns the job delivers it.
+        Read-then-write (or writing the owner's ``before`` list) is safe here: only the worker
+        that owns the job delivers it.
         """
         async with self._write() as session:
-            current = await session.scalar(sa.select(_jobs.c.delivery).where(_jobs.c.id == job_id))
+            if before is None:
+                current = await session.scalar(sa.select(_jobs.c.delivery).where(_jobs.c.id == job_id))
+            else:
+                current = [p.to_json() for p in before]
             parts = [*(current or []), part.to_json()]
             await session.execute(
                 sa.update(_jobs)

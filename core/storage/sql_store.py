@@ -179,9 +179,60 @@ class SqlStore(RecoveryQueries):
                 if existing is None:  # only if someone deleted the row in between
                     raise RuntimeError(f"job with idempotency key {job.idempotency_key!r} vanished")
                 return existing, False
-            for scope in ordered:
-                await self._reserve(session, scope, job.credits, job.period_start)
+            if all(s.limit is None or job.credits <= s.limit for s in ordered):
+                await self._reserve_all(session, ordered, job.credits, job.period_start)
+            else:
+                # Only a grant could let this through: decided per counter, knowing its bonus.
+                for scope in ordered:
+                    await self._reserve(session, scope, job.credits, job.period_start)
         return job, True
+
+    async def _reserve_all(
+        self, session: AsyncSession, ordered: list[QuotaScope], credits: int, period: datetime
+    ) -> None:
+        """Add ``credits`` to every scope's counter in one statement, or raise for the first refusal.
+
+        One multi-row ``INSERT … ON CONFLICT DO UPDATE … WHERE used + credits <= limit + bonus
+        RETURNING``: a missing counter is created already charged (the caller checked that
+        ``credits`` fits every limit on its own), an existing one is charged only within its limit,
+        each row locked and checked against its newest version (no overshoot on PostgreSQL; SQLite
+        writes one at a time). A counter that did not come back refused the edit; raising rolls
+        the whole transaction back, so nothing is charged anywhere. Rows go in lock order.
+        """
+        limited = [s for s in ordered if s.limit is not None]
+        insert = _upsert(session, _usage).values(
+            [dict(scope_kind=s.kind, scope_key=s.key, period_start=period, used=credits) for s in ordered]
+        )
+        new_used = _usage.c.used + insert.excluded.used
+        within: sa.ColumnElement[bool] | None = None
+        if limited:
+            limit = sa.case(
+                *(
+                    (sa.and_(_usage.c.scope_kind == s.kind, _usage.c.scope_key == s.key), s.limit)
+                    for s in limited
+                ),
+                else_=None,
+            )
+            within = sa.or_(limit.is_(None), new_used <= limit + _usage.c.bonus)
+        statement = insert.on_conflict_do_update(
+            index_elements=[_usage.c.scope_kind, _usage.c.scope_key, _usage.c.period_start],
+            set_={"used": new_used},
+            where=within,
+        )
+        charged = await session.execute(statement.returning(_usage.c.scope_kind, _usage.c.scope_key))
+        done = {(row.scope_kind, row.scope_key) for row in charged}
+        for scope in ordered:
+            if (scope.kind, scope.key) not in done:
+                where = _usage_row(scope.kind, scope.key, period)
+                # Read only to explain the refusal; the decision was the statement's.
+                row = (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
+                used, bonus = (int(row.used), int(row.bonus)) if row is not None else (0, 0)
+                raise QuotaExceeded(
+                    f"{scope.kind} quota exhausted",
+                    scope=scope.kind,
+                    used=used,
+                    limit=max(0, (scope.limit or 0) + bonus),
+                )
 
     async def _reserve(
         self, session: AsyncSession, scope: QuotaScope, credits: int, period: datetime

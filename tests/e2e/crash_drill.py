@@ -194,15 +194,17 @@ class Drill:
 
         await self.fake.wait_for(done, 60, what="the drill to settle", context=state)
 
-    def check(self, chat: FakeChat, user: FakeUser, *, prompts: list[str], api_calls: int) -> None:
-        """The drill's invariants (see the module docstring)."""
+    def check(
+        self, chat: FakeChat, user: FakeUser, *, prompts: list[str], api_calls: int, files: int = 0
+    ) -> None:
+        """The drill's invariants (see the module docstring); ``files`` full-size files per result."""
         sent = self.bot_messages(chat)
         # A live preview is a photo too, but a status message: it must be gone, not counted as a result.
         photos = [m for m in sent if m.photo is not None and not _is_status(m)]
         documents = [m for m in sent if m.document is not None]
         assert sorted(m.caption or "" for m in photos) == sorted(prompts), "one photo per request, once"
         assert not any(m.deleted for m in photos + documents)
-        assert len(documents) == len(prompts), "one full-size file per result, once"
+        assert len(documents) == files * len(prompts), "the full-size file, once (when there is one)"
         assert not [m.content for m in sent if _is_status(m) and not m.deleted], "a status message was left"
         errors = [m.content for m in sent if m.photo is None and m.document is None and not _is_status(m)]
         assert not [e for e in errors if e and ("not charged" in e or "busy" in e.lower())], errors

@@ -74,7 +74,9 @@ async def test_editbot_run_serves_telegram_and_stops_on_sigterm(
         user = fake_telegram.user()
         chat = fake_telegram.private_chat(user)
         sent = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="from a real process")
-        await fake_telegram.wait_for_message(chat, lambda m: m.photo is not None, after=sent, timeout=60)
+        await fake_telegram.wait_for_message(
+            chat, lambda m: m.photo is not None and bool(m.button_texts), after=sent, timeout=60
+        )
 
         edit_api.hang_next()
         second = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="interrupted")

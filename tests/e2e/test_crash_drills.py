@@ -7,8 +7,10 @@ Phases, and how each is reached without timing:
 - ``before_api``: the job is reserved, its input download (getFile) is held;
 - ``during_api``: the edit API holds the call; the next process retries it (the one documented
   second call);
-- ``after_api``: the API's images are stored, the result photo (sendPhoto) is held;
-- ``photo_sent``: the photo is shown and recorded, the full-size file (sendDocument) is held;
+- ``after_api``: the API's images are stored, the status message's turn into the result
+  (editMessageMedia) is held;
+- ``photo_sent``: the photo is shown and recorded, the full-size file (sendDocument) is held (the
+  user sent a file, so the result comes as a file too);
 - ``document_uploading``: the file's upload has reached Telegram but is not stored yet;
 - ``committed``: everything is done and committed.
 
@@ -75,6 +77,7 @@ async def run_drill(drill: Drill, phase: str, how: str, *, webhook: bool = False
     holds = []
     prompts = [PROMPT]
     api_calls = 1
+    files = 0  # full-size files expected with the result: only for a user who sent a file
 
     # Held calls the stopping process may finish (delivery is never cut off; the /settings
     # handler must return for PTB to stop); the others stay held until it exited, so the grace
@@ -94,14 +97,22 @@ async def run_drill(drill: Drill, phase: str, how: str, *, webhook: bool = False
         holds.append(hold)
         fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
         await fake.wait_for(hold.reached.is_set, 30, what="the input download to be held")
+        # The status message goes out while the input downloads; cut the process off once it
+        # is recorded (a cut in the instant between Telegram's answer and the record is the
+        # documented window that leaves a second status message).
+        await fake.wait_for(
+            lambda: drill.query("SELECT status_message FROM jobs") not in ([], [(None,)]),
+            30,
+            what="the status message recorded",
+        )
     elif phase == "during_api":
         api.hang_next()
         fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
         await fake.wait_for(lambda: len(api.requests) == 1, 30, what="the edit to reach the API")
         api_calls = 2  # the cut-off call is made again by the next process (SIGTERM: after the grace)
     elif phase == "after_api":
-        # The result photo, not a live preview (a status message whose caption starts "🖌 Painting").
-        hold = fake.hold("sendPhoto", lambda p: not (p.text("caption") or "").startswith("🖌"))
+        # The result (the status message turned into it), not a live preview ("🖌 Painting…").
+        hold = fake.hold("editMessageMedia", lambda p: "🖌" not in str(p.obj("media") or ""))
         on_stop.append(hold)
         fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
         await fake.wait_for(hold.reached.is_set, 30, what="the result photo to be held")
@@ -109,7 +120,8 @@ async def run_drill(drill: Drill, phase: str, how: str, *, webhook: bool = False
     elif phase in ("photo_sent", "document_uploading"):
         hold = fake.hold("sendDocument")
         on_stop.append(hold)
-        fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
+        files = 1
+        fake.send_document(chat, user, sample_png(64, 64), "in.png", "image/png", caption=PROMPT)
         if phase == "photo_sent":
             await fake.wait_for(
                 lambda: drill.query("SELECT stage FROM jobs") == [("delivering",)],
@@ -134,7 +146,7 @@ async def run_drill(drill: Drill, phase: str, how: str, *, webhook: bool = False
     await drill.start()
     await drill.settled(chat, results=1)
     await drill.stop_all()
-    drill.check(chat, user, prompts=prompts, api_calls=api_calls)
+    drill.check(chat, user, prompts=prompts, api_calls=api_calls, files=files)
     menus = [m for m in drill.bot_messages(chat) if "Your defaults" in (m.text or "")]
     assert len(menus) == (1 if phase == "received" else 0), "the /settings request answered once"
     assert all(p.said("webhook listening") == webhook for p in drill.processes)

@@ -7,6 +7,7 @@ from tests.fakes.edit_api import expected_edit, mask_png, same_pixels, sample_pn
 
 
 async def test_edit_defers_shows_progress_and_delivers_the_result(dc: DiscordHarness) -> None:
+    await dc.restart(preview_images=0)  # one progress edit per phase; previews add their own
     dc.api.latency = 0.3  # long enough for the "editing" state to show
     hit = await dc.edit(dc.photo(sample_png(96, 64), "cat photo.png"), "invert the colours")
     assert hit.response_type == 5 and hit.deferred  # "thinking…", within Discord's 3 seconds
@@ -16,8 +17,10 @@ async def test_edit_defers_shows_progress_and_delivers_the_result(dc: DiscordHar
     (request,) = dc.api.requests
     assert request.value("prompt") == "invert the colours" and request.value("model") == "gpt-image-2.5-flare"
     assert same_pixels(picture(result), expected_edit(request.images[0].data, None, request.value("size")))
-    shown = history(result)
-    assert shown[0] == "" and any("Preparing" in s for s in shown) and any("Editing… 0s" in s for s in shown)
+    # Defer, one progress edit (no ticking clock), the result in its place: three calls (issue 11).
+    assert history(result)[:2] == ["", "🎨 Editing your image…"] and len(history(result)) == 3
+    responses = dc.fake.requests_to("POST", "/interactions/*") + dc.fake.requests_to("PATCH", "/webhooks/*")
+    assert len(responses) == 3, [(r.method, r.path) for r in responses]
     assert result.content == "invert the colours" and not result.ephemeral and not result.loading
     assert [b["label"] for b in result.buttons] == ["✏️ Edit again", "🔁 Retry"]
     assert all(cid.startswith(("editbot:edit_again:", "editbot:retry:")) for cid in result.custom_ids)

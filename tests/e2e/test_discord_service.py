@@ -44,7 +44,7 @@ async def test_editbot_run_serves_telegram_and_discord_in_one_process(
         chat = fake_telegram.private_chat(user)
         sent = fake_telegram.send_photo(chat, user, sample_png(48, 48, seed=5), caption="from telegram")
         await fake_telegram.wait_for_message(
-            chat, lambda m: m.photo is not None, after=sent.message_id, timeout=20
+            chat, lambda m: m.photo is not None and bool(m.button_texts), after=sent.message_id, timeout=20
         )
     finally:
         stop.set()

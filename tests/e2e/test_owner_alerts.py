@@ -18,7 +18,7 @@ async def _edit(tg: TelegramHarness, user: FakeUser, chat: FakeChat, caption: st
     sent = tg.fake.send_photo(chat, user, sample_png(64, 64), caption=caption)
     reply = await tg.reply(
         chat,
-        lambda m: m.photo is not None or "not charged" in (m.content or ""),
+        lambda m: (m.photo is not None and bool(m.button_texts)) or "not charged" in (m.content or ""),
         after=sent.message_id,
         within=60,
     )

@@ -14,7 +14,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from tests.e2e.discord_harness import DiscordHarness, picture
 from tests.e2e.telegram_harness import TelegramHarness
-from tests.fakes.edit_api import partial_image, sample_png
+from tests.fakes.edit_api import expected_edit, partial_image, sample_png
 from tests.fakes.telegram_model import ChatMessage
 
 
@@ -48,29 +48,21 @@ async def test_telegram_shows_each_partial_then_the_result(tg: TelegramHarness) 
     status = await tg.reply(
         chat, lambda m: (m.content or "").startswith("🖌 Painting"), after=sent.message_id, within=30
     )
-    result = await tg.reply(
-        chat, lambda m: m.photo is not None and bool(m.button_texts), after=sent.message_id
-    )
+    result = await tg.photo(chat, after=sent.message_id)
     await tg.idle()
 
     (request,) = tg.api.requests
     assert (request.value("stream"), request.value("partial_images")) == ("true", "2")
-    final = tg.fake.file_bytes(result.raw["photo"][-1]["file_id"])
-    previews = _previews(tg, status)
-    assert len(previews) == 2  # sendPhoto for the first, editMessageMedia for the second
-    for index, shown in enumerate(previews):
-        assert _close(_image(shown), _image(partial_image(_full(tg, result), index, 2)))
-    assert tg.fake.message(chat, status.message_id).deleted  # the result took its place
-    assert _close(_image(final), _image(_full(tg, result)))
-    assert len(tg.fake.calls("editMessageMedia")) == 1
-
-
-def _full(tg: TelegramHarness, result: ChatMessage) -> bytes:
-    """The result at full quality: the document sent with the photo (PNG results come as files too)."""
-    chat = tg.fake.find_chat(result.chat_id)
-    assert chat is not None
-    doc = next(m for m in tg.fake.messages_in(chat) if m.document is not None)
-    return doc.document or b""
+    # The status message showed each partial, then became the result (edited in place every time).
+    assert result.message_id == status.message_id and result.button_texts
+    pictures = _previews(tg, result)
+    assert len(pictures) == 3 and len(tg.fake.calls("editMessageMedia")) == 3
+    final = expected_edit(request.images[0].data, None, request.value("size"))
+    buf = io.BytesIO()
+    final.save(buf, "PNG")
+    for index, shown in enumerate(pictures[:2]):
+        assert _close(_image(shown), _image(partial_image(buf.getvalue(), index, 2)))
+    assert _close(_image(pictures[2]), final)
 
 
 async def test_telegram_previews_off_and_several_results(tg: TelegramHarness) -> None:

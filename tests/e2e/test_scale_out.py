@@ -115,9 +115,8 @@ async def test_a_killed_worker_s_job_is_finished_by_another_once(cluster: Cluste
     if phase == "during_api":
         api.hang_next()
     else:
-        hold = fake.hold(
-            "sendPhoto", lambda p: not (p.text("caption") or "").startswith("🖌")
-        )  # not a preview
+        # The status message turned into the result, not a live preview ("🖌 Painting…").
+        hold = fake.hold("editMessageMedia", lambda p: "🖌" not in str(p.obj("media") or ""))
     fake.send_photo(chat, user, sample_png(64, 64), caption="survives its worker")
     if hold is None:
         await eventually(lambda: len(api.requests) == 1, 30)

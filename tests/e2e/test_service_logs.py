@@ -48,7 +48,9 @@ async def _serve_one_edit(tmp: Path, tg: FakeTelegram, api: FakeEditAPI, **extra
         user = tg.user()
         chat = tg.private_chat(user)
         sent = tg.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
-        await tg.wait_for_message(chat, lambda m: m.photo is not None, after=sent, timeout=60)
+        await tg.wait_for_message(
+            chat, lambda m: m.photo is not None and bool(m.button_texts), after=sent, timeout=60
+        )
         api.fail_next(401)
         sent = tg.send_photo(chat, user, sample_png(64, 64), caption=PROMPT + " again")
         await tg.wait_for_message(

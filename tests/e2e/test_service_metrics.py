@@ -106,8 +106,15 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
                 return _value(s, "editbot_jobs_in_flight") == 2 and _value(s, "editbot_jobs_queued") == 1
 
             await eventually(one_waits, within=30)
-            await tg.wait_for_message(chat, lambda m: m.photo is not None, after=sent, timeout=60)
-            await tg.wait_for_message(other_chat, lambda m: m.photo is not None, after=other_sent, timeout=60)
+            await tg.wait_for_message(
+                chat, lambda m: m.photo is not None and bool(m.button_texts), after=sent, timeout=60
+            )
+            await tg.wait_for_message(
+                other_chat,
+                lambda m: m.photo is not None and bool(m.button_texts),
+                after=other_sent,
+                timeout=60,
+            )
             edit_api.latency = 0.0
             # 2: the API rejects the key (refunded).
             edit_api.fail_next(401)
@@ -116,9 +123,11 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
                 chat, lambda m: "rejected the bot's key" in (m.content or ""), after=sent, timeout=60
             )
             # 3: delivered after Telegram's flood control held the result back once.
-            tg.flood.inject(1, retry_after=1, method="sendPhoto", chat=chat)
+            tg.flood.inject(1, retry_after=1, method="editMessageMedia", chat=chat)
             sent = tg.send_photo(chat, user, sample_png(64, 64), caption="third")
-            await tg.wait_for_message(chat, lambda m: m.photo is not None, after=sent, timeout=60)
+            await tg.wait_for_message(
+                chat, lambda m: m.photo is not None and bool(m.button_texts), after=sent, timeout=60
+            )
             # 4: no credits left.
             sent = tg.send_photo(chat, user, sample_png(64, 64), caption="fourth")
             await tg.wait_for_message(chat, lambda m: "no credits left" in (m.content or ""), after=sent)

@@ -16,6 +16,7 @@ def _pixels(data: bytes) -> Image.Image:
 
 
 async def test_photo_with_caption_comes_back_edited(tg: TelegramHarness) -> None:
+    await tg.restart(preview_images=0)  # the three-call common case; previews add their own edits
     user = tg.fake.user(first_name="Ann")
     chat = tg.fake.private_chat(user)
     sent = tg.fake.send_photo(chat, user, sample_png(640, 480), caption="make the sky purple")
@@ -24,7 +25,6 @@ async def test_photo_with_caption_comes_back_edited(tg: TelegramHarness) -> None
     assert photo.caption == "make the sky purple"
     assert photo.button_texts == ["✏️ Edit again", "🔁 Retry"]
     assert photo.reply_to_message_id == sent.message_id
-    document = await tg.reply(chat, lambda m: m.document is not None, after=sent.message_id)
     await tg.idle()
 
     (request,) = tg.api.requests
@@ -32,14 +32,18 @@ async def test_photo_with_caption_comes_back_edited(tg: TelegramHarness) -> None
         request.value("prompt") == "make the sky purple" and request.value("model") == "gpt-image-2.5-flare"
     )
     assert str(user.id) not in (request.value("safety_identifier") or "")
+    # Telegram recompresses photos anyway: the API is asked for JPEG, and the photo alone is the result.
+    assert request.value("output_format") == "jpeg"
     want = expected_edit(request.images[0].data, None, request.value("size"))
-    assert document.document is not None and same_pixels(_pixels(document.document), want)
-    # The photo is Telegram's JPEG of the same picture.
     assert _pixels(photo.photo or b"").size == want.size
+    assert [m.message_id for m in tg.fake.messages_in(chat)] == [photo.message_id]
 
-    # The status message went away, and the upload_photo action was shown meanwhile.
-    assert all(m.deleted for m in tg.fake.messages_in(chat) if "Editing" in (m.content or ""))
-    assert "upload_photo" in tg.fake.chat_actions(chat)
+    # The status message became the result (no deletion, no second message), and no chat action
+    # was spent while it showed progress: three Bot API calls for the whole edit.
+    assert "Editing" in (photo.history[0].get("text") or "")
+    assert tg.fake.chat_actions(chat) == []
+    assert [c.method for c in tg.fake.calls(chat=chat)] == ["sendMessage", "editMessageMedia"]
+    assert len(tg.fake.calls("getFile")) == 1
 
 
 async def test_photo_then_painted_mask_then_prompt(tg: TelegramHarness) -> None:
@@ -119,17 +123,18 @@ async def test_commands_are_registered_in_both_languages(tg: TelegramHarness) ->
     assert [c["command"] for c in chinese] == english and "蒙版" in chinese[3]["description"]
 
 
-async def test_status_message_shows_phases_then_goes_away(tg: TelegramHarness) -> None:
+async def test_status_message_becomes_the_result(tg: TelegramHarness) -> None:
     await tg.restart(preview_images=0)  # the text status; live previews are in test_previews.py
     tg.api.latency = 1.0
     user = tg.fake.user()
     chat = tg.fake.private_chat(user)
     m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="slowly")
-    await tg.photo(chat, after=m.message_id)
+    photo = await tg.photo(chat, after=m.message_id)
     await tg.idle()
     everything = tg.fake.messages_in(chat, include_deleted=True)
-    (status,) = [x for x in everything if x.deleted and x.reply_to_message_id == m.message_id]
-    shown = [h.get("text", "") for h in status.history] + [status.text or ""]
-    assert any("Preparing" in t or "Editing" in t for t in shown), shown
-    assert any("Editing… 0s" in t for t in shown), shown
-    assert "upload_photo" in tg.fake.chat_actions(chat)
+    assert [x.message_id for x in everything] == [photo.message_id]
+    # One status text while the edit ran (no ticking clock), then the result in its place.
+    shown = [h.get("text", "") for h in photo.history]
+    assert shown == ["🎨 Editing your image…"], shown
+    assert photo.reply_to_message_id == m.message_id and photo.caption == "slowly"
+    assert tg.fake.chat_actions(chat) == []

@@ -13,8 +13,7 @@ from tests.fakes.edit_api import sample_png
 
 
 async def test_twenty_users_at_once_are_served_concurrently(tg: TelegramHarness) -> None:
-    # Previews off until the two-lane rate limiter (#11) puts command replies ahead of them.
-    await tg.restart(api_concurrency=20, preview_images=0)
+    await tg.restart(api_concurrency=20)
     tg.api.latency = 3.0
     users = [tg.fake.user() for _ in range(20)]
     chats = [tg.fake.private_chat(u) for u in users]
@@ -96,7 +95,9 @@ async def test_shutdown_mid_edit_hands_the_edit_to_the_next_process(tg: Telegram
     result = await tg.photo(chat, after=m.message_id)
     await tg.idle()
     assert result.caption == "finishes after a restart" and len(tg.api.requests) == 2
-    assert tg.fake.message(chat, status.message_id).deleted  # the next process removed the status
+    # The next process turned the status message it found into the result: nothing left over.
+    assert result.message_id == status.message_id
+    assert [x.message_id for x in tg.fake.messages_in(chat)] == [result.message_id]
     m = tg.fake.send_text(chat, user, "/usage")
     await tg.text(chat, "You've used 1 of 10", after=m.message_id)
 

@@ -128,6 +128,16 @@ def same_pixels(a: Image.Image, b: Image.Image) -> bool:
     return a.size == b.size and ImageChops.difference(a, b).getbbox() is None
 
 
+def near_pixels(a: Image.Image, b: Image.Image, tolerance: float = 4.0) -> bool:
+    """True when two images have the same size and differ on average by at most ``tolerance`` per
+    channel (a JPEG of the same picture)."""
+    a, b = a.convert("RGB"), b.convert("RGB")
+    if a.size != b.size:
+        return False
+    histogram = ImageChops.difference(a, b).convert("L").histogram()
+    return sum(i * n for i, n in enumerate(histogram)) / (a.width * a.height) <= tolerance
+
+
 @dataclass
 class _Canned:
     status: int

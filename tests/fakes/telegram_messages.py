@@ -7,6 +7,7 @@ the message's history; descriptions are Telegram's own wording.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import mimetypes
@@ -374,14 +375,16 @@ async def edit_message_media(tg: FakeTelegram, bot: BotAccount, p: Params) -> JS
     message = _editable(tg, bot, p)
     media = p.obj("media") or {}
     kind = media.get("type")
-    if kind not in ("photo", "document") or "text" in message.raw:
+    if kind not in ("photo", "document"):
         raise ApiError(400, "Bad Request: the fake only emulates photo/document media edits")
     source = _source(p, "media", media.get("media"))
     sub = Params({k: v for k, v in media.items() if k in ("caption", "parse_mode", "caption_entities")}, {})
-    new = {
-        k: v for k, v in message.raw.items() if k not in ("photo", "document", "caption", "caption_entities")
-    }
-    new.update({kind: _photo(tg, source) if kind == "photo" else _document(tg, source), **_caption(sub)})
+    # Bot API 9: media may also be added to a text message (its text gives way to the caption).
+    gone = ("photo", "document", "caption", "caption_entities", "text", "entities", "link_preview_options")
+    new = {k: v for k, v in message.raw.items() if k not in gone}
+    # Resizing into photo sizes is the fake's heaviest work: off the loop the bot shares.
+    shown = await asyncio.to_thread(_photo, tg, source) if kind == "photo" else _document(tg, source)
+    new.update({kind: shown, **_caption(sub)})
     return _commit_edit(
         tg, message, new, _inline_markup(p), ("photo", "document", "caption", "caption_entities")
     )

@@ -12,6 +12,7 @@ import hashlib
 import io
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,6 +380,7 @@ class BotCall:
     status: int = 200
     result: Any = None
     error: str | None = None
+    at: float = field(default_factory=time.monotonic)  # when the call arrived (benchmarks)
 
     @property
     def ok(self) -> bool:

@@ -172,7 +172,9 @@ class FakeStore:
     async def job_result(self, job_id: str) -> list[bytes]:
         return list(self.results.get(job_id, []))
 
-    async def record_delivery(self, job_id: str, part: DeliveredPart) -> None:
+    async def record_delivery(
+        self, job_id: str, part: DeliveredPart, *, before: Sequence[DeliveredPart] | None = None
+    ) -> None:
         job = self.jobs[job_id]
         self.jobs[job_id] = replace(job, delivery=(*job.delivery, part), stage=JobStage.DELIVERING)
 
@@ -390,6 +392,7 @@ class FakeOutbox:
     """Records every action; results get platform refs so "edit again" works."""
 
     upload_limit: int | None = 10 * 1000 * 1000
+    keeps_png: bool = True
 
     def __init__(self) -> None:
         self.sent: list[Action] = []

@@ -1,0 +1,37 @@
+"""Discord under load (issue 11): more edits at once than API slots all succeed, queued users see
+a true place in line, and each response is edited at most once per phase before the result."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.e2e.discord_harness import DiscordHarness, history
+from tests.fakes.edit_api import sample_png
+
+CONCURRENCY = 2
+
+
+async def test_three_times_the_api_concurrency_all_succeed(dc: DiscordHarness) -> None:
+    await dc.restart(api_concurrency=CONCURRENCY)
+    dc.api.latency = 0.3
+    people = [dc.fake.add_user(f"user{i}") for i in range(3 * CONCURRENCY)]
+    hits = await asyncio.gather(
+        *(
+            dc.edit(dc.photo(sample_png(40, 40, seed=i)), f"edit {i}", user=user)
+            for i, user in enumerate(people)
+        )
+    )
+    results = [await dc.result(hit, within=60) for hit in hits]
+    await dc.idle()
+
+    assert sorted(r.content for r in results) == sorted(f"edit {i}" for i in range(len(people)))
+    assert len(dc.api.requests) == len(people) and dc.api.max_in_flight == CONCURRENCY
+    waited = []
+    for result in results:
+        shown = history(result)
+        # The deferred placeholder, then each phase once (a place in line only when it changed).
+        assert shown[-1] == result.content and "🎨 Editing your image…" in shown
+        assert len(shown[1:-1]) == len(set(shown[1:-1])), shown
+        waited += [s for s in shown if s.startswith("⏳")]
+    places = {int(s.rsplit(" ", 1)[-1].rstrip(".")) for s in waited}
+    assert waited and places <= set(range(1, len(people) - CONCURRENCY + 1)), waited

@@ -1,0 +1,55 @@
+"""Telegram under load (issue 11): more edits at once than API slots — none is lost to a pool or
+a timeout, queued users see their true place in line, and the status message is edited only when
+the phase changes."""
+
+from __future__ import annotations
+
+from tests.e2e.telegram_harness import TelegramHarness
+from tests.fakes.edit_api import sample_png
+
+CONCURRENCY = 2
+
+
+async def test_three_times_the_api_concurrency_all_succeed(tg: TelegramHarness) -> None:
+    await tg.restart(api_concurrency=CONCURRENCY, preview_images=0)  # statuses only; previews: test_previews
+    tg.api.latency = 0.3
+    people = [tg.fake.user() for _ in range(3 * CONCURRENCY)]
+    chats = [tg.fake.private_chat(u) for u in people]
+    sent = [
+        tg.fake.send_photo(chat, user, sample_png(48, 48, seed=i), caption=f"edit {i}")
+        for i, (chat, user) in enumerate(zip(chats, people, strict=True))
+    ]
+    results = [
+        await tg.photo(chat, after=m.message_id, within=60) for chat, m in zip(chats, sent, strict=True)
+    ]
+    await tg.idle()
+
+    assert sorted(r.caption or "" for r in results) == sorted(f"edit {i}" for i in range(len(people)))
+    assert len(tg.api.requests) == len(people) and tg.api.max_in_flight == CONCURRENCY
+    waited = []
+    for chat, result in zip(chats, results, strict=True):
+        # Each chat holds one message: the status that became the result.
+        assert [m.message_id for m in tg.fake.messages_in(chat, include_deleted=True)] == [result.message_id]
+        shown = [h.get("text", "") for h in result.history]
+        # Only phase changes: waiting (with its place in line) at most once per position, then editing.
+        assert shown[-1] == "🎨 Editing your image…" and len(shown) == len(set(shown)), shown
+        waited += [s for s in shown if s.startswith("⏳")]
+        calls = tg.fake.calls(chat=chat)
+        assert {c.method for c in calls} <= {"sendMessage", "editMessageText", "editMessageMedia"}
+        assert tg.fake.chat_actions(chat) == []
+    # Those who waited were told a true place in line: no more than the number waiting.
+    places = {int(s.rsplit(" ", 1)[-1].rstrip(".")) for s in waited}
+    assert waited and places <= set(range(1, len(people) - CONCURRENCY + 1)), waited
+
+
+async def test_a_single_edit_costs_three_bot_api_calls(tg: TelegramHarness) -> None:
+    await tg.restart(preview_images=0)  # a model or setting without live previews (each preview is one edit)
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    before = len(tg.fake.bot_calls)
+    m = tg.fake.send_photo(chat, user, sample_png(64, 64), caption="count my calls")
+    await tg.photo(chat, after=m.message_id)
+    await tg.idle()
+    methods = [c.method for c in tg.fake.bot_calls[before:] if c.method != "getUpdates"]
+    # The status message (first feedback), the input download, the status turned into the result.
+    assert sorted(methods) == ["editMessageMedia", "getFile", "sendMessage"], methods

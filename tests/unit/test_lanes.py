@@ -1,0 +1,61 @@
+"""The Telegram call budget's two lanes: first feedback and results before progress, FIFO within a lane."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from telegram.error import RetryAfter
+
+from adapters.telegram_bot.lanes import FIRST, LAST, PROGRESS, Budget, LaneRateLimiter
+
+
+async def test_first_lane_is_served_before_waiting_progress() -> None:
+    budget = Budget(rate=200.0, burst=1.0)
+    order: list[str] = []
+
+    async def call(name: str, lane: int) -> None:
+        await budget.take(lane)
+        order.append(name)
+
+    await budget.take(FIRST)  # the burst is spent: everyone below waits
+    progress = [asyncio.create_task(call(f"progress {i}", LAST)) for i in range(3)]
+    await asyncio.sleep(0)  # they queue first
+    first = [asyncio.create_task(call(f"reply {i}", FIRST)) for i in range(3)]
+    await asyncio.gather(*progress, *first)
+    assert order == [f"reply {i}" for i in range(3)] + [f"progress {i}" for i in range(3)]
+    await budget.close()
+
+
+async def test_group_calls_and_progress_marks_reach_their_budgets() -> None:
+    limiter = LaneRateLimiter(rate=1000.0, group_per_minute=60_000.0)
+    seen: list[tuple[str, Any]] = []
+
+    async def callback(name: str) -> bool:
+        seen.append((name, None))
+        return True
+
+    assert await limiter.process_request(callback, ("a",), {}, "sendMessage", {"chat_id": -100}, None)
+    assert await limiter.process_request(callback, ("b",), {}, "editMessageText", {"chat_id": 5}, PROGRESS)
+    assert await limiter.process_request(callback, ("c",), {}, "getFile", {}, None)
+    assert [n for n, _ in seen] == ["a", "b", "c"]
+    await limiter.shutdown()
+
+
+async def test_retry_after_is_honoured_then_the_call_goes_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # as the runner opts in
+    limiter = LaneRateLimiter(rate=1000.0, max_retries=2)
+    attempts = 0
+
+    async def callback() -> bool:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise RetryAfter(timedelta(milliseconds=10))
+        return True
+
+    assert await limiter.process_request(callback, (), {}, "sendPhoto", {"chat_id": 1}, None)
+    assert attempts == 2
+    await limiter.shutdown()
