@@ -356,8 +356,3 @@ class ModelCatalogue:
 
 
 BUILTIN_CATALOGUE = ModelCatalogue()
-
-
-def spec_for(model: str) -> ModelSpec:
-    """The built-in catalogue's spec of ``model`` (code that has no operator catalogue at hand)."""
-    return BUILTIN_CATALOGUE.spec(model)
