@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from core import errors
 from core.storage.db import create_engine, create_sessionmaker, quote_identifier
 from core.storage.migrate import upgrade_engine
+from core.storage.protocol import QuotaScope
 from core.storage.sql_store import SqlStore
-from core.store import QuotaScope
 from tests.integration.db_fixtures import make_job
 
 PERIOD = datetime(2026, 11, 1, tzinfo=UTC)

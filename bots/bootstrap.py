@@ -28,10 +28,10 @@ from core.engine import ConversationEngine, EngineConfig
 from core.errors import ConfigError
 from core.identity import Platform
 from core.jobs import JobConfig, JobRunner
-from core.limits import LimitResolver
 from core.ordering import ConversationGuard
 from core.painter import DrawingFetcher, PainterService, Signer
 from core.queue import QueueRunner, Role
+from core.quotas.limits import LimitResolver
 from core.ratelimit import SharedBudget
 from core.ratelimit.redis_budget import RedisBudget, open_redis
 from core.refs import FileFetcher

@@ -32,10 +32,10 @@ from core.charts import HEIGHT, WIDTH, render_daily_chart
 from core.events import AdminCommand, Origin, Role
 from core.i18n import render
 from core.identity import Community, UserKey
-from core.limits import EVERYWHERE, GLOBAL_KEY, LimitKind, LimitResolver
-from core.quotas import QuotaPolicy, format_time
+from core.quotas.limits import EVERYWHERE, GLOBAL_KEY, LimitKind, LimitResolver
+from core.quotas.rules import QuotaPolicy, format_time
 from core.reports import chart_days, summarize
-from core.store import (
+from core.storage.protocol import (
     AuditEntry,
     QuotaScope,
     Store,

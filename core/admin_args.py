@@ -27,7 +27,7 @@ MAX_CREDITS = 1_000_000
 """The largest limit or grant an admin can write (keeps sums far from integer overflow)."""
 
 LIMIT_TARGETS = ("community", "members", "member", "user", "global")
-"""What ``/setlimit`` can change (``core.limits.LimitKind`` values)."""
+"""What ``/setlimit`` can change (``core.quotas.limits.LimitKind`` values)."""
 
 EVERYWHERE_WORDS = frozenset({"everywhere", "all", "global"})
 """Words asking a block to apply in every chat."""

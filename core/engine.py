@@ -1,6 +1,6 @@
 """The conversation engine: the one call adapters make (``handle``), and the state machine behind it.
 
-States (``core.store.ConvState``) and what moves between them:
+States (``core.storage.protocol.ConvState``) and what moves between them:
 
     IDLE --photo--> AWAITING_MASK_OR_PROMPT --photo (mask)--> AWAITING_PROMPT --text--> job, IDLE
                           |--/skip--> AWAITING_PROMPT          ^
@@ -45,9 +45,9 @@ from core.i18n import explain, render
 from core.identity import Platform, UserKey
 from core.jobs import JobRunner
 from core.painter import LINK_TTL, Signer, is_drawing
-from core.quotas import format_time
+from core.quotas.rules import format_time
 from core.refs import ImageRef
-from core.store import Conversation, ConversationKey, ConvState, Job, Store
+from core.storage.protocol import Conversation, ConversationKey, ConvState, Job, Store
 from core.validation import build_edit, check_image_meta
 
 

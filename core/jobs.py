@@ -43,22 +43,22 @@ from core.actions import (
     result_refs,
 )
 from core.catalogue import ModelCatalogue, ModelSpec
-from core.costs import estimate_cost
-from core.credits import CreditTable
 from core.editapi import EditRequest, EditResult
 from core.editapi.stream import PartialSink
 from core.events import EditOptions, Origin, origin_from_json, origin_to_json
 from core.i18n import explain
 from core.identity import Platform, UserKey
 from core.imaging import describe, prepare_inputs_async
-from core.limits import LimitResolver
 from core.media import PreparedInputs
 from core.outputs import choose_outputs
 from core.progress import ProgressReporter
-from core.quotas import QuotaPolicy, format_time
+from core.quotas.costs import estimate_cost
+from core.quotas.credits import CreditTable
+from core.quotas.limits import LimitResolver
+from core.quotas.rules import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
 from core.resume import ResumeMode, Resumption, plan
-from core.store import Job, JobStatus, Store
+from core.storage.protocol import Job, JobStatus, Store
 from core.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ class JobRunner:
         resume, never an acknowledged request with nothing behind it). When it raises, the job
         is refunded (cancelled) and the exception propagates.
 
-        The edit's price (:class:`core.credits.CreditTable`) is reserved in every scope the
+        The edit's price (:class:`core.quotas.credits.CreditTable`) is reserved in every scope the
         resolver names (member, community, global; or user, global) in one transaction.
         Raises :class:`core.errors.Busy`, :class:`core.errors.Blocked` or
         :class:`core.errors.QuotaExceeded` (:class:`core.errors.GlobalQuotaExceeded` for the cap).

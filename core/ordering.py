@@ -12,7 +12,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from core.store import StoredUpdate
+from core.storage.protocol import StoredUpdate
 
 
 class ConversationGuard(Protocol):

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from core.actions import Phase, Text
 from core.events import Origin
 from core.jobs import JobRunner
-from core.store import Job
+from core.storage.protocol import Job
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from core.quotas import QuotaPolicy
-from core.store import JobActivity, JobStatus
+from core.quotas.rules import QuotaPolicy
+from core.storage.protocol import JobActivity, JobStatus
 
 CHART_MIN_DAYS = 7
 CHART_MAX_DAYS = 31

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from core.store import Job
+from core.storage.protocol import Job
 
 MAX_CALLS = 2
 """Edit-API calls one job may start: the first, and the one retry after an interruption."""

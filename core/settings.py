@@ -15,10 +15,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.catalogue import DEFAULT_MODEL, ModelCatalogue
 from core.catalogue_file import load_catalogue
-from core.credits import CreditTable, parse_rules
 from core.errors import ConfigError
 from core.identity import UserKey
-from core.quotas import QuotaPolicy
+from core.quotas.credits import CreditTable, parse_rules
+from core.quotas.rules import QuotaPolicy
 from core.resume import ResumeMode
 
 

@@ -27,7 +27,7 @@ from core.editapi import EditRequest, EditResult
 from core.editapi.stream import PartialSink
 from core.errors import EditAPIError, EditbotError
 from core.refs import FileFetcher, ImageRef
-from core.store import Job
+from core.storage.protocol import Job
 
 log = logging.getLogger("editbot.jobs")
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, Message, Update
 
-from core.store import Store, StoredUpdate
+from core.storage.protocol import Store, StoredUpdate
 
 log = logging.getLogger(__name__)
 

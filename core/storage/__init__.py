@@ -1,7 +1,8 @@
-"""Storage on SQLAlchemy for SQLite and PostgreSQL.
+"""Storage: the store protocol core codes against, and its SQLAlchemy implementation.
 
-Engines in :mod:`.db`, the schema in :mod:`.tables`, the store in :mod:`.sql_store`, Alembic
-migrations in :mod:`.migrate`.
+:mod:`.protocol` is what the engine, jobs and quotas see (``Store`` and its records); it imports
+no database library. The implementation for SQLite and PostgreSQL: engines in :mod:`.db`, the
+schema in :mod:`.tables`, the store in :mod:`.sql_store`, Alembic migrations in :mod:`.migrate`.
 
 Typical wiring (in ``bots/``)::
 
@@ -11,9 +12,3 @@ Typical wiring (in ``bots/``)::
     ...
     await engine.dispose()
 """
-
-from core.storage.db import create_engine, create_sessionmaker
-from core.storage.migrate import upgrade_engine
-from core.storage.sql_store import SqlStore
-
-__all__ = ["SqlStore", "create_engine", "create_sessionmaker", "upgrade_engine"]

@@ -15,7 +15,7 @@ from typing import Any
 from core.actions import DeliveredPart
 from core.events import EditOptions
 from core.refs import ImageRef
-from core.store import (
+from core.storage.protocol import (
     AuditEntry,
     Conversation,
     ConversationKey,

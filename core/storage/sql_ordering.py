@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.storage import tables
-from core.store import StoredUpdate
+from core.storage.protocol import StoredUpdate
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.storage import rows, tables
-from core.store import Job, JobStatus
+from core.storage.protocol import Job, JobStatus
 
 log = logging.getLogger(__name__)
 

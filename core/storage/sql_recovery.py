@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actions import DeliveredPart
 from core.storage import tables
-from core.store import Job, JobStage, JobStatus, StoredUpdate
+from core.storage.protocol import Job, JobStage, JobStatus, StoredUpdate
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 """``jobs.status`` values of jobs that can still change."""

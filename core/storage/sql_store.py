@@ -1,6 +1,6 @@
-"""``SqlStore``: :class:`core.store.Store` on SQLAlchemy Core, for SQLite and PostgreSQL.
+"""``SqlStore``: :class:`core.storage.protocol.Store` on SQLAlchemy Core, for SQLite and PostgreSQL.
 
-Invariants, on top of those in :mod:`core.store`:
+Invariants, on top of those in :mod:`core.storage.protocol`:
 - every public method is one transaction;
 - usage counters change only through single conditional UPDATEs inside the transaction that
   creates or finishes the job (never read-then-write), so concurrent reservations cannot take a
@@ -36,9 +36,7 @@ from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
 from core.storage.db import READ_ONLY
-from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
-from core.storage.sql_recovery import RecoveryQueries, upsert
-from core.store import (
+from core.storage.protocol import (
     AuditEntry,
     Conversation,
     ConversationKey,
@@ -50,6 +48,8 @@ from core.store import (
     QuotaScope,
     UsageSnapshot,
 )
+from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
+from core.storage.sql_recovery import RecoveryQueries, upsert
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -83,7 +83,7 @@ def _lock_order(scopes: Iterable[QuotaScope]) -> list[QuotaScope]:
 
 
 class SqlStore(RecoveryQueries):
-    """The production :class:`core.store.Store`.
+    """The production :class:`core.storage.protocol.Store`.
 
     ``sessions`` comes from :func:`core.storage.db.create_sessionmaker`; ``clock`` returns the
     current aware UTC time (tests pass a fake one).

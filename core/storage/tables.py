@@ -86,7 +86,7 @@ conversations = sa.Table(
 """One row per (platform, chat, user) conversation that is not idle."""
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-"""Values of ``jobs.status`` (``core.store.JobStatus``), enforced by a CHECK constraint."""
+"""Values of ``jobs.status`` (``core.storage.protocol.JobStatus``), enforced by a CHECK constraint."""
 
 jobs = sa.Table(
     "jobs",
@@ -122,7 +122,7 @@ jobs = sa.Table(
     # Set at creation too, so a job that no worker ever picked up also turns stale.
     sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
     # Crash safety (issue 10): how far the job got, so another process resumes instead of refunding.
-    # ``stage`` is core.store.JobStage; ``attempts`` counts edit-API calls started (one retry
+    # ``stage`` is core.storage.protocol.JobStage; ``attempts`` counts edit-API calls started (one retry
     # after an interruption); ``delivery`` lists the messages of the result already sent;
     # ``status_message`` is the platform id of the job's progress message, so any process can
     # replace or remove it.
@@ -198,7 +198,7 @@ preferences = sa.Table(
 """A user's default edit options."""
 
 LIMIT_KINDS = ("user", "member", "members", "community", "global")
-"""Values of ``quota_limits.scope_kind`` (``core.limits.LimitKind``)."""
+"""Values of ``quota_limits.scope_kind`` (``core.quotas.limits.LimitKind``)."""
 
 quota_limits = sa.Table(
     "quota_limits",

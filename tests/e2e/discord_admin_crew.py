@@ -15,8 +15,8 @@ from typing import Any
 from adapters.discord_bot import wording
 from core import i18n
 from core.identity import Community, Platform, UserKey
-from core.limits import GLOBAL_KEY
-from core.store import community_scope_key, member_scope_key, user_scope_key
+from core.quotas.limits import GLOBAL_KEY
+from core.storage.protocol import community_scope_key, member_scope_key, user_scope_key
 from tests.e2e.discord_harness import DiscordHarness
 from tests.fakes.discord_models import FakeChannel, FakeMessage, FakeUser
 

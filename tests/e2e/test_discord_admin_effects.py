@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from core.actions import Text
-from core.store import AuditEntry, community_scope_key
+from core.storage.protocol import AuditEntry, community_scope_key
 from tests.e2e.discord_admin_crew import Crew, admin_reply, hire_crew, said, server, used
 from tests.e2e.discord_harness import DiscordHarness, decoded
 from tests.fakes.discord_models import FakeUser

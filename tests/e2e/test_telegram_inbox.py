@@ -7,7 +7,7 @@ import asyncio
 import socket
 from typing import Any
 
-from core.store import StoredUpdate
+from core.storage.protocol import StoredUpdate
 from tests.e2e.telegram_harness import TelegramHarness
 from tests.fakes.edit_api import sample_png
 

@@ -33,8 +33,8 @@ from core.identity import Platform
 from core.refs import ImageRef
 from core.storage.db import create_engine, create_sessionmaker, normalize_url, quote_identifier
 from core.storage.migrate import upgrade_engine
+from core.storage.protocol import Job, QuotaScope
 from core.storage.sql_store import SqlStore
-from core.store import Job, QuotaScope
 
 POSTGRES_ENV = "EDITBOT_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -16,8 +16,8 @@ import pytest
 from bots.cli import main
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
+from core.storage.protocol import JobStatus, QuotaScope
 from core.storage.sql_store import SqlStore
-from core.store import JobStatus, QuotaScope
 from tests.integration.db_fixtures import FakeClock, make_job
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from core import errors
 from core.actions import SendError, SendImage
 from core.engine import ConversationEngine
 from core.events import ImageReceived, TextReceived
+from core.storage.protocol import JobStatus
 from core.storage.sql_store import SqlStore
-from core.store import JobStatus
 from tests.unit.engine_world import World
 
 

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.actions import SendError, SendImage
 from core.events import AdminCommand, EditSubmitted, Role
 from core.identity import Platform, UserKey
+from core.storage.protocol import AuditEntry, JobStatus
 from core.storage.sql_store import SqlStore
-from core.store import AuditEntry, JobStatus
 from tests.integration.db_fixtures import PERIOD, make_job
 from tests.unit.engine_world import World
 
@@ -100,7 +100,7 @@ async def test_grants_race_reservations_and_each_other(
 
     # 300 reservations of a limit of 10 (+100 granted) racing 50 takes: the counter never passes
     # what limit + bonus allowed at the moment each reservation ran, and nothing is lost.
-    from core.store import QuotaScope
+    from core.storage.protocol import QuotaScope
 
     member = QuotaScope("member", scope[1], 10)
     jobs = [make_job(f"k{i}", community_id="g1") for i in range(300)]

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import errors
 from core.events import Origin
 from core.identity import ChatRef, Community, Platform, UserKey
-from core.limits import EVERYWHERE, LimitResolver
-from core.quotas import QuotaPolicy
+from core.quotas.limits import EVERYWHERE, LimitResolver
+from core.quotas.rules import QuotaPolicy
 from core.storage import tables
+from core.storage.protocol import AuditEntry, JobStatus, QuotaScope
 from core.storage.sql_store import SqlStore
-from core.store import AuditEntry, JobStatus, QuotaScope
 from tests.integration.db_fixtures import PERIOD, FakeClock, make_job
 
 POLICY = QuotaPolicy(user_limit=10, community_limit=200, period="day", timezone="UTC")

@@ -13,8 +13,8 @@ from core import errors
 from core.actions import SendError, SendImage
 from core.events import Command, EditOptions, EditSubmitted, origin_to_json
 from core.resume import ResumeMode
+from core.storage.protocol import Job, JobStatus
 from core.storage.sql_store import SqlStore
-from core.store import Job, JobStatus
 from tests.unit.engine_world import World
 
 SCOPES = (("member", "console:g/u1"), ("community", "console:g"), ("global", "all"))

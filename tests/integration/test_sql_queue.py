@@ -11,9 +11,9 @@ import pytest
 
 from core.storage.db import create_sessionmaker
 from core.storage.migrate import upgrade_engine
+from core.storage.protocol import Job, JobStatus, QuotaScope
 from core.storage.sql_queue import SqlQueue
 from core.storage.sql_store import SqlStore
-from core.store import Job, JobStatus, QuotaScope
 from tests.integration.db_fixtures import FakeClock, TestDatabase, make_job
 from tests.polling import eventually
 

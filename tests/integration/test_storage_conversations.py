@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import EditOptions
+from core.storage.protocol import Conversation, ConversationKey, ConvState
 from core.storage.sql_store import SqlStore
-from core.store import Conversation, ConversationKey, ConvState
 from tests.integration.db_fixtures import FakeClock, image
 
 KEY = ConversationKey("telegram", "-100123", "42")

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.storage.protocol import JobStatus, QuotaScope
 from core.storage.sql_store import SqlStore
-from core.store import JobStatus, QuotaScope
 from tests.integration.db_fixtures import PERIOD, FakeClock, image, make_job, scopes
 
 

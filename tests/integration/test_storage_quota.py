@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import QuotaExceeded
 from core.storage import tables
+from core.storage.protocol import JobStatus
 from core.storage.sql_store import SqlStore
-from core.store import JobStatus
 from tests.integration.db_fixtures import PERIOD, make_job, scopes
 
 USER = ("user", "telegram:u1")

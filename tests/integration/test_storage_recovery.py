@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.actions import DeliveredPart
+from core.storage.protocol import JobStage, JobStatus, StoredUpdate
 from core.storage.sql_store import SqlStore
-from core.store import JobStage, JobStatus, StoredUpdate
 from tests.integration.db_fixtures import FakeClock, image, make_job, scopes
 
 

@@ -9,13 +9,13 @@ from types import TracebackType
 from typing import Any
 
 from core.catalogue import ModelSpec
-from core.credits import CreditTable
 from core.engine import ConversationEngine, EngineConfig
 from core.events import Origin
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.jobs import JobConfig, JobRunner
 from core.media import PreparedImage, PreparedInputs
-from core.quotas import QuotaPolicy
+from core.quotas.credits import CreditTable
+from core.quotas.rules import QuotaPolicy
 from core.refs import ImageRef
 from core.resume import ResumeMode
 from tests.unit.fakes import FakeEditor, FakeFetcher, FakeOutbox, FakeStore, png

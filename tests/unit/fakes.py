@@ -18,7 +18,7 @@ from core.editapi.stream import PartialSink
 from core.events import EditOptions
 from core.identity import Platform
 from core.refs import ImageRef
-from core.store import (
+from core.storage.protocol import (
     AuditEntry,
     Conversation,
     ConversationKey,

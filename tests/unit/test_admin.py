@@ -10,7 +10,7 @@ from core import i18n
 from core.actions import Action, SendError, SendText, Text
 from core.events import AdminCommand, Command, EditOptions, EditSubmitted, Origin, Role
 from core.identity import Platform, UserKey
-from core.store import AuditEntry, JobStatus
+from core.storage.protocol import AuditEntry, JobStatus
 from tests.unit.admin_matrix import OWNER, TARGET, new_world
 from tests.unit.engine_world import World
 
@@ -329,7 +329,7 @@ async def test_job_rows_are_audit_free_and_succeed() -> None:
 @pytest.mark.parametrize("name", ["limits", "grant", "stats", "block", "frobnicate"])
 async def test_admin_commands_leave_the_conversation_where_it_was(name: str, state: str) -> None:
     from core.engine import conversation_key
-    from core.store import Conversation, ConvState
+    from core.storage.protocol import Conversation, ConvState
 
     async with new_world() as w:
         origin = admin(w)

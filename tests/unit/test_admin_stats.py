@@ -12,7 +12,7 @@ from core.actions import SendImage, SendText
 from core.charts import HEIGHT, WIDTH, draw_daily_chart, nice_ceiling, render_daily_chart
 from core.events import AdminCommand, EditOptions, EditSubmitted, Role
 from core.reports import daily_rows, summarize
-from core.store import JobActivity, JobStatus
+from core.storage.protocol import JobActivity, JobStatus
 from tests.unit.admin_matrix import new_world
 from tests.unit.engine_world import World
 
@@ -149,7 +149,7 @@ def test_nice_ceiling() -> None:
 def test_summary_and_csv_rows_count_only_succeeded_work() -> None:
     from datetime import UTC, datetime
 
-    from core.quotas import QuotaPolicy
+    from core.quotas.rules import QuotaPolicy
 
     policy = QuotaPolicy(1, 1, "day", "Asia/Shanghai")
     now = datetime(2026, 3, 2, 4, tzinfo=UTC)  # 12:00 in Shanghai

@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
+from core.storage.protocol import Store
 from core.storage.sql_store import SqlStore
-from core.store import Store
 from tests.unit.fakes import FakeStore
 
 METHODS = sorted(

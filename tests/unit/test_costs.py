@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from core.catalogue import BUILTIN_CATALOGUE, Price
-from core.costs import estimate_cost, output_tokens
 from core.editapi import Usage
+from core.quotas.costs import estimate_cost, output_tokens
 
 
 def test_token_prices_with_usage() -> None:

@@ -7,12 +7,12 @@ import pytest
 from core import errors
 from core.actions import SendError
 from core.catalogue import BUILTIN_CATALOGUE
-from core.costs import estimate_cost
-from core.credits import DEFAULT_RULES, CreditRule, CreditTable, parse_rules
 from core.editapi import Usage
 from core.events import EditOptions, EditSubmitted
+from core.quotas.costs import estimate_cost
+from core.quotas.credits import DEFAULT_RULES, CreditRule, CreditTable, parse_rules
 from core.settings import load_settings
-from core.store import JobStatus
+from core.storage.protocol import JobStatus
 from tests.unit.engine_world import World, fake_prepare
 
 DEFAULTS = CreditTable()

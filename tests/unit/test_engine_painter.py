@@ -9,7 +9,7 @@ from core.identity import Platform
 from core.media import PreparedImage
 from core.painter import GrantKind, Signer, fingerprint
 from core.refs import ImageRef
-from core.store import ConvState
+from core.storage.protocol import ConvState
 from tests.unit.engine_world import World
 
 PREVIEW = PreparedImage(b"jpeg", "drawing.jpg", "image/jpeg", 32, 24)

@@ -10,7 +10,7 @@ import pytest
 from core.actions import SendError, SendText
 from core.engine import ConversationEngine, conversation_key
 from core.events import ButtonPressed, Command, EditOptions, EditSubmitted, ImageReceived, TextReceived
-from core.store import Conversation, ConvState, Job, JobStatus
+from core.storage.protocol import Conversation, ConvState, Job, JobStatus
 from tests.unit.engine_world import World
 
 S = ConvState

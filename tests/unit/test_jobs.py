@@ -23,7 +23,7 @@ from core.events import (
 )
 from core.jobs import EditSpec
 from core.resume import ResumeMode
-from core.store import Job, JobStatus
+from core.storage.protocol import Job, JobStatus
 from tests.polling import eventually
 from tests.unit.engine_world import World
 

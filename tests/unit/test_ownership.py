@@ -8,7 +8,7 @@ import pytest
 
 from core.actions import SendError, SendText
 from core.events import ButtonPressed, ImageReceived
-from core.store import JobStatus
+from core.storage.protocol import JobStatus
 from tests.unit.engine_world import World
 
 NOT_YOURS = "button_not_yours"

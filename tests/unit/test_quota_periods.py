@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from core.actions import SendError
 from core.events import ImageReceived
-from core.quotas import QuotaPolicy
+from core.quotas.rules import QuotaPolicy
 from core.reports import chart_days
 from tests.unit.engine_world import World
 

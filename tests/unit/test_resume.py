@@ -13,7 +13,7 @@ from core.identity import Platform
 from core.jobs import JobRunner
 from core.refs import ImageRef
 from core.resume import ResumeMode
-from core.store import JobStage, JobStatus
+from core.storage.protocol import JobStage, JobStatus
 from tests.polling import eventually
 from tests.unit.engine_world import World
 from tests.unit.test_jobs import _dead_workers_job

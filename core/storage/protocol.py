@@ -168,7 +168,7 @@ class UsageSnapshot:
 class LimitOverride:
     """A limit stored in the database, overriding the settings' default for one scope.
 
-    ``kind`` is a :class:`core.limits.LimitKind` value; ``label`` a display name of the member.
+    ``kind`` is a :class:`core.quotas.limits.LimitKind` value; ``label`` a display name of the member.
     """
 
     kind: str

@@ -4,7 +4,7 @@ Periods start at local midnight in the configured time zone (day), on Monday (we
 1st (month), and are stored as UTC instants so every process agrees on the counter row. A period
 always starts at the first instant of its local day, also where a DST change skips midnight.
 
-Limits configured here are defaults: :mod:`core.limits` applies what admins stored in the
+Limits configured here are defaults: :mod:`core.quotas.limits` applies what admins stored in the
 database on top of them.
 """
 
@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.events import Origin
-from core.store import QuotaScope, community_scope_key, member_scope_key, user_scope_key
+from core.storage.protocol import QuotaScope, community_scope_key, member_scope_key, user_scope_key
 
 PERIODS = ("day", "week", "month")
 """Values of ``QuotaPolicy.period`` (EDITBOT_QUOTA_PERIOD)."""
@@ -82,7 +82,7 @@ class QuotaPolicy:
         """Counters an edit from ``origin`` draws on, with the default limits.
 
         In a private chat: the user's personal quota. In a community: the member's quota there
-        and the community's pool, reserved together or not at all. (:class:`core.limits.LimitResolver`
+        and the community's pool, reserved together or not at all. (:class:`core.quotas.limits.LimitResolver`
         adds the global counter and the limits stored in the database.)
         """
         if origin.community is None:

@@ -25,8 +25,8 @@ from enum import StrEnum
 from core import errors
 from core.events import Origin
 from core.identity import Community, UserKey
-from core.quotas import QuotaPolicy
-from core.store import QuotaScope, Store, community_scope_key, member_scope_key, user_scope_key
+from core.quotas.rules import QuotaPolicy
+from core.storage.protocol import QuotaScope, Store, community_scope_key, member_scope_key, user_scope_key
 
 GLOBAL_KEY = "all"
 """Key of the one ``global`` scope."""
