@@ -60,6 +60,7 @@ from core.admin_results import (
     CreditsChanged,
     DefaultLimits,
     LimitChanged,
+    OwnQuota,
     Stats,
     TargetLimits,
     UsageReset,
@@ -234,7 +235,7 @@ class AdminService:
         if target is not None:
             resolved = await self._limits.resolve(target.user, community)
             snap = await self._store.usage(resolved.own.kind, resolved.own.key, start)
-            return TargetLimits(target, resolved.own, snap, resolved.blocked, community is not None)
+            return TargetLimits(target, OwnQuota(resolved.own, snap), resolved.blocked, community is not None)
         if community is None:
             policy = self.policy
             glob = await self._global_use(start)
@@ -314,24 +315,27 @@ class AdminService:
         )
         change = -request.credits if request.taking else request.credits
         snap = await self._store.add_bonus(scope.kind, scope.key, start, change, entry)
-        return CreditsChanged(target, scope, snap, request.credits, request.taking)
+        return CreditsChanged(target, OwnQuota(scope, snap), request.credits, request.taking)
 
     async def _reset(self, call: _Run, request: ResetUsage) -> UsageReset:
         start = self.policy.period_start(self._clock())
         if request.scope is ResetScope.OWN:
             target = call.need_target(request.target)
             scope = await self._own_scope(call, target)
-            community = call.caller.community_key
-        elif request.scope is ResetScope.COMMUNITY:
-            target, community = None, community_scope_key(call.need_community())
-            scope = QuotaScope(LimitKind.COMMUNITY, community, None)
+            entry = self._entry(
+                call, "reset_usage", community=call.caller.community_key, target=target, scope=scope.kind
+            )
+            snap = await self._store.reset_usage(scope.kind, scope.key, start, entry)
+            return UsageReset(request.scope, LimitKind(scope.kind), scope.key, target, OwnQuota(scope, snap))
+        if request.scope is ResetScope.COMMUNITY:
+            kind, key = LimitKind.COMMUNITY, community_scope_key(call.need_community())
+            community: str | None = key
         else:
             call.need_owner()
-            target, community = None, None
-            scope = QuotaScope(LimitKind.GLOBAL, GLOBAL_KEY, None)
-        entry = self._entry(call, "reset_usage", community=community, target=target, scope=scope.kind)
-        snap = await self._store.reset_usage(scope.kind, scope.key, start, entry)
-        return UsageReset(request.scope, scope, target, snap)
+            kind, key, community = LimitKind.GLOBAL, GLOBAL_KEY, None
+        entry = self._entry(call, "reset_usage", community=community, target=None, scope=kind)
+        await self._store.reset_usage(kind, key, start, entry)
+        return UsageReset(request.scope, kind, key)
 
     async def _block(self, call: _Run, request: SetBlock) -> BlockChanged | BlockRefused:
         target = call.need_target(request.target)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.actions import Action, OutputImage, SendChart, SendText, Text
-from core.admin_commands import ResetScope
 from core.admin_results import (
     AdminResult,
     AuditPage,
@@ -58,13 +57,13 @@ async def reply(origin: Origin, result: AdminResult, policy: QuotaPolicy) -> lis
 def _texts(result: AdminResult, policy: QuotaPolicy, period: Text) -> list[Text]:
     """The lines of every reply but a refusal and the stats."""
     match result:
-        case TargetLimits(target=target, usage=snap):
+        case TargetLimits(target=target, own=own):
             params = {
                 "target": target.shown,
-                "limit": result.scope.limit or 0,
-                "extra": _extra(snap.bonus),
-                "used": snap.used,
-                "left": result.left,
+                "limit": own.limit,
+                "extra": _extra(own.usage.bonus),
+                "used": own.usage.used,
+                "left": own.left,
                 "period": period,
             }
             texts = [Text("limits_member" if result.in_community else "limits_user", params)]
@@ -85,10 +84,10 @@ def _texts(result: AdminResult, policy: QuotaPolicy, period: Text) -> list[Text]
         case LimitChanged():
             return [_limit_changed(result, period)]
         case CreditsChanged(target=target, credits=credits, taking=taking):
-            params = {"target": target.shown, "credits": credits, "left": result.left, "period": period}
+            params = {"target": target.shown, "credits": credits, "left": result.own.left, "period": period}
             return [Text("credits_taken" if taking else "credits_granted", params)]
-        case UsageReset(what=ResetScope.OWN, target=target) if target is not None:
-            return [Text("usage_reset", {"target": target.shown, "left": result.left, "period": period})]
+        case UsageReset(target=target, own=own) if target is not None and own is not None:
+            return [Text("usage_reset", {"target": target.shown, "left": own.left, "period": period})]
         case UsageReset(what=what):
             return [Text(f"usage_reset_{what}", {"period": period})]
         case BlockChanged(target=target, blocking=blocking, changed=changed):

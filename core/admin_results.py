@@ -28,9 +28,22 @@ class CounterUse:
         return max(0, (self.limit or 0) - self.used)
 
 
-def left_of(scope: QuotaScope, snap: UsageSnapshot) -> int:
-    """What a member has left in their own scope: the limit plus this period's extra credits, less use."""
-    return max(0, (scope.limit or 0) + snap.bonus - snap.used)
+@dataclass(frozen=True, slots=True)
+class OwnQuota:
+    """A member's own scope (member here, or personal) and its counter this period."""
+
+    scope: QuotaScope
+    usage: UsageSnapshot
+
+    @property
+    def limit(self) -> int:
+        """The scope's limit (own scopes always have one)."""
+        return self.scope.limit or 0
+
+    @property
+    def left(self) -> int:
+        """What is left: the limit plus this period's extra credits, less what was used."""
+        return max(0, self.limit + self.usage.bonus - self.usage.used)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +51,9 @@ class TargetLimits:
     """A member's own quota, its use and extra credits this period, and their block."""
 
     target: Target
-    scope: QuotaScope
-    usage: UsageSnapshot
+    own: OwnQuota
     blocked: BlockScope | None
     in_community: bool
-
-    @property
-    def left(self) -> int:
-        """Credits left this period."""
-        return left_of(self.scope, self.usage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,30 +101,21 @@ class CreditsChanged:
     """Extra credits given (or taken) in the target's own scope; ``usage`` is the scope afterwards."""
 
     target: Target
-    scope: QuotaScope
-    usage: UsageSnapshot
+    own: OwnQuota
     credits: int
     taking: bool
-
-    @property
-    def left(self) -> int:
-        """Credits the target has left now."""
-        return left_of(self.scope, self.usage)
 
 
 @dataclass(frozen=True, slots=True)
 class UsageReset:
-    """A counter set back to 0 (``scope`` ``limit`` is known for a member's own scope only)."""
+    """A counter set back to 0: the target's own (``own`` then says what they have left now), the
+    community's pool or the bot-wide one (``key``)."""
 
     what: ResetScope
-    scope: QuotaScope
-    target: Target | None
-    usage: UsageSnapshot
-
-    @property
-    def left(self) -> int:
-        """Credits the target has left now."""
-        return left_of(self.scope, self.usage)
+    kind: LimitKind
+    key: str
+    target: Target | None = None
+    own: OwnQuota | None = None
 
 
 @dataclass(frozen=True, slots=True)

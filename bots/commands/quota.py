@@ -271,20 +271,22 @@ def _print(ctx: _Ctx, args: argparse.Namespace, result: AdminResult) -> None:
             for override in result.overrides:
                 label = f" ({override.label})" if override.label else ""
                 ctx.say(f"  override {override.kind} {override.key}{label}: {override.limit}")
-        case TargetLimits(scope=own, usage=snap):
-            limit = own.limit or 0
-            ctx.say(
-                f"{own.kind} {own.key}: used {snap.used} of {limit} + bonus {snap.bonus} (left {result.left})"
-            )
+        case TargetLimits(own=own):
+            snap = own.usage
+            used = f"used {snap.used} of {own.limit} + bonus {snap.bonus}"
+            ctx.say(f"{own.scope.kind} {own.scope.key}: {used} (left {own.left})")
             if result.blocked is not None:
                 ctx.say(f"blocked: {result.blocked}")
         case LimitChanged(what=what, key=key, limit=limit, previous=previous):
             shown = "default" if limit is None else str(limit)
             ctx.say(f"{what} {key}: limit {shown} (was {'default' if previous is None else previous})")
-        case CreditsChanged(scope=own, usage=snap):
-            ctx.say(f"{own.kind} {own.key}: bonus {snap.bonus}, used {snap.used}, left {result.left}")
-        case UsageReset(scope=scope):
-            ctx.say(f"{scope.kind} {scope.key}: usage reset to 0")
+        case CreditsChanged(own=own):
+            snap = own.usage
+            ctx.say(
+                f"{own.scope.kind} {own.scope.key}: bonus {snap.bonus}, used {snap.used}, left {own.left}"
+            )
+        case UsageReset(kind=kind, key=key):
+            ctx.say(f"{kind} {key}: usage reset to 0")
         case BlockChanged(target=target, blocking=blocking, where=where, key=key, changed=changed):
             state = "blocked" if blocking else "unblocked"
             place = "everywhere" if where is BlockScope.EVERYWHERE else f"in {key}"
