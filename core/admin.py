@@ -68,7 +68,7 @@ from core.admin_results import (
 from core.events import AdminCommand, Origin, Role
 from core.i18n import explain
 from core.identity import Community, UserKey
-from core.quotas.limits import EVERYWHERE, GLOBAL_KEY, BlockScope, LimitKind, LimitResolver
+from core.quotas.limits import COMMUNITY_KINDS, EVERYWHERE, GLOBAL_KEY, BlockScope, LimitKind, LimitResolver
 from core.quotas.rules import QuotaPolicy
 from core.reports import chart_days, summarize
 from core.storage.protocol import (
@@ -268,7 +268,7 @@ class AdminService:
         if what is None:  # the target's own quota: a member here, a personal one in private
             what = LimitKind.MEMBER if call.caller.community is not None else LimitKind.USER
         key, default, target = await self._limit_scope(call, what, request.target)
-        community = call.caller.community_key if what in _COMMUNITY_KINDS else None
+        community = call.caller.community_key if what in COMMUNITY_KINDS else None
         entry = self._entry(call, "set_limit", community=community, target=target)
         label = target.name if target is not None else None
         previous = await self._store.set_limit(what, key, limit, entry, label=label)
@@ -376,7 +376,3 @@ class AdminService:
             pool = CounterUse(snap.used, found.get((LimitKind.COMMUNITY.value, key), policy.community_limit))
         owner = call.caller.role is Role.OWNER
         return Stats(report, tuple(days), pool, report.cost if owner else None)
-
-
-_COMMUNITY_KINDS = (LimitKind.COMMUNITY, LimitKind.MEMBERS, LimitKind.MEMBER)
-"""Limits that belong to a community (their audit rows name it)."""

@@ -42,6 +42,9 @@ EVERYWHERE_WORDS = frozenset({"everywhere", "all", "global"})
 OFF_WORDS = frozenset({"off", "default", "reset", "none"})
 """Words removing a limit override."""
 
+LIMIT_CHOICES = (LimitKind.COMMUNITY, LimitKind.MEMBERS, LimitKind.MEMBER, LimitKind.USER, LimitKind.GLOBAL)
+"""What ``/setlimit`` can change, in the order menus and help list them (widest first)."""
+
 _PLATFORMS = frozenset(p.value for p in Platform)
 
 

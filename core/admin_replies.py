@@ -27,6 +27,7 @@ from core.admin_results import (
 )
 from core.charts import HEIGHT, WIDTH, render_daily_chart
 from core.events import Origin
+from core.quotas.limits import BlockScope, LimitKind
 from core.quotas.rules import QuotaPolicy, format_time
 from core.storage.protocol import AuditEntry
 
@@ -199,11 +200,11 @@ def audit_line(entry: AuditEntry, timezone: str) -> Text:
             return Text(f"audit_{entry.action}", params)
         case "reset_usage":
             scope = details.get("scope")
-            if scope in ("community", "global"):
+            if scope in (LimitKind.COMMUNITY, LimitKind.GLOBAL):
                 return Text(f"audit_reset_usage_{scope}", params)
             return Text("audit_reset_usage", params)
         case "block" | "unblock":
-            suffix = "_everywhere" if details.get("where") == "everywhere" else ""
+            suffix = "_everywhere" if details.get("where") == BlockScope.EVERYWHERE else ""
             return Text(f"audit_{entry.action}{suffix}", params)
     return Text("audit_other", params)
 

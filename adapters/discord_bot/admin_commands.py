@@ -29,6 +29,7 @@ from adapters.discord_bot.handlers import DiscordHandlers
 from core.admin_commands import (
     AUDIT_DEFAULT,
     AUDIT_MAX,
+    LIMIT_CHOICES,
     MAX_CREDITS,
     AdminRequest,
     ChangeCredits,
@@ -45,7 +46,6 @@ from core.events import AdminCommand
 from core.identity import Platform, UserKey
 from core.quotas.limits import LimitKind
 
-SCOPES = (LimitKind.COMMUNITY, LimitKind.MEMBERS, LimitKind.MEMBER, LimitKind.USER, LimitKind.GLOBAL)
 RESET_SCOPES = (ResetScope.COMMUNITY, ResetScope.GLOBAL)
 VALUE_MAX = 16  # "1000000" or "off"; longer input is a mistake the core would refuse anyway
 
@@ -89,7 +89,7 @@ def install_admin_commands(tree: app_commands.CommandTree[Any], handlers: Discor
         value=text("discord_option_setlimit_value"),
         member=text("discord_option_setlimit_member"),
     )
-    @app_commands.choices(scope=_choices(SCOPES, "discord_scope_"))
+    @app_commands.choices(scope=_choices(LIMIT_CHOICES, "discord_scope_"))
     @hidden
     async def setlimit(
         interaction: discord.Interaction[Any], scope: str, value: Value, member: Member | None = None

@@ -36,6 +36,7 @@ from sqlalchemy.pool import NullPool
 from core import errors
 from core.admin import AdminService, Caller
 from core.admin_commands import (
+    LIMIT_CHOICES,
     MAX_CREDITS,
     AdminRequest,
     ChangeCredits,
@@ -63,9 +64,9 @@ from core.admin_results import (
 from core.events import Role
 from core.i18n import explain, render
 from core.identity import Community, UserKey
-from core.quotas.limits import BlockScope, LimitKind, LimitResolver
+from core.quotas.limits import COMMUNITY_KINDS, BlockScope, LimitKind, LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
-from core.reports import CSV_FIELDS, daily_rows
+from core.reports import CSV_FIELDS, RowsBy, daily_rows
 from core.settings import load_settings
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
@@ -73,9 +74,6 @@ from core.storage.sql_store import SqlStore
 
 NAME = "quota"
 HELP = "show and change quotas, grant credits, block users, export usage as CSV"
-
-KINDS = ("community", "members", "member", "user", "global")
-"""What ``set`` changes (:class:`core.quotas.limits.LimitKind` values, in the order help shows them)."""
 
 
 class UsageError(Exception):
@@ -115,7 +113,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     change = actions.add_parser(
         "set", help="set a limit (N credits per period) or go back to the default (off)"
     )
-    change.add_argument("kind", choices=KINDS)
+    change.add_argument("kind", choices=LIMIT_CHOICES)  # LimitKind values, compared as text
     change.add_argument("limit", metavar="N|off")
     _where(change)
     for name, verb in (("grant", "give"), ("take", "take away")):
@@ -138,7 +136,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export = actions.add_parser("export", help="usage per day as CSV (succeeded, failed, credits, cost)")
     export.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (default: this period's start)")
     export.add_argument("--until", type=_day, help="day after the last one, YYYY-MM-DD (default: none)")
-    export.add_argument("--by", choices=("user", "community"), default="user", help="one row per ... per day")
+    export.add_argument("--by", choices=tuple(RowsBy), default=RowsBy.USER, help="one row per ... per day")
     export.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
 
@@ -216,9 +214,9 @@ def _check(args: argparse.Namespace) -> None:
             limit_value(args.limit)
         except errors.BadCommand:
             raise UsageError(f"N must be a whole number from 0 to {MAX_CREDITS}, or off") from None
-        if args.kind in ("member", "user") and user is None:
+        if args.kind in (LimitKind.MEMBER, LimitKind.USER) and user is None:
             raise UsageError(f"set {args.kind} needs --user" + (" as well" if community else ""))
-        if args.kind in ("community", "members", "member") and community is None:
+        if args.kind in COMMUNITY_KINDS and community is None:
             raise UsageError(f"set {args.kind} needs --community")
 
 
@@ -302,7 +300,7 @@ async def _export(ctx: _Ctx, args: argparse.Namespace) -> None:
     since = policy.day_start(args.since) if args.since else ctx.start
     until = policy.day_start(args.until) if args.until else None
     activity = await ctx.store.job_activity(since=since, until=until)
-    rows = daily_rows(activity, policy, by=args.by)
+    rows = daily_rows(activity, policy, by=RowsBy(args.by))
     if args.output is not None:
         with args.output.open("w", newline="", encoding="utf-8") as handle:
             _write_csv(handle, rows)

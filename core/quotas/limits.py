@@ -36,6 +36,10 @@ EVERYWHERE = "*"
 """The ``where`` of a block that applies in every community and in private chats."""
 
 
+COMMUNITY_KINDS = frozenset({LimitKind.COMMUNITY, LimitKind.MEMBERS, LimitKind.MEMBER})
+"""Limits that belong to a community (set there; their audit rows name it)."""
+
+
 class BlockScope(StrEnum):
     """Where a block applies (the ``where`` of an audit entry; ``usage_blocked_<scope>`` messages)."""
 
