@@ -397,3 +397,25 @@ def test_every_front_end_makes_the_same_command() -> None:
         assert parse(name, args, Platform.TELEGRAM, tina) == want
         assert _request(cli.parse_args(["quota", *argv])) == want
         assert admin_command(want).request == want and admin_command(want).name == name
+
+
+async def test_the_operator_runs_the_same_commands_and_may_block_an_owner() -> None:
+    from core.admin import Caller
+    from core.admin_commands import SetBlock, Target
+    from core.admin_results import BlockChanged, BlockRefused
+    from core.quotas.limits import BlockScope
+
+    async with new_world() as w:
+        boss = Target(OWNER, "Boss")
+        refused = await w.engine.admin.run(Caller("console:boss", Role.OWNER, None), SetBlock(boss))
+        assert refused == BlockRefused(boss) and w.store.audit == []
+        operator = Caller("operator", Role.OWNER, None, "operator (ops)", operator=True)
+        done = await w.engine.admin.run(operator, SetBlock(boss))
+        assert done == BlockChanged(boss, True, BlockScope.EVERYWHERE, "*", True)
+        (entry,) = w.store.audit
+        assert (entry.actor, entry.actor_name, entry.action, entry.target) == (
+            "operator",
+            "operator (ops)",
+            "block",
+            "console:boss",
+        )

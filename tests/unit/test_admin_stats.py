@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import date, timedelta
+from pathlib import Path
 
 from PIL import Image
 
@@ -183,3 +185,16 @@ def test_summary_and_csv_rows_count_only_succeeded_work() -> None:
         ("2026-03-01", "g", 1, 1),
         ("2026-03-02", "g", 2, 3),
     ]
+
+
+async def test_the_console_saves_the_chart_and_prints_its_caption(tmp_path: Path) -> None:
+    from adapters.console.frontend import ConsoleOutbox
+
+    async with new_world() as w:
+        _, chart = await w.engine.handle(w.origin("boss"), AdminCommand("stats"))
+        assert isinstance(chart, SendChart)
+        out = io.StringIO()
+        assert await ConsoleOutbox(out, tmp_path, "en").send(chart) is None
+        saved = tmp_path / chart.image.filename
+        assert await asyncio.to_thread(saved.read_bytes) == chart.image.data
+        assert out.getvalue() == f"Edits per day, 2026-11-08 to 2026-11-21 (0 in all): {saved} (960x480)\n"
