@@ -170,7 +170,16 @@ class SendError:
     private: bool = False
 
 
-Action = SendText | SendImage | SendProgress | SendError
+@dataclass(frozen=True, slots=True)
+class SendChart:
+    """A chart for admins (``/stats``): one picture with a caption, no job and no buttons."""
+
+    origin: Origin
+    image: OutputImage
+    caption: Text
+
+
+Action = SendText | SendImage | SendProgress | SendError | SendChart
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.media import PreparedImage
 from core.refs import ImageRef
+
+if TYPE_CHECKING:  # core.admin_commands imports core.quotas.limits, which imports this module
+    from core.admin_commands import AdminRequest
 
 
 class Role(StrEnum):
@@ -122,12 +125,15 @@ class AdminCommand:
     ``target`` is resolved by the adapter (the author of the replied-to message, a mention, a
     Discord user option); ``target_name`` is how to show them. A plain :class:`Command` with an
     admin command's name is handled the same way, with no target (or a ``platform:id`` in args).
+    ``request`` is the typed command when the front end has typed options (Discord's slash
+    commands): then ``name`` is its name and ``args`` are not read.
     """
 
     name: str
     args: str = ""
     target: UserKey | None = None
     target_name: str | None = None
+    request: AdminRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.actions import Text
-from core.errors import ConfigError, EditbotError
+from core.errors import BadCommand, ConfigError, EditbotError
 
 _ROOT = Path(__file__).parent / "locales"
 FALLBACK = "en"
@@ -134,4 +134,6 @@ def explain(exc: EditbotError) -> tuple[str, dict[str, Any]]:
         details["reason"] = Text(f"mask_reason_{code}")
     if kind in ("drawing_rejected", "painter_denied"):
         details["reason"] = Text(f"painter_reason_{details.get('reason', 'forged')}")
+    if isinstance(exc, BadCommand) and "command" in details:
+        details["usage"] = Text(f"admin_usage_{details['command']}")
     return kind, details

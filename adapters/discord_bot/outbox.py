@@ -32,6 +32,7 @@ from core.actions import (
     DeliveredPart,
     OutputImage,
     Phase,
+    SendChart,
     SendError,
     SendImage,
     SendProgress,
@@ -97,6 +98,8 @@ class DiscordOutbox:
                     await self._notice(
                         reply, locale, render(locale, text), self._view(buttons, locale), private
                     )
+                case SendChart(image=image, caption=caption):
+                    await self._notice(reply, locale, render(locale, caption), None, True, (image,))
         return None
 
     def _view(self, buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:
@@ -123,13 +126,19 @@ class DiscordOutbox:
             await self._to_channel(reply, locale, text)
 
     async def _notice(
-        self, reply: Reply, locale: str, text: str, view: discord.ui.View | None, private: bool
+        self,
+        reply: Reply,
+        locale: str,
+        text: str,
+        view: discord.ui.View | None,
+        private: bool,
+        images: tuple[OutputImage, ...] = (),
     ) -> None:
         # Never in place: after a restart nothing says whether the response is a result by now.
         try:
-            await self._responder.followup(reply, text, view=view, ephemeral=private)
+            await self._responder.followup(reply, text, images=images, view=view, ephemeral=private)
         except TokenExpired:
-            await self._to_channel(reply, locale, text, view=view)
+            await self._to_channel(reply, locale, text, images=images, view=view)
 
     async def _to_channel(
         self,
@@ -182,8 +191,8 @@ class DiscordOutbox:
 
         The engine answers a job-starting event with an error or a private text only when it
         started nothing; notices that come with a started job go privately to the user. Images
-        among the replies (the /stats chart) are attached to the first message; text longer than
-        one message continues in private followups.
+        among the replies (the /stats chart, a painter preview) are attached to the first message;
+        text longer than one message continues in private followups.
         """
         if not actions:
             return
@@ -192,9 +201,7 @@ class DiscordOutbox:
         first, *rest = split("\n\n".join(_render(locale, a) for a in actions))
         buttons = tuple(b for a in actions if isinstance(a, SendText) for b in a.buttons)
         view = self._view(buttons, locale)
-        images = await _fit(
-            tuple(i for a in actions if isinstance(a, SendImage) for i in a.images), reply.upload_limit
-        )
+        images = await _fit(tuple(i for a in actions for i in _images(a)), reply.upload_limit)
         started = not any(
             isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions
         )
@@ -229,7 +236,19 @@ def _render(locale: str, action: Action) -> str:
             return render(locale, text)
         case SendImage(caption=caption):
             return caption
+        case SendChart(caption=caption):
+            return render(locale, caption)
     return ""
+
+
+def _images(action: Action) -> tuple[OutputImage, ...]:
+    """The pictures an immediate reply attaches: a painter preview's, or the /stats chart."""
+    match action:
+        case SendImage(images=images):
+            return images
+        case SendChart(image=image):
+            return (image,)
+    return ()
 
 
 async def _fit(images: tuple[OutputImage, ...], limit: int) -> tuple[OutputImage, ...]:

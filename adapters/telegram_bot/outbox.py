@@ -39,6 +39,7 @@ from core.actions import (
     DeliveredPart,
     OutputImage,
     Phase,
+    SendChart,
     SendError,
     SendImage,
     SendProgress,
@@ -150,6 +151,14 @@ class TelegramOutbox:
                 return await self._progress(action)
             case SendImage():
                 return await self._result(action)
+            case SendChart(origin=origin, image=image, caption=caption):
+                photo = await asyncio.to_thread(_as_photo, image)
+                await self._bot.send_photo(
+                    photo=photo.data,
+                    caption=cut(i18n.render(loc, caption), CAPTION_MAX),
+                    reply_parameters=_reply(origin),
+                    **_where(origin),
+                )
         return None
 
     def _painter(self, origin: Origin) -> PainterLinks | None:
@@ -252,7 +261,7 @@ class TelegramOutbox:
                         await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
             shown = len(photos) == 1 or any(p.kind == "album" for p in parts)
             for i, image in enumerate(action.images):
-                # Only edit results come with the full-resolution file; a chart (no job) is just a photo.
+                # Only edit results come with the full-resolution file; a painter preview (no job) is a photo.
                 wanted = action.as_document or not shown or _needs_document(image, photos[i])
                 if action.job_id and wanted and not any(p.kind == "document" and p.index == i for p in parts):
                     first = len(photos) == 1 or (not shown and i == 0)
