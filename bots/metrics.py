@@ -29,8 +29,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bots.settings import Settings
 from core.errors import ConfigError
-from core.settings import Settings
 from core.telemetry import JobTrace
 
 log = logging.getLogger(__name__)

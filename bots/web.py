@@ -16,9 +16,9 @@ from aiohttp import web
 from adapters.web.painter_app import add_painter, painter_app
 from bots.bootstrap import Core
 from bots.metrics import make_app, serving
+from bots.settings import Settings
 from core.drawings import MAX_DRAWING_BYTES
 from core.errors import ConfigError
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from discord import app_commands
 from discord.app_commands import Choice, locale_str
 
 from adapters.discord_bot.handlers import DiscordHandlers, report_failure
+from adapters.discord_bot.settings import DiscordSettings
 from core import i18n
 from core.catalogue import ModelCatalogue
 from core.events import EditOptions
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _model_choice(name: str, description: str) -> Choice[str]:
 def install_commands(
     tree: app_commands.CommandTree[Any],
     handlers: DiscordHandlers,
-    settings: Settings,
+    settings: DiscordSettings,
     catalogue: ModelCatalogue,
 ) -> None:
     """Add every command to ``tree`` (syncing is the bot's ``setup_hook``'s job)."""

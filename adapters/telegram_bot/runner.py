@@ -20,11 +20,11 @@ from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
 from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
+from adapters.telegram_bot.settings import TelegramSettings
 from adapters.telegram_bot.shared_limiter import SharedTelegramLimiter
 from bots.bootstrap import Core
 from core import i18n
 from core.identity import Platform
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ ADMIN_MENU = ("stats", "limits", "setlimit", "grant", "take", "resetusage", "blo
 
 
 def build_application(
-    settings: Settings, core: Core, *, album_delay: float = 1.0
+    settings: TelegramSettings, core: Core, *, album_delay: float = 1.0
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """A PTB Application wired to the core; its outbox and fetcher are attached to the job runner."""
     # Opt in to PTB 22's timedelta durations now, instead of a deprecation warning per 429.
@@ -101,7 +101,7 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
         )
 
 
-def webhook_secret(settings: Settings) -> str:
+def webhook_secret(settings: TelegramSettings) -> str:
     """The secret Telegram must send with webhook calls: configured, or derived from the token."""
     if settings.telegram_webhook_secret is not None:
         return settings.telegram_webhook_secret.get_secret_value()
@@ -113,7 +113,7 @@ def webhook_secret(settings: Settings) -> str:
 
 @asynccontextmanager
 async def run_telegram(
-    settings: Settings, core: Core, *, album_delay: float = 1.0
+    settings: TelegramSettings, core: Core, *, album_delay: float = 1.0
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     """Run the bot until the context exits: polling by default, a webhook when a URL is configured."""
     app = build_application(settings, core, album_delay=album_delay)
@@ -162,7 +162,7 @@ async def run_telegram(
 
 @asynccontextmanager
 async def send_telegram(
-    settings: Settings, core: Core
+    settings: TelegramSettings, core: Core
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     """The bot for a worker (``editbot run --role worker``): it delivers results, takes no updates.
 

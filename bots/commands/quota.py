@@ -33,6 +33,7 @@ from typing import TextIO
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from bots.settings import load_settings
 from core.admin import audit_line
 from core.admin_args import MAX_CREDITS
 from core.i18n import render
@@ -40,7 +41,6 @@ from core.identity import Community, Platform, UserKey
 from core.quotas.limits import EVERYWHERE, GLOBAL_KEY, LimitKind, LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
 from core.reports import CSV_FIELDS, daily_rows
-from core.settings import load_settings
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
 from core.storage.protocol import AuditEntry, community_scope_key, member_scope_key, user_scope_key

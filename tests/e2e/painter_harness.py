@@ -24,8 +24,8 @@ import pytest
 from adapters.telegram_bot.runner import run_telegram
 from adapters.web.auth import sign_init_data
 from bots.bootstrap import Core
+from bots.settings import Settings
 from bots.web import serving_web
-from core.settings import Settings
 from tests.e2e.discord_harness import DiscordHarness
 from tests.e2e.telegram_harness import TelegramHarness
 from tests.fakes.discord_server import FakeDiscord

@@ -16,9 +16,9 @@ from telegram import Update
 
 from adapters.telegram_bot.runner import build_application, run_telegram
 from bots.bootstrap import Core, open_core
+from bots.settings import load_settings
 from core.events import Origin
 from core.identity import ChatRef, Community, Platform, UserKey
-from core.settings import load_settings
 from tests.e2e.discord_harness import DiscordHarness
 from tests.e2e.telegram_harness import TelegramHarness
 from tests.fakes.discord_server import FakeDiscord
