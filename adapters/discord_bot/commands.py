@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice, locale_str
 
+from adapters.discord_bot import wording
 from adapters.discord_bot.handlers import DiscordHandlers, report_failure
 from adapters.discord_bot.settings import DiscordSettings
 from core import i18n
@@ -28,7 +29,7 @@ N_CHOICES = (1, 2, 3, 4)
 
 def text(key: str) -> locale_str:
     """A command string: English from the catalog, translated per locale by its ``key``."""
-    return locale_str(i18n.render(i18n.FALLBACK, key), key=key)
+    return locale_str(wording.render(i18n.FALLBACK, key), key=key)
 
 
 class CatalogTranslator(app_commands.Translator):
@@ -42,7 +43,7 @@ class CatalogTranslator(app_commands.Translator):
         target = i18n.pick_locale(locale.value)
         if key is None or target == i18n.FALLBACK:
             return None
-        return i18n.render(target, key)
+        return wording.render(target, key)
 
 
 class EditTree(app_commands.CommandTree[Any]):

@@ -12,6 +12,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.telegram_bot import wording
 from adapters.telegram_bot.albums import SharedAlbums
 from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
@@ -91,8 +92,8 @@ def build_application(
 async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """setMyCommands in every catalog language (Telegram picks by the user's language)."""
     for locale in i18n.available():
-        commands = [BotCommand(c, i18n.render(locale, f"command_{c}")) for c in COMMANDS]
-        admin = commands + [BotCommand(c, i18n.render(locale, f"command_{c}")) for c in ADMIN_MENU]
+        commands = [BotCommand(c, wording.render(locale, f"command_{c}")) for c in COMMANDS]
+        admin = commands + [BotCommand(c, wording.render(locale, f"command_{c}")) for c in ADMIN_MENU]
         language = None if locale == i18n.FALLBACK else locale.split("-")[0]
         await app.bot.set_my_commands(commands, language_code=language)
         # Group admins see the admin commands in their menu too; everyone else is spared them.

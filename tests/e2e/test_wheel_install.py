@@ -182,6 +182,8 @@ def test_wheel_carries_every_data_file(installed: Installed) -> None:
     missing = _data_files() - names
     assert not missing, f"not in the wheel: {sorted(missing)}"
     assert {"core/locales/en/errors.json", "core/locales/zh-CN/errors.json"} <= names
+    for adapter, area in [("telegram_bot", "telegram"), ("discord_bot", "discord")]:
+        assert {f"adapters/{adapter}/locales/{loc}/{area}.json" for loc in ("en", "zh-CN")} <= names
     assert any(n.startswith("migrations/versions/0001") for n in names)
 
 
