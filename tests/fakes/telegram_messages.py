@@ -266,27 +266,13 @@ async def send_document(tg: FakeTelegram, bot: BotAccount, p: Params) -> JSON:
 
 
 def _sticker(tg: FakeTelegram, source: UploadedFile | str) -> JSON:
-    """A static sticker: a WebP (or PNG) whose longer side is exactly 512 pixels, as Telegram asks."""
+    """A static sticker from an upload (see ``FileStore.sticker``)."""
     if isinstance(source, str):
         raise ApiError(400, "Bad Request: the fake only emulates uploaded stickers")
     try:
-        with Image.open(io.BytesIO(source.data)) as image:
-            fmt, (width, height) = image.format, image.size
-    except (OSError, ValueError):
-        raise ApiError(400, "Bad Request: STICKER_PNG_NOPNG") from None
-    if fmt not in ("WEBP", "PNG") or max(width, height) != 512:
-        raise ApiError(400, "Bad Request: STICKER_PNG_DIMENSIONS")
-    stored = tg.files.add(source.data, "sticker", "webp")
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "type": "regular",
-        "width": width,
-        "height": height,
-        "is_animated": False,
-        "is_video": False,
-        "file_size": stored.size,
-    }
+        return tg.files.sticker(source.data)
+    except ValueError as exc:
+        raise ApiError(400, f"Bad Request: {exc}") from None
 
 
 @method("sendSticker")
