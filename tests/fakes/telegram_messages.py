@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .telegram_entities import EntityParseError, parse_text, strip_text, utf16_len
+from .telegram_entities import strip_text, utf16_len
 from .telegram_model import JSON, BotAccount, FakeChat, StoredFile, StoredMessage, UploadedFile, canonical
 from .telegram_wire import (
     BUTTON_ACTIONS,
@@ -94,13 +94,9 @@ def _inline_markup(p: Params) -> JSON | None:
 def _formatted(
     p: Params, key: str, entities_key: str, parse_key: str = "parse_mode"
 ) -> tuple[str, list[JSON]]:
-    text = p.text(key) or ""
-    explicit = p.obj(entities_key)
-    try:
-        plain, entities = (text, list(explicit)) if explicit else parse_text(text, p.text(parse_key))
-    except EntityParseError as exc:
-        raise ApiError(400, str(exc)) from None
-    return strip_text(plain, entities)
+    if p.text(parse_key):
+        raise ApiError(400, "Bad Request: the fake only emulates plain text (no parse_mode)")
+    return strip_text(p.text(key) or "", list(p.obj(entities_key) or ()))
 
 
 def _caption(p: Params) -> JSON:
