@@ -18,6 +18,15 @@ from core.settings import load
 class Settings(TelegramSettings, DiscordSettings):
     """Every EDITBOT_* setting."""
 
+    def webhook_holds(self, port: int | None) -> bool:
+        """Whether ``port`` is the Telegram webhook's, which PTB's own server holds when it runs."""
+        return (
+            port is not None
+            and self.telegram_token is not None
+            and bool(self.telegram_webhook_url)
+            and port == self.telegram_webhook_port
+        )
+
     def painter_secret(self) -> bytes:
         """Key for painter links: from the bot tokens, so every process of one bot shares it."""
         parts = [s.get_secret_value() for s in (self.telegram_token, self.discord_token, self.api_key) if s]
