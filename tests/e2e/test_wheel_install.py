@@ -219,9 +219,12 @@ async def test_installed_wheel_edits_from_outside_the_checkout(
     assert len(edit_api.requests) == 1 and edit_api.requests[0].value("prompt") == "make it blue"
 
 
-async def test_missing_catalogs_stop_the_start(installed: Installed, edit_api: FakeEditAPI) -> None:
-    data = installed.data_dir("broken")
-    locales = installed.site / "core" / "locales"
+@pytest.mark.parametrize("folder", ["core/locales", "adapters/discord_bot/locales"])
+async def test_missing_catalogs_stop_the_start(
+    installed: Installed, edit_api: FakeEditAPI, folder: str
+) -> None:
+    data = installed.data_dir("broken-" + folder.replace("/", "-"))
+    locales = installed.site / folder
     aside = installed.work / "locales-aside"
     env = _env(
         data,
