@@ -55,8 +55,10 @@ def check_catalogs(*adapters: Path) -> int:
     :class:`core.errors.ConfigError` naming what is missing: no locales folder, no English
     catalog, a locale without files, a file that is empty or not a JSON object of strings.
     """
-    counts = [_check_folder(folder) for folder in (_ROOT, *adapters)]
-    return counts[0]
+    count = _check_folder(_ROOT)
+    for folder in adapters:
+        _check_folder(folder)
+    return count
 
 
 def _check_folder(folder: Path) -> int:
