@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
@@ -107,6 +107,9 @@ class WithPainter(BotHarness):
         return f"http://127.0.0.1:{self.web_port}"
 
 
+Painting = TypeVar("Painting", bound=WithPainter)
+
+
 @dataclass
 class PainterHarness(WithPainter, TelegramHarness):
     """The Telegram harness with the painter on."""
@@ -141,17 +144,23 @@ class PainterHarness(WithPainter, TelegramHarness):
         return reply, str(button["web_app"]["url"] if "web_app" in button else button["url"])
 
 
+@asynccontextmanager
+async def _running(harness: Painting) -> AsyncIterator[Painting]:
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
 @pytest.fixture
 async def painter(
     fake_telegram: FakeTelegram, edit_api: FakeEditAPI, tmp_path: Path
 ) -> AsyncIterator[PainterHarness]:
     """A running Telegram bot with the painter on; stopped after the test."""
     harness = PainterHarness(fake_telegram, edit_api, tmp_path, web_port=free_port())
-    await harness.start()
-    try:
+    async with _running(harness):
         yield harness
-    finally:
-        await harness.stop()
 
 
 @dataclass
@@ -165,8 +174,5 @@ async def dc_painter(
 ) -> AsyncIterator[DiscordPainterHarness]:
     """A running Discord bot with the painter on; stopped after the test."""
     harness = DiscordPainterHarness(fake_discord, edit_api, tmp_path, web_port=free_port())
-    await harness.start()
-    try:
+    async with _running(harness):
         yield harness
-    finally:
-        await harness.stop()

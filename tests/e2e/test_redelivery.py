@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from telegram import Update
@@ -29,7 +29,6 @@ from tests.fakes.telegram_server import FakeTelegram
 from tests.integration.db_fixtures import postgres_schema
 
 BUSY = "already have an edit"
-H = TypeVar("H", bound=BotHarness)
 
 
 async def test_telegram_update_delivered_twice_at_once(tg: TelegramHarness) -> None:
@@ -61,13 +60,16 @@ async def test_discord_interaction_delivered_twice_at_once(dc: DiscordHarness) -
 
 
 @asynccontextmanager
-async def _process(harness: H, url: str, schema: str) -> AsyncIterator[H]:
-    """One more bot process on the shared PostgreSQL database (in ``schema``)."""
-    await harness.start(database_url=url, database_schema=schema)
-    try:
-        yield harness
-    finally:
-        await harness.stop()
+async def _processes(url: str, *harnesses: BotHarness) -> AsyncIterator[list[Core]]:
+    """The harnesses' bots as processes sharing one fresh PostgreSQL schema; their cores."""
+    async with postgres_schema(url) as schema, AsyncExitStack() as stack:
+        cores = []
+        for harness in harnesses:
+            await harness.start(database_url=url, database_schema=schema)
+            stack.push_async_callback(harness.stop)
+            assert harness.core is not None
+            cores.append(harness.core)
+        yield cores
 
 
 @dataclass
@@ -96,13 +98,10 @@ class _WebhookFed(TelegramHarness):
 async def test_telegram_update_at_two_processes_on_postgres(
     fake_telegram: FakeTelegram, edit_api: FakeEditAPI, postgres_url: str, tmp_path: Path
 ) -> None:
-    async with (
-        postgres_schema(postgres_url) as schema,
-        _process(TelegramHarness(fake_telegram, edit_api, tmp_path), postgres_url, schema) as polling,
-        _process(_WebhookFed(fake_telegram, edit_api, tmp_path), postgres_url, schema) as fed,
-    ):
-        one, two, app2 = polling.core, fed.core, fed.app
-        assert one is not None and two is not None
+    polling = TelegramHarness(fake_telegram, edit_api, tmp_path)
+    fed = _WebhookFed(fake_telegram, edit_api, tmp_path)
+    async with _processes(postgres_url, polling, fed) as (one, two):
+        app2 = fed.app
         user = fake_telegram.user()
         chat = fake_telegram.private_chat(user)
         m = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="one of two")
@@ -133,13 +132,8 @@ def _origin(user_id: int, chat_id: int) -> Origin:
 async def test_discord_interaction_at_two_processes_on_postgres(
     fake_discord: FakeDiscord, edit_api: FakeEditAPI, postgres_url: str, tmp_path: Path
 ) -> None:
-    async with (
-        postgres_schema(postgres_url) as schema,
-        _process(DiscordHarness(fake_discord, edit_api, tmp_path), postgres_url, schema) as first,
-        _process(DiscordHarness(fake_discord, edit_api, tmp_path), postgres_url, schema) as second,
-    ):
-        one, two = first.core, second.core
-        assert one is not None and two is not None
+    processes = [DiscordHarness(fake_discord, edit_api, tmp_path) for _ in range(2)]
+    async with _processes(postgres_url, *processes) as (one, two):
         photo = fake_discord.add_attachment(sample_png(48, 48), "p.png")
         hit = await fake_discord.slash_command("edit", {"image": photo, "prompt": "one of two"})
         await fake_discord.deliver_again(hit, everywhere=True)  # both processes get it, one of them twice
