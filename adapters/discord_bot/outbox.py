@@ -20,11 +20,11 @@ from enum import Enum
 
 import discord
 
+from adapters.discord_bot import wording
 from adapters.discord_bot.translate import FOLLOWUP, refs_of
 from adapters.discord_bot.views import buttons_view
 from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, cut, split
-from adapters.discord_bot.wording import render
-from core import errors, i18n
+from core import errors
 from core.actions import (
     Action,
     Button,
@@ -93,13 +93,13 @@ class DiscordOutbox:
                 case SendImage():
                     return await self._result(reply, action)
                 case SendError(kind=kind, details=details):
-                    await self._replace(reply, locale, render(locale, kind, **details))
+                    await self._replace(reply, locale, wording.render(locale, kind, **details))
                 case SendText(text=text, buttons=buttons, private=private):
                     await self._notice(
-                        reply, locale, render(locale, text), self._view(buttons, locale), private
+                        reply, locale, wording.render(locale, text), self._view(buttons, locale), private
                     )
                 case SendChart(image=image, caption=caption):
-                    await self._notice(reply, locale, render(locale, caption), None, True, (image,))
+                    await self._notice(reply, locale, wording.render(locale, caption), None, True, (image,))
         return None
 
     def _view(self, buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:
@@ -114,7 +114,7 @@ class DiscordOutbox:
         images = [image] if image is not None else None
         # Progress is best effort: once the token is gone only the outcome is worth a channel post.
         with contextlib.suppress(TokenExpired):
-            await self._responder.edit_original(reply, render(locale, text), images=images)
+            await self._responder.edit_original(reply, wording.render(locale, text), images=images)
             self._mark_filled(reply)
 
     async def _replace(self, reply: Reply, locale: str, text: str) -> None:
@@ -149,7 +149,7 @@ class DiscordOutbox:
         images: tuple[OutputImage, ...] = (),
         view: discord.ui.View | None = None,
     ) -> discord.Message:
-        body = i18n.render(locale, "discord_for_user", mention=f"<@{reply.user_id}>", message=text)
+        body = wording.render(locale, "discord_for_user", mention=f"<@{reply.user_id}>", message=text)
         try:
             return await self._responder.to_channel(reply, body, images=images, view=view)
         except discord.HTTPException as exc:  # no access to the channel, DMs closed, too large
@@ -217,7 +217,7 @@ class DiscordOutbox:
                 else:
                     if acked is Acked.JOB and reply.token not in self._filled:
                         # The first followup after a defer would fill (and publish) the placeholder.
-                        await self._responder.edit_original(reply, i18n.render(locale, "discord_starting"))
+                        await self._responder.edit_original(reply, wording.render(locale, "discord_starting"))
                         self._mark_filled(reply)
                     await self._responder.followup(reply, first, images=images, view=view, ephemeral=True)
                 for more in rest:
@@ -229,15 +229,15 @@ class DiscordOutbox:
 def _render(locale: str, action: Action) -> str:
     match action:
         case SendText(text=text):
-            return render(locale, text)
+            return wording.render(locale, text)
         case SendError(kind=kind, details=details):
-            return render(locale, kind, **details)
+            return wording.render(locale, kind, **details)
         case SendProgress(text=text):
-            return render(locale, text)
+            return wording.render(locale, text)
         case SendImage(caption=caption):
             return caption
         case SendChart(caption=caption):
-            return render(locale, caption)
+            return wording.render(locale, caption)
     return ""
 
 

@@ -28,10 +28,11 @@ from telegram.constants import FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
 
+from adapters.telegram_bot import wording
 from adapters.telegram_bot.lanes import PROGRESS, RESULT
 from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
-from core import errors, i18n
+from core import errors
 from core.actions import (
     Action,
     Button,
@@ -78,7 +79,7 @@ def keyboard(
     """
     row = []
     for b in buttons:
-        label = i18n.render(locale, b.label)
+        label = wording.render(locale, b.label)
         if b.painter is not None:
             if painter is not None:
                 row.append(painter.button(label, b.painter))
@@ -144,9 +145,9 @@ class TelegramOutbox:
         match action:
             case SendText(origin=origin, text=text, buttons=buttons):
                 markup = keyboard(buttons, loc, self._painter(origin))
-                await self.text(origin, i18n.render(loc, text), markup)
+                await self.text(origin, wording.render(loc, text), markup)
             case SendError(origin=origin, kind=kind, details=details):
-                await self.text(origin, i18n.render(loc, kind, **details))
+                await self.text(origin, wording.render(loc, kind, **details))
             case SendProgress():
                 return await self._progress(action)
             case SendImage():
@@ -155,7 +156,7 @@ class TelegramOutbox:
                 photo = await asyncio.to_thread(_as_photo, image)
                 await self._bot.send_photo(
                     photo=photo.data,
-                    caption=cut(i18n.render(loc, caption), CAPTION_MAX),
+                    caption=cut(wording.render(loc, caption), CAPTION_MAX),
                     reply_parameters=_reply(origin),
                     **_where(origin),
                 )
@@ -185,7 +186,7 @@ class TelegramOutbox:
                         chat_id=int(origin.chat.chat_id), message_id=known, rate_limit_args=PROGRESS
                     )
             return None
-        text = i18n.render(origin.locale, action.text)
+        text = wording.render(origin.locale, action.text)
         if action.image is not None:
             return await self._preview(action, known, text)
         if known is None:
@@ -275,7 +276,7 @@ class TelegramOutbox:
                     await sent(DeliveredPart("sticker", i, str(message.message_id)))
             if len(photos) > 1 and markup is not None and action.part("buttons") is None:
                 # Last, so "the results above" holds whether they came as an album, files or both.
-                text = i18n.render(loc, Text("results_above", {"count": len(photos)}))
+                text = wording.render(loc, Text("results_above", {"count": len(photos)}))
                 await sent(
                     DeliveredPart("buttons", 0, str((await self.text(origin, text, markup)).message_id))
                 )

@@ -23,12 +23,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
+from bots.settings import Settings, load_settings
 from core.editapi import EditClient, EditRequest, EditResult, image_format, make_http_client
 from core.editapi.stream import PartialImage, PartialSink
 from core.errors import ConfigError, EditAPIError, EditbotError, RelayError
 from core.i18n import render
 from core.identity import Platform, UserKey
-from core.settings import Settings, load_settings
 
 NAME = "edit"
 HELP = "edit one photo with the edit API and save the result (checks the API setup)"

@@ -33,6 +33,7 @@ from typing import TextIO
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from bots.settings import load_settings
 from core import errors
 from core.admin import AdminService, Caller
 from core.admin_commands import (
@@ -67,7 +68,6 @@ from core.identity import Community, UserKey
 from core.quotas.limits import COMMUNITY_KINDS, BlockScope, LimitKind, LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
 from core.reports import CSV_FIELDS, RowsBy, daily_rows
-from core.settings import load_settings
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
 from core.storage.sql_store import SqlStore
