@@ -130,7 +130,9 @@ async def test_metrics_health_and_readiness_of_a_running_bot(
             assert _value(s, "editbot_credits_used_total", platform="telegram") == 3
             assert _value(s, "editbot_edit_api_seconds_count", model=MODEL) == 4
             assert _value(s, "editbot_edit_api_seconds_sum", model=MODEL) >= 2.0
-            assert _value(s, "editbot_edit_api_seconds_bucket", model=MODEL, le="0.5") == 2
+            assert (
+                _value(s, "editbot_edit_api_seconds_bucket", model=MODEL, le="1.0") == 2
+            )  # the two fast calls; the 1 s ones land above
             assert _value(s, "editbot_edit_api_calls_total", model=MODEL, outcome="ok") == 3
             assert _value(s, "editbot_edit_api_calls_total", model=MODEL, outcome="api_auth") == 1
             assert _value(s, "editbot_first_feedback_seconds_count", platform="telegram") == 4
