@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core import admin_args, errors
 from core.actions import Action, OutputImage, SendError, SendImage, SendText, Text
 from core.charts import HEIGHT, WIDTH, render_daily_chart
+from core.clock import utcnow
 from core.events import AdminCommand, Origin, Role
 from core.i18n import render
 from core.identity import Community, UserKey
@@ -63,11 +64,6 @@ def lines(texts: Sequence[Text]) -> Text:
     for text in reversed(texts[:-1]):
         joined = Text("admin_lines", {"first": text, "rest": joined})
     return joined
-
-
-def utcnow() -> datetime:
-    """The current UTC time."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ EditbotError
 │   ├── BadCommand                   an admin command's arguments do not parse
 │   │   └── TargetMissing            the admin command needs a member to act on
 │   └── DrawingRejected              a painter drawing is empty, mis-sized or not a PNG (issue 15)
-├── QuotaExceeded                    no edits left this period (user or community)
+├── QuotaExceeded                    no edits left this period for the user (or the member)
+│   ├── QuotaInsufficient            some credits left, but fewer than this (pricier) edit needs
+│   ├── CommunityQuotaExceeded       the community's (group's, server's) edits are used up
 │   └── GlobalQuotaExceeded          the owners' cap across the whole bot is used up
 ├── Blocked                          an admin blocked the user in this community
 │   └── BlockedEverywhere            a bot owner blocked the user in every chat
@@ -52,6 +54,8 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+MIB = 1024 * 1024
+
 
 class EditbotError(Exception):
     """Base of every editbot exception; ``kind`` names its catalog message."""
@@ -75,10 +79,37 @@ class InputError(EditbotError):
     kind = "bad_input"
 
 
+def _mb(n: int) -> float | int:
+    """Bytes as users read them: MiB with at most one decimal, none when whole (``30``, ``2.5``)."""
+    mb = round(n / MIB, 1)
+    return int(mb) if mb.is_integer() else mb
+
+
 class ImageTooLarge(InputError):
-    """An image exceeds the byte or pixel limit."""
+    """An image exceeds the byte or pixel limit.
+
+    Built from byte counts (``size``, ``limit``) and, for a picture with too many pixels, pixel
+    counts; the details users read (``size_mb``, ``limit_mb``, ``megapixels``) are formatted here.
+    """
 
     kind = "image_too_large"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        size: int,
+        limit: int,
+        pixels: int | None = None,
+        pixel_limit: int | None = None,
+    ) -> None:
+        details: dict[str, Any] = {"size_mb": _mb(size), "limit_mb": _mb(limit)}
+        if pixels is not None and pixel_limit is not None:
+            details["megapixels"] = round(pixels / 1e6, 1)
+            details["limit_megapixels"] = round(pixel_limit / 1e6, 1)
+        super().__init__(message or f"image is {size} bytes, limit {limit}", **details)
+        self.size = size
+        self.limit = limit
 
 
 class UnsupportedImage(InputError):
@@ -142,9 +173,26 @@ class TargetMissing(BadCommand):
 
 
 class QuotaExceeded(EditbotError):
-    """No edits left in the current period."""
+    """No edits left in the current period.
+
+    ``details``: ``scope`` (the store's scope kind), ``used`` and ``limit``; the job runner adds
+    ``reset``, ``needed`` and ``left`` and raises the subclass that says which (see
+    :meth:`core.jobs.JobRunner.submit`).
+    """
 
     kind = "quota_exceeded"
+
+
+class QuotaInsufficient(QuotaExceeded):
+    """Some of the user's credits are left, just not enough for this (pricier) edit."""
+
+    kind = "quota_insufficient"
+
+
+class CommunityQuotaExceeded(QuotaExceeded):
+    """The community's edits for this period are used up."""
+
+    kind = "community_quota_exceeded"
 
 
 class GlobalQuotaExceeded(QuotaExceeded):

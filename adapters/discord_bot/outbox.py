@@ -22,7 +22,7 @@ import discord
 
 from adapters.discord_bot.translate import FOLLOWUP, refs_of
 from adapters.discord_bot.views import buttons_view
-from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, cut, split
+from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, split
 from adapters.discord_bot.wording import render
 from core import errors, i18n
 from core.actions import (
@@ -38,7 +38,9 @@ from core.actions import (
     SendText,
     Text,
 )
+from core.engine import Reply as Handled
 from core.events import Origin
+from core.i18n import cut
 from core.imaging import fit_for_upload
 
 log = logging.getLogger(__name__)
@@ -177,14 +179,15 @@ class DiscordOutbox:
         await action.sent(DeliveredPart("message", 0, str(message.id), refs))
         return Delivered(message_id=str(message.id), images=refs, status_replaced=replaced)
 
-    async def answer(self, origin: Origin, actions: list[Action], acked: Acked) -> None:
-        """Show the immediate replies of ``engine.handle`` for an interaction acknowledged as ``acked``.
+    async def answer(self, origin: Origin, handled: Handled, acked: Acked) -> None:
+        """Show what ``engine.handle`` answered for an interaction acknowledged as ``acked``.
 
-        The engine answers a job-starting event with an error or a private text only when it
-        started nothing; notices that come with a started job go privately to the user. Images
-        among the replies (the /stats chart) are attached to the first message; text longer than
-        one message continues in private followups.
+        When it started no job, its replies take the acknowledgement's place (privately); notices
+        that come with a started job go privately to the user. Images among the replies (the
+        /stats chart) are attached to the first message; text longer than one message continues
+        in private followups.
         """
+        actions = handled.actions
         if not actions:
             return
         reply = Reply.of(origin)
@@ -195,9 +198,7 @@ class DiscordOutbox:
         images = await _fit(
             tuple(i for a in actions if isinstance(a, SendImage) for i in a.images), reply.upload_limit
         )
-        started = not any(
-            isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions
-        )
+        started = handled.started
         async with self._lock(reply):
             try:
                 if acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):
