@@ -46,7 +46,7 @@ from core.catalogue import ModelCatalogue, ModelSpec
 from core.clock import utcnow
 from core.editapi import EditRequest, EditResult
 from core.editapi.stream import PartialSink
-from core.events import EditOptions, Origin, origin_from_json, origin_to_json
+from core.events import Origin, origin_from_json, origin_to_json
 from core.i18n import explain
 from core.identity import Platform, UserKey
 from core.imaging import describe, prepare_inputs_async
@@ -61,6 +61,7 @@ from core.refs import FileFetcher, ImageRef
 from core.resume import ResumeMode, Resumption, plan
 from core.storage.protocol import Job, JobStatus, Store
 from core.telemetry import Telemetry
+from core.validation import EditSpec
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +89,6 @@ class JobConfig:
     resume: ResumeMode = ResumeMode.RETRY
     shutdown_grace: float = 25.0
     preview_images: int = 2  # partial images a streamed edit asks for (the client's partial_images)
-
-
-@dataclass(frozen=True, slots=True)
-class EditSpec:
-    """A validated edit ready to reserve: inputs, prompt and resolved options."""
-
-    images: tuple[ImageRef, ...]
-    mask: ImageRef | None
-    prompt: str
-    model: str
-    options: EditOptions
 
 
 def result_buttons(job_id: str) -> tuple[Button, ...]:

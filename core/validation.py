@@ -7,13 +7,24 @@ do not fit the chosen model are dropped silently, since the user did not ask for
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core import errors
 from core.actions import Text
 from core.catalogue import Family, ModelCatalogue, ModelSpec
 from core.events import EditOptions
-from core.jobs import EditSpec
 from core.refs import ImageRef
+
+
+@dataclass(frozen=True, slots=True)
+class EditSpec:
+    """A validated edit ready to reserve: inputs, prompt and resolved options."""
+
+    images: tuple[ImageRef, ...]
+    mask: ImageRef | None
+    prompt: str
+    model: str
+    options: EditOptions
 
 
 def check_image_meta(ref: ImageRef, max_bytes: int) -> None:

@@ -21,9 +21,9 @@ from core.events import (
     TextReceived,
     origin_to_json,
 )
-from core.jobs import EditSpec
 from core.resume import ResumeMode
 from core.storage.protocol import Job, JobStatus
+from core.validation import EditSpec
 from tests.polling import eventually
 from tests.unit.engine_world import World
 
