@@ -40,6 +40,7 @@ from core.events import (
     Event,
     ImageReceived,
     Origin,
+    ReplyHandle,
     TextReceived,
 )
 from core.i18n import explain, render
@@ -258,7 +259,7 @@ class ConversationEngine:
                 ConvState.AWAITING_MASK_OR_PROMPT,
                 images=(image,),
                 options=conv.options,
-                data={"handle": dict(origin.handle)},
+                data={"handle": origin.handle.to_json()},
             )
         )
         buttons = self._draw_buttons(origin, image, single_use=True)
@@ -269,7 +270,7 @@ class ConversationEngine:
         if conv.state not in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT):
             return [SendText(origin, Text("drawing_too_late"), private=True)]
         await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=event.drawing))
-        origin = replace(origin, handle=conv.data.get("handle") or origin.handle)
+        origin = replace(origin, handle=ReplyHandle.from_json(conv.data.get("handle")) or origin.handle)
         kind = "sketch" if event.sketch else "area"
         # Discord has no "next message": the drawing waits for the next edit form instead.
         where = "discord" if origin.user.platform is Platform.DISCORD else "telegram"

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import discord
 
-from core.events import Origin, Role
+from core.events import Origin, ReplyHandle, Role
 from core.i18n import pick_locale
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.refs import ImageRef
@@ -39,13 +39,13 @@ def origin_of(interaction: discord.Interaction[Any], *, mode: str = ORIGINAL) ->
         community=Community(Platform.DISCORD, str(guild_id)) if guild_id else None,
         locale=pick_locale(str(interaction.locale)),
         user_name=user.name,
-        handle={
-            "application_id": str(interaction.application_id),
-            "token": interaction.token,
-            "created": interaction.created_at.timestamp(),
-            "upload_limit": interaction.filesize_limit,
-            "mode": mode,
-        },
+        handle=ReplyHandle(
+            application_id=str(interaction.application_id),
+            token=interaction.token,
+            created=interaction.created_at.timestamp(),
+            upload_limit=interaction.filesize_limit,
+            mode=mode,
+        ),
         role=role_of(interaction),
     )
 

@@ -73,13 +73,13 @@ class Reply:
         """The reply target of an origin made by :func:`adapters.discord_bot.translate.origin_of`."""
         handle = origin.handle
         return cls(
-            application_id=int(handle.get("application_id") or 0),
-            token=str(handle.get("token") or ""),
-            created=float(handle.get("created") or 0.0),
+            application_id=int(handle.application_id or 0),
+            token=handle.token or "",
+            created=handle.created or 0.0,
             channel_id=int(origin.chat.chat_id),
             user_id=int(origin.user.user_id),
-            upload_limit=int(handle.get("upload_limit") or DEFAULT_UPLOAD_LIMIT),
-            mode=str(handle.get("mode") or ORIGINAL),
+            upload_limit=handle.upload_limit or DEFAULT_UPLOAD_LIMIT,
+            mode=handle.mode or ORIGINAL,
         )
 
     def stale(self, now: float | None = None) -> bool:
