@@ -101,7 +101,7 @@ def _say(*actions: Action) -> Reply:
     return Reply(actions)
 
 
-def error_reply(origin: Origin, exc: errors.EditbotError) -> SendError:
+def error_action(origin: Origin, exc: errors.EditbotError) -> SendError:
     """The one way the engine tells a user about an exception: :func:`core.i18n.explain`'s words."""
     kind, details = explain(exc)
     return SendError(origin, kind, details)
@@ -159,7 +159,7 @@ class ConversationEngine:
             try:
                 reply = await self._dispatch(origin, conv, event, acknowledge)
             except errors.EditbotError as exc:
-                reply = _say(error_reply(origin, exc))
+                reply = _say(error_action(origin, exc))
             expired = tuple(SendText(origin, text) for text in notices)
             return replace(reply, actions=expired + reply.actions)
 
@@ -405,7 +405,7 @@ class ConversationEngine:
             )
         except errors.QuotaExceeded as exc:
             # The notices about the inputs still hold: the user may retry within their quota.
-            return _say(*shown, error_reply(origin, exc))
+            return _say(*shown, error_action(origin, exc))
         await self._save(replace(conv, state=ConvState.IDLE))
         return Reply(shown, job)
 

@@ -1,6 +1,6 @@
 """Core actions -> Discord: interaction responses, followups, and the channel after the token expired.
 
-A job started by an interaction owns that interaction's response (``handle["mode"]`` decides how):
+A job started by an interaction owns that interaction's response (``Origin.handle.mode`` decides how):
 progress edits it in place, then the result replaces it as files with buttons (or, in FOLLOWUP mode,
 arrives as a new public message), or an error does. The immediate replies of ``engine.handle``
 are shown by :meth:`DiscordOutbox.answer`, which knows how the interaction was acknowledged.

@@ -19,7 +19,7 @@ from core.i18n import pick_locale
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.refs import ImageRef
 
-# Where a job started by an interaction shows its progress and result (``handle["mode"]``):
+# Where a job started by an interaction shows its progress and result (``Origin.handle.mode``):
 # ORIGINAL: the interaction's (public) response is the status message and becomes the result;
 # FOLLOWUP: the response is a private status message; the result is posted as a new public message.
 ORIGINAL = "original"
