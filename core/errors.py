@@ -8,6 +8,7 @@ EditbotError
 ├── ConfigError                      a setting is missing or invalid (operator's problem)
 ├── InputError                       the user sent something we cannot use (costs nothing)
 │   ├── ImageTooLarge                file over the byte or pixel limit (checked before decoding)
+│   │   └── ImageTooManyPixels       more pixels than the limit (a decompression bomb)
 │   ├── UnsupportedImage             not a JPEG/PNG/WEBP/GIF, or not an image at all
 │   ├── UnreadableImage              an image format we accept, but the data is broken
 │   ├── MaskMismatch                 the mask cannot be aligned to the photo
@@ -94,22 +95,26 @@ class ImageTooLarge(InputError):
 
     kind = "image_too_large"
 
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        size: int,
-        limit: int,
-        pixels: int | None = None,
-        pixel_limit: int | None = None,
-    ) -> None:
-        details: dict[str, Any] = {"size_mb": _mb(size), "limit_mb": _mb(limit)}
-        if pixels is not None and pixel_limit is not None:
-            details["megapixels"] = round(pixels / 1e6, 1)
-            details["limit_megapixels"] = round(pixel_limit / 1e6, 1)
-        super().__init__(message or f"image is {size} bytes, limit {limit}", **details)
+    def __init__(self, message: str = "", *, size: int, limit: int, **details: Any) -> None:
+        message = message or f"image is {size} bytes, limit {limit}"
+        super().__init__(message, size_mb=_mb(size), limit_mb=_mb(limit), **details)
         self.size = size
         self.limit = limit
+
+
+class ImageTooManyPixels(ImageTooLarge):
+    """An image has more pixels than the limit, whatever the file weighs (a decompression bomb)."""
+
+    kind = "image_too_many_pixels"
+
+    def __init__(self, message: str = "", *, size: int, limit: int, pixels: int, pixel_limit: int) -> None:
+        super().__init__(
+            message or f"image has {pixels} pixels, limit {pixel_limit}",
+            size=size,
+            limit=limit,
+            megapixels=round(pixels / 1e6, 1),
+            limit_megapixels=round(pixel_limit / 1e6, 1),
+        )
 
 
 class UnsupportedImage(InputError):

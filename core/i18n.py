@@ -138,8 +138,6 @@ def explain(exc: EditbotError) -> tuple[str, dict[str, Any]]:
     """
     details = {k: (format_time(v, "UTC") if isinstance(v, datetime) else v) for k, v in exc.details.items()}
     kind = exc.kind
-    if kind == "image_too_large" and "megapixels" in details:
-        kind = "image_too_many_pixels"
     code = details.get("reason_code")
     if kind == "mask_mismatch" and code:
         details["reason"] = Text(f"mask_reason_{code}")

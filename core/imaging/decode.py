@@ -32,7 +32,7 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from core.errors import ImageTooLarge, UnreadableImage, UnsupportedImage
+from core.errors import ImageTooLarge, ImageTooManyPixels, UnreadableImage, UnsupportedImage
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 50 * MIB
@@ -132,7 +132,7 @@ def check_pixels(size: Size, byte_size: int, limits: Limits) -> None:
     """Refuse a decompression bomb: more pixels than the limit, whatever the file weighs."""
     pixels = size[0] * size[1]
     if pixels > limits.max_pixels or min(size) < 1:
-        raise ImageTooLarge(
+        raise ImageTooManyPixels(
             f"image is {size[0]}x{size[1]} pixels, limit {limits.max_pixels}",
             size=byte_size,
             limit=limits.max_bytes,
