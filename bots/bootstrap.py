@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Core:
-    """The running core: what adapters need."""
+    """The running core: what adapters need (it is the :class:`adapters.host.Host` the runners take)."""
 
     settings: Settings
     store: SqlStore

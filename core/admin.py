@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from core import errors
@@ -65,6 +65,7 @@ from core.admin_results import (
     TargetLimits,
     UsageReset,
 )
+from core.clock import utcnow
 from core.events import AdminCommand, Origin, Role
 from core.i18n import explain
 from core.identity import Community, UserKey
@@ -83,11 +84,6 @@ from core.storage.protocol import (
 __all__ = ["ADMIN_COMMANDS", "AdminService", "Caller"]
 
 TOP_MEMBERS = 5
-
-
-def utcnow() -> datetime:
-    """The current UTC time."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ message id; that id is the idempotency key that keeps a redelivered update from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -32,13 +33,60 @@ class Role(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyHandle:
+    """What it takes to answer an event later beyond its chat: a Discord interaction's webhook.
+
+    ``application_id`` and ``token`` address the interaction's webhook; ``created`` (POSIX
+    seconds) says when its token (valid 15 minutes) was issued; ``upload_limit`` is the bytes
+    one file may have there; ``mode`` is the adapter's word for where a job's result goes.
+    Every field is optional: platforms that answer in the chat alone (Telegram) leave it empty.
+    Stored with jobs and conversations as a JSON object of the set fields, the same keys rows
+    stored before it existed carry (unknown keys in old rows are ignored).
+    """
+
+    application_id: str | None = None
+    token: str | None = None
+    created: float | None = None
+    upload_limit: int | None = None
+    mode: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The set fields, JSON-safe."""
+        return {name: getattr(self, name) for name in _HANDLE_FIELDS if getattr(self, name) is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ReplyHandle:
+        """Inverse of :meth:`to_json`; accepts rows stored as a free-form dict (ids as numbers too)."""
+        data = data or {}
+        application_id, created, limit = (
+            data.get("application_id"),
+            data.get("created"),
+            data.get("upload_limit"),
+        )
+        return cls(
+            application_id=str(application_id) if application_id is not None else None,
+            token=data.get("token"),
+            created=float(created) if created is not None else None,
+            upload_limit=int(limit) if limit is not None else None,
+            mode=data.get("mode"),
+        )
+
+    def __bool__(self) -> bool:
+        """False when no field is set (nothing beyond the chat to answer through)."""
+        return any(getattr(self, name) is not None for name in _HANDLE_FIELDS)
+
+
+_HANDLE_FIELDS = ("application_id", "token", "created", "upload_limit", "mode")
+
+
+@dataclass(frozen=True, slots=True)
 class Origin:
     """Who sent an event, where, and how to answer it.
 
     ``event_id`` is unique per platform message/interaction (the idempotency key).
-    ``reply_to`` is the platform message to answer. ``handle`` is opaque adapter data needed
-    to answer later (a Discord interaction token and application id), stored with jobs.
-    ``role`` is a :class:`Role` value; it is not stored with jobs (it may change any time).
+    ``reply_to`` is the platform message to answer. ``handle`` says how to answer later (a
+    Discord interaction's webhook), stored with jobs. ``role`` is not stored with jobs (it may
+    change any time).
     """
 
     user: UserKey
@@ -48,8 +96,8 @@ class Origin:
     locale: str = "en"
     reply_to: str | None = None
     user_name: str | None = None
-    handle: dict[str, Any] = field(default_factory=dict)
-    role: str = Role.MEMBER
+    handle: ReplyHandle = field(default_factory=ReplyHandle)
+    role: Role = Role.MEMBER
 
     @property
     def is_private(self) -> bool:
@@ -179,7 +227,7 @@ def origin_to_json(origin: Origin) -> dict[str, Any]:
         "locale": origin.locale,
         "reply_to": origin.reply_to,
         "user_name": origin.user_name,
-        "handle": dict(origin.handle),
+        "handle": origin.handle.to_json(),
     }
 
 
@@ -195,5 +243,5 @@ def origin_from_json(data: dict[str, Any]) -> Origin:
         locale=data.get("locale") or "en",
         reply_to=data.get("reply_to"),
         user_name=data.get("user_name"),
-        handle=dict(data.get("handle") or {}),
+        handle=ReplyHandle.from_json(data.get("handle")),
     )

@@ -19,12 +19,14 @@ import json
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from core.actions import Text
 from core.errors import BadCommand, ConfigError, EditbotError
+from core.quotas.rules import format_time
 
 _ROOT = Path(__file__).parent / "locales"
 FALLBACK = "en"
@@ -165,12 +167,19 @@ def render(locale: str, text: Text | str, **params: Any) -> str:
     return CORE.render(locale, text, **params)
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` shortened to ``limit`` characters with an ellipsis (platforms cap message lengths)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def explain(exc: EditbotError) -> tuple[str, dict[str, Any]]:
-    """The catalog key and parameters that tell a user about ``exc`` in their own language."""
-    details = dict(exc.details)
+    """The catalog key and parameters that tell a user about ``exc`` in their own language.
+
+    The one translator from exceptions to words: the engine's replies and the job runner's
+    notices both come from here. Times among the details read as UTC.
+    """
+    details = {k: (format_time(v, "UTC") if isinstance(v, datetime) else v) for k, v in exc.details.items()}
     kind = exc.kind
-    if kind == "image_too_large" and "megapixels" in details:
-        kind = "image_too_many_pixels"
     code = details.get("reason_code")
     if kind == "mask_mismatch" and code:
         details["reason"] = Text(f"mask_reason_{code}")

@@ -49,7 +49,7 @@ class FileFetcher:
 def _read_capped(path: Path, max_bytes: int) -> bytes:
     size = path.stat().st_size
     if size > max_bytes:
-        raise errors.ImageTooLarge(size_mb=f"{size / 2**20:.1f}", limit_mb=f"{max_bytes / 2**20:.1f}")
+        raise errors.ImageTooLarge(size=size, limit=max_bytes)
     return path.read_bytes()
 
 

@@ -64,8 +64,7 @@ class DiscordHandlers:
         self._outbox = outbox
 
     async def _run(self, origin: Origin, event: Event, acked: Acked) -> None:
-        actions = await self._engine.handle(origin, event)
-        await self._outbox.answer(origin, actions, acked)
+        await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
 
     async def _start(
         self,
@@ -82,19 +81,12 @@ class DiscordHandlers:
         started and nothing to say: this interaction's job already exists (delivered twice, or to
         two processes) and whoever created it answers.
         """
-        done = False
-
-        async def acknowledge() -> None:
-            nonlocal done
-            await ack()
-            done = True
-
-        actions = await self._engine.handle(origin, event, acknowledge=acknowledge)
-        if done:
-            await self._outbox.answer(origin, actions, acked)
-        elif actions:
+        handled = await self._engine.handle(origin, event, acknowledge=ack)
+        if interaction.response.is_done():  # acknowledged: a job was stored (it may have failed since)
+            await self._outbox.answer(origin, handled, acked)
+        elif handled.actions:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await self._outbox.answer(origin, actions, Acked.PRIVATE)
+            await self._outbox.answer(origin, handled, Acked.PRIVATE)
 
     @contextlib.asynccontextmanager
     async def _guard(self, interaction: discord.Interaction[Any]) -> AsyncIterator[None]:

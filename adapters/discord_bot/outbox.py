@@ -1,6 +1,6 @@
 """Core actions -> Discord: interaction responses, followups, and the channel after the token expired.
 
-A job started by an interaction owns that interaction's response (``handle["mode"]`` decides how):
+A job started by an interaction owns that interaction's response (``Origin.handle.mode`` decides how):
 progress edits it in place, then the result replaces it as files with buttons (or, in FOLLOWUP mode,
 arrives as a new public message), or an error does. The immediate replies of ``engine.handle``
 are shown by :meth:`DiscordOutbox.answer`, which knows how the interaction was acknowledged.
@@ -23,7 +23,7 @@ import discord
 from adapters.discord_bot import wording
 from adapters.discord_bot.translate import FOLLOWUP, refs_of
 from adapters.discord_bot.views import buttons_view
-from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, cut, split
+from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, split
 from core import errors
 from core.actions import (
     Action,
@@ -39,7 +39,9 @@ from core.actions import (
     SendText,
     Text,
 )
+from core.engine import Reply as Handled
 from core.events import Origin
+from core.i18n import cut
 from core.imaging import fit_for_upload
 
 log = logging.getLogger(__name__)
@@ -186,14 +188,15 @@ class DiscordOutbox:
         await action.sent(DeliveredPart("message", 0, str(message.id), refs))
         return Delivered(message_id=str(message.id), images=refs, status_replaced=replaced)
 
-    async def answer(self, origin: Origin, actions: list[Action], acked: Acked) -> None:
-        """Show the immediate replies of ``engine.handle`` for an interaction acknowledged as ``acked``.
+    async def answer(self, origin: Origin, handled: Handled, acked: Acked) -> None:
+        """Show what ``engine.handle`` answered for an interaction acknowledged as ``acked``.
 
-        The engine answers a job-starting event with an error or a private text only when it
-        started nothing; notices that come with a started job go privately to the user. Images
-        among the replies (the /stats chart, a painter preview) are attached to the first message;
-        text longer than one message continues in private followups.
+        When it started no job, its replies take the acknowledgement's place (privately); notices
+        that come with a started job go privately to the user. Images among the replies (the
+        /stats chart, a painter preview) are attached to the first message; text longer than one
+        message continues in private followups.
         """
+        actions = handled.actions
         if not actions:
             return
         reply = Reply.of(origin)
@@ -202,9 +205,7 @@ class DiscordOutbox:
         buttons = tuple(b for a in actions if isinstance(a, SendText) for b in a.buttons)
         view = self._view(buttons, locale)
         images = await _fit(tuple(i for a in actions for i in _images(a)), reply.upload_limit)
-        started = not any(
-            isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions
-        )
+        started = handled.started
         async with self._lock(reply):
             try:
                 if acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):

@@ -24,7 +24,7 @@ from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
 from adapters.discord_bot.metering import meter_http, metered_webhooks
 from adapters.discord_bot.settings import DiscordSettings
-from bots.bootstrap import Core
+from adapters.host import Host
 from core.errors import ConfigError
 from core.identity import Platform
 
@@ -46,7 +46,7 @@ def discord_endpoints(api_url: str, gateway_url: str) -> Iterator[None]:
 @asynccontextmanager
 async def run_discord(
     settings: DiscordSettings,
-    core: Core,
+    core: Host,
     *,
     guild_ready_timeout: float = 2.0,
     ready_timeout: float = 60.0,

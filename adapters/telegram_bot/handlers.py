@@ -25,7 +25,7 @@ from telegram.ext import (
 from adapters.telegram_bot import wording
 from adapters.telegram_bot.admin import admin_command
 from adapters.telegram_bot.albums import AlbumCollector, SharedAlbums
-from adapters.telegram_bot.outbox import TelegramOutbox, cut
+from adapters.telegram_bot.outbox import TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
 from adapters.telegram_bot.translate import (
     GROUP_TYPES,
@@ -40,6 +40,7 @@ from core.actions import SendText, Text
 from core.admin import ADMIN_COMMANDS
 from core.engine import ConversationEngine
 from core.events import ButtonPressed, Command, EditSubmitted, Event, ImageReceived, Origin, TextReceived
+from core.i18n import cut
 
 log = logging.getLogger(__name__)
 

@@ -49,6 +49,7 @@ from core.actions import (
     result_refs,
 )
 from core.events import Origin
+from core.i18n import cut
 from core.identity import Platform
 from core.imaging import fit_for_upload
 from core.refs import ImageRef
@@ -63,11 +64,6 @@ DOCUMENT_MAX_BYTES = int(FileSizeLimit.FILESIZE_UPLOAD)
 CAPTION_MAX = int(MessageLimit.CAPTION_LENGTH)
 TEXT_MAX = int(MessageLimit.MAX_TEXT_LENGTH)
 DOWNLOAD_MAX_BYTES = int(FileSizeLimit.FILESIZE_DOWNLOAD)
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def keyboard(
@@ -436,21 +432,16 @@ class TelegramFetcher:
         """The file's bytes; too-large files are refused from metadata before downloading."""
         limit = min(max_bytes, DOWNLOAD_MAX_BYTES)
         if ref.size is not None and ref.size > limit:
-            raise _too_large(ref.size, limit)
+            raise errors.ImageTooLarge(size=ref.size, limit=limit)
         try:
             file = await self._bot.get_file(ref.file_id)
         except BadRequest as exc:
             if "too big" in exc.message.lower():
-                raise _too_large(ref.size or limit + 1, limit) from exc
+                raise errors.ImageTooLarge(size=ref.size or limit + 1, limit=limit) from exc
             raise errors.UnreadableImage(exc.message) from exc
         if file.file_size is not None and file.file_size > limit:
-            raise _too_large(file.file_size, limit)
+            raise errors.ImageTooLarge(size=file.file_size, limit=limit)
         data = bytes(await file.download_as_bytearray())
         if len(data) > limit:
-            raise _too_large(len(data), limit)
+            raise errors.ImageTooLarge(size=len(data), limit=limit)
         return data
-
-
-def _too_large(size: int, limit: int) -> errors.ImageTooLarge:
-    mb = 1024 * 1024
-    return errors.ImageTooLarge(size_mb=f"{size / mb:.1f}", limit_mb=f"{limit / mb:.0f}")

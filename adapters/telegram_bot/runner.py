@@ -12,6 +12,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.host import Host
 from adapters.telegram_bot import wording
 from adapters.telegram_bot.albums import SharedAlbums
 from adapters.telegram_bot.direct import TelegramDirect
@@ -23,7 +24,6 @@ from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
 from adapters.telegram_bot.settings import TelegramSettings
 from adapters.telegram_bot.shared_limiter import SharedTelegramLimiter
-from bots.bootstrap import Core
 from core import i18n
 from core.identity import Platform
 
@@ -34,7 +34,7 @@ ADMIN_MENU = ("stats", "limits", "setlimit", "grant", "take", "resetusage", "blo
 
 
 def build_application(
-    settings: TelegramSettings, core: Core, *, album_delay: float = 1.0
+    settings: TelegramSettings, core: Host, *, album_delay: float = 1.0
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """A PTB Application wired to the core; its outbox and fetcher are attached to the job runner."""
     # Opt in to PTB 22's timedelta durations now, instead of a deprecation warning per 429.
@@ -114,7 +114,7 @@ def webhook_secret(settings: TelegramSettings) -> str:
 
 @asynccontextmanager
 async def run_telegram(
-    settings: TelegramSettings, core: Core, *, album_delay: float = 1.0
+    settings: TelegramSettings, core: Host, *, album_delay: float = 1.0
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     """Run the bot until the context exits: polling by default, a webhook when a URL is configured."""
     app = build_application(settings, core, album_delay=album_delay)
@@ -163,7 +163,7 @@ async def run_telegram(
 
 @asynccontextmanager
 async def send_telegram(
-    settings: TelegramSettings, core: Core
+    settings: TelegramSettings, core: Host
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     """The bot for a worker (``editbot run --role worker``): it delivers results, takes no updates.
 

@@ -273,10 +273,6 @@ class Store(Protocol):
         """Refund the reservation and finish the job as FAILED or CANCELLED; False if already finished."""
         ...
 
-    async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:
-        """Remember where the delivered result lives on the platform (for "edit again")."""
-        ...
-
     # -- crash safety (issue 10) ----------------------------------------------------------
 
     async def start_call(self, job_id: str, worker_id: str) -> int:

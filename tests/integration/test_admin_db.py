@@ -44,13 +44,17 @@ async def test_an_admin_session_end_to_end(sessionmaker: async_sessionmaker[Asyn
         def edit_by(user: str) -> EditSubmitted:
             return EditSubmitted((w.ref("p1"),), f"edit by {user}")
 
-        assert await w.engine.handle(w.origin("t1", community="g", user_name="Tina"), edit_by("t1")) == []
+        assert (
+            reply := await w.engine.handle(w.origin("t1", community="g", user_name="Tina"), edit_by("t1"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
         refused = await w.engine.handle(w.origin("t1", community="g"), edit_by("t1"))
         assert [a.kind for a in refused if isinstance(a, SendError)] == ["quota_exceeded"]
 
         await w.engine.handle(admin, AdminCommand("grant", "2", tina, "Tina"))
-        assert await w.engine.handle(w.origin("t1", community="g"), edit_by("t1")) == []
+        assert (
+            reply := await w.engine.handle(w.origin("t1", community="g"), edit_by("t1"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
         await w.engine.handle(admin, AdminCommand("block", "", tina, "Tina"))
         blocked = await w.engine.handle(w.origin("t1", community="g"), edit_by("t1"))

@@ -46,7 +46,7 @@ async def edit(w: World, origin: Origin, n: int = 1) -> list[Action]:
     w.fetcher.files.setdefault("p1", w.image)
     actions = await w.engine.handle(origin, EditSubmitted((w.ref("p1"),), "x", options=EditOptions(n=n)))
     await w.runner.wait_idle()
-    return actions
+    return list(actions)
 
 
 def errors_of(actions: list[Action]) -> list[str]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from core.actions import SendImage, SendText
 from core.engine import ConversationEngine, conversation_key
-from core.events import DrawingReceived, DrawRequested, EditSubmitted, ImageReceived, TextReceived
+from core.events import (
+    DrawingReceived,
+    DrawRequested,
+    EditSubmitted,
+    ImageReceived,
+    ReplyHandle,
+    TextReceived,
+)
 from core.identity import Platform
 from core.media import PreparedImage
 from core.painter import GrantKind, Signer, fingerprint
@@ -76,7 +83,7 @@ async def test_draw_command_keeps_the_drawing_for_the_next_edit_form() -> None:
         w.fetcher.add("p1", w.image)
         signer = Signer(b"k")
         engine = _painter_engine(w, signer)
-        handle = {"token": "interaction-token", "mode": "original"}
+        handle = ReplyHandle(token="interaction-token", mode="original")
         (reply,) = await engine.handle(w.origin(handle=handle), DrawRequested(w.ref("p1")))
         assert isinstance(reply, SendText) and reply.private and reply.text.key == "draw_open"
         (button,) = reply.buttons
