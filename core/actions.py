@@ -179,7 +179,17 @@ class SendChart:
     caption: Text
 
 
-Action = SendText | SendImage | SendProgress | SendError | SendChart
+@dataclass(frozen=True, slots=True)
+class ShowDrawing:
+    """The painter's drawing shown back to its user, where the platform allows in place of the
+    message that offered the painter (its link is spent by then)."""
+
+    origin: Origin
+    image: OutputImage
+    caption: Text
+
+
+Action = SendText | SendImage | SendProgress | SendError | SendChart | ShowDrawing
 
 
 @dataclass(frozen=True, slots=True)

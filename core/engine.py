@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import overload
 
 from core import errors
-from core.actions import Action, Button, SendError, SendImage, SendText, Text
+from core.actions import Action, Button, SendError, SendText, ShowDrawing, Text
 from core.admin import ADMIN_COMMANDS, AdminService
 from core.catalogue import BUILTIN_CATALOGUE, DEFAULT_MODEL, ModelCatalogue
 from core.events import (
@@ -43,8 +43,8 @@ from core.events import (
     ReplyHandle,
     TextReceived,
 )
-from core.i18n import explain, render
-from core.identity import Platform, UserKey
+from core.i18n import explain
+from core.identity import UserKey
 from core.jobs import JobRunner
 from core.painter import LINK_TTL, Signer, is_drawing
 from core.quotas.rules import format_time
@@ -272,10 +272,7 @@ class ConversationEngine:
         await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=event.drawing))
         origin = replace(origin, handle=ReplyHandle.from_json(conv.data.get("handle")) or origin.handle)
         kind = "sketch" if event.sketch else "area"
-        # Discord has no "next message": the drawing waits for the next edit form instead.
-        where = "discord" if origin.user.platform is Platform.DISCORD else "telegram"
-        caption = render(origin.locale, Text(f"drawing_received_{kind}_{where}"))
-        return [SendImage(origin, "", (event.preview,), caption)]
+        return [ShowDrawing(origin, event.preview, Text(f"drawing_received_{kind}"))]
 
     async def drawing_target(self, origin: Origin) -> ImageRef | None:
         """The photo the user's conversation in this chat waits on a mask for (what the painter shows)."""

@@ -30,6 +30,7 @@ from core.actions import (
     SendImage,
     SendProgress,
     SendText,
+    ShowDrawing,
     Text,
 )
 from core.engine import ConversationEngine
@@ -87,7 +88,7 @@ class ConsoleOutbox:
                 self._say("error: " + i18n.render(loc, kind, **details))
             case SendProgress(text=text):
                 self._say("… " + i18n.render(loc, text))
-            case SendChart(image=image, caption=caption):
+            case SendChart(image=image, caption=caption) | ShowDrawing(image=image, caption=caption):
                 path = await self._save(image)
                 self._say(f"{i18n.render(loc, caption)}: {path} ({image.width}x{image.height})")
             case SendImage(job_id=job_id, images=images):

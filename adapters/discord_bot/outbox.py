@@ -37,6 +37,7 @@ from core.actions import (
     SendImage,
     SendProgress,
     SendText,
+    ShowDrawing,
     Text,
 )
 from core.engine import Reply as Handled
@@ -102,6 +103,8 @@ class DiscordOutbox:
                     )
                 case SendChart(image=image, caption=caption):
                     await self._notice(reply, locale, wording.render(locale, caption), None, True, (image,))
+                case ShowDrawing(image=image, caption=caption):
+                    await self._replace(reply, locale, wording.render(locale, caption), (image,))
         return None
 
     def _view(self, buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:
@@ -119,13 +122,16 @@ class DiscordOutbox:
             await self._responder.edit_original(reply, wording.render(locale, text), images=images)
             self._mark_filled(reply)
 
-    async def _replace(self, reply: Reply, locale: str, text: str) -> None:
-        """Put ``text`` where the job's status is (an error ends the job there)."""
+    async def _replace(
+        self, reply: Reply, locale: str, text: str, images: tuple[OutputImage, ...] = ()
+    ) -> None:
+        """Put ``text`` (and ``images``) in place of the response and its buttons: where the job's
+        status is (an error ends the job there), or /draw's message (the drawing answers it)."""
         try:
-            await self._responder.edit_original(reply, text, images=[], clear_view=True)
+            await self._responder.edit_original(reply, text, images=list(images), clear_view=True)
             self._mark_filled(reply)
         except TokenExpired:
-            await self._to_channel(reply, locale, text)
+            await self._to_channel(reply, locale, text, images=images)
 
     async def _notice(
         self,
@@ -173,11 +179,7 @@ class DiscordOutbox:
                 message = await self._responder.followup(reply, caption, images=images, view=view)
             else:
                 # The status (the interaction's response) becomes the result: one edit, nothing removed.
-                # A painter preview (no job) replaces /draw's message: its spent link goes with it.
-                clear = not action.job_id
-                message = await self._responder.edit_original(
-                    reply, caption, images=images, view=view, clear_view=clear
-                )
+                message = await self._responder.edit_original(reply, caption, images=images, view=view)
                 replaced = True
             self._mark_filled(reply)
         except TokenExpired:
@@ -237,17 +239,15 @@ def _render(locale: str, action: Action) -> str:
             return wording.render(locale, text)
         case SendImage(caption=caption):
             return caption
-        case SendChart(caption=caption):
+        case SendChart(caption=caption) | ShowDrawing(caption=caption):
             return wording.render(locale, caption)
     return ""
 
 
 def _images(action: Action) -> tuple[OutputImage, ...]:
-    """The pictures an immediate reply attaches: a painter preview's, or the /stats chart."""
+    """The pictures an immediate reply attaches: the /stats chart, or a drawing shown back."""
     match action:
-        case SendImage(images=images):
-            return images
-        case SendChart(image=image):
+        case SendChart(image=image) | ShowDrawing(image=image):
             return (image,)
     return ()
 

@@ -45,6 +45,7 @@ from core.actions import (
     SendImage,
     SendProgress,
     SendText,
+    ShowDrawing,
     Text,
     result_refs,
 )
@@ -148,7 +149,10 @@ class TelegramOutbox:
                 return await self._progress(action)
             case SendImage():
                 return await self._result(action)
-            case SendChart(origin=origin, image=image, caption=caption):
+            case (
+                SendChart(origin=origin, image=image, caption=caption)
+                | ShowDrawing(origin=origin, image=image, caption=caption)
+            ):
                 photo = await asyncio.to_thread(_as_photo, image)
                 await self._bot.send_photo(
                     photo=photo.data,
@@ -258,9 +262,8 @@ class TelegramOutbox:
                         await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
             shown = len(photos) == 1 or any(p.kind == "album" for p in parts)
             for i, image in enumerate(action.images):
-                # Only edit results come with the full-resolution file; a painter preview (no job) is a photo.
                 wanted = action.as_document or not shown or _needs_document(image, photos[i])
-                if action.job_id and wanted and not any(p.kind == "document" and p.index == i for p in parts):
+                if wanted and not any(p.kind == "document" and p.index == i for p in parts):
                     first = len(photos) == 1 or (not shown and i == 0)
                     doc = await self._send_document(origin, image, caption if first else None)
                     if doc is not None:
