@@ -47,7 +47,7 @@ from core.i18n import explain
 from core.identity import UserKey
 from core.jobs import JobRunner
 from core.painter import LINK_TTL, Signer, is_drawing
-from core.quotas.rules import format_time
+from core.quotas.rules import LimitKind, format_time
 from core.refs import ImageRef
 from core.storage.protocol import Conversation, ConversationKey, ConvState, Job, Store
 from core.validation import build_edit, check_image_meta
@@ -114,6 +114,10 @@ Ack = Callable[[], Awaitable[None]] | None
 def conversation_key(origin: Origin) -> ConversationKey:
     """The stored conversation of this user in this chat."""
     return ConversationKey(str(origin.user.platform), origin.chat.chat_id, origin.user.user_id)
+
+
+_USAGE_TEXTS = {LimitKind.COMMUNITY: "usage_community", LimitKind.GLOBAL: "usage_global"}
+"""What /usage calls each counter (a member's or user's own: ``usage``)."""
 
 
 class ConversationEngine:
@@ -430,7 +434,7 @@ class ConversationEngine:
                 "period": Text(f"period_{policy.period}"),
                 "reset": reset,
             }
-            key = {"community": "usage_community", "global": "usage_global"}.get(scope.kind, "usage")
+            key = _USAGE_TEXTS.get(scope.kind, "usage")
             texts.append(Text(key, params))
         if resolved.blocked is not None:
             texts.append(Text(f"usage_blocked_{resolved.blocked}"))

@@ -19,12 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.actions import DeliveredPart
 from core.events import EditOptions
 from core.identity import Community, UserKey
 from core.refs import ImageRef
+
+if TYPE_CHECKING:  # the quota rules build on this protocol
+    from core.quotas.rules import LimitKind
 
 
 class ConvState(StrEnum):
@@ -101,7 +104,7 @@ class QuotaScope:
     (the community's pool) or ``global`` (everything, key ``all``).
     """
 
-    kind: str
+    kind: LimitKind
     key: str
     limit: int | None
 
