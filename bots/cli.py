@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from adapters.console import wording as console_wording
 from adapters.discord_bot import wording as discord_wording
 from adapters.telegram_bot import wording as telegram_wording
 from bots import commands
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         # Every command shows catalog texts; a broken installation says so before doing anything.
-        check_catalogs(telegram_wording.LOCALES, discord_wording.LOCALES)
+        check_catalogs(telegram_wording.LOCALES, discord_wording.LOCALES, console_wording.LOCALES)
         return int(args._run(args))
     except ConfigError as exc:
         print(f"editbot: {exc}", file=sys.stderr)

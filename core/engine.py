@@ -295,7 +295,7 @@ class ConversationEngine:
         match name:
             case "start" | "help":
                 drawing = await self._drawing_help(origin)
-                return _say(SendText(origin, Text(f"help_{origin.user.platform}", {"drawing": drawing})))
+                return _say(SendText(origin, Text("help", {"drawing": drawing})))
             case "cancel":
                 cancelled = self.runner.cancel_user(origin.user)
                 had_state = conv.state is not ConvState.IDLE

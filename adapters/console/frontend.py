@@ -20,7 +20,8 @@ import uuid
 from pathlib import Path
 from typing import TextIO
 
-from core import errors, i18n
+from adapters.console import wording
+from core import errors
 from core.actions import (
     Action,
     Delivered,
@@ -81,16 +82,16 @@ class ConsoleOutbox:
         loc = self._locale
         match action:
             case SendText(text=text, buttons=buttons):
-                self._say(i18n.render(loc, text))
+                self._say(wording.render(loc, text))
                 for button in buttons:
-                    self._say(f"  [{i18n.render(loc, button.label)}] (/confirm)")
+                    self._say(f"  [{wording.render(loc, button.label)}] (/confirm)")
             case SendError(kind=kind, details=details):
-                self._say("error: " + i18n.render(loc, kind, **details))
+                self._say("error: " + wording.render(loc, kind, **details))
             case SendProgress(text=text):
-                self._say("… " + i18n.render(loc, text))
+                self._say("… " + wording.render(loc, text))
             case SendChart(image=image, caption=caption) | ShowDrawing(image=image, caption=caption):
                 path = await self._save(image)
-                self._say(f"{i18n.render(loc, caption)}: {path} ({image.width}x{image.height})")
+                self._say(f"{wording.render(loc, caption)}: {path} ({image.width}x{image.height})")
             case SendImage(job_id=job_id, images=images):
                 refs = []
                 for image in images:
@@ -148,7 +149,7 @@ class ConsoleFrontend:
 
     async def run(self, lines: TextIO) -> None:
         """Process lines until /quit or end of input, then wait for edits still running."""
-        await self._outbox.send(SendText(self._origin(), Text("help_console")))
+        await self._outbox.send(SendText(self._origin(), Text("help")))
         while True:
             line = await asyncio.to_thread(lines.readline)
             if not line or line.strip().lower() in ("/quit", "/exit"):

@@ -38,7 +38,7 @@ EVENTS = {
 COMMON = {
     "photo_caption": (S.IDLE, JOB),
     "submitted": (S.IDLE, JOB),
-    "help": (None, ["help_console"]),
+    "help": (None, ["help"]),
     "usage": (None, ["usage"]),
     "unknown": (None, ["unknown_command"]),
     "edit_noargs": (None, ["edit_needs_photo"]),

@@ -6,12 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from adapters.console import wording as console_wording
 from adapters.discord_bot import wording as discord_wording
 from adapters.telegram_bot import wording as telegram_wording
 from core import i18n
 from core.actions import Text
 
-FOLDERS = {"core": None, "telegram": telegram_wording.LOCALES, "discord": discord_wording.LOCALES}
+FOLDERS = {
+    "core": None,
+    "telegram": telegram_wording.LOCALES,
+    "discord": discord_wording.LOCALES,
+    "console": console_wording.LOCALES,
+}
 
 
 def _fields(template: str) -> set[str]:
@@ -29,7 +35,7 @@ def test_catalog_complete(locale: str, folder: str) -> None:
         assert _fields(template) == _fields(other[key]), key
 
 
-@pytest.mark.parametrize("root", [telegram_wording.LOCALES, discord_wording.LOCALES])
+@pytest.mark.parametrize("root", [telegram_wording.LOCALES, discord_wording.LOCALES, console_wording.LOCALES])
 def test_adapters_have_the_same_locales_as_the_core(root: Path) -> None:
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == i18n.available()
 
@@ -38,6 +44,7 @@ def test_core_catalogs_hold_no_platform_texts() -> None:
     """Each platform's texts live in its adapter's catalog, not the core's."""
     core = i18n.catalog("en")
     assert not [k for k in core if k.startswith(("discord_", "telegram_"))]
+    assert not [k for k in core if k.endswith(("_discord", "_telegram", "_console"))]
     assert not set(i18n.catalog("en", telegram_wording.LOCALES)) & set(core)
 
 
