@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
@@ -113,3 +114,37 @@ async def test_cancel_at_a_gateway_stops_the_worker_running_the_job(cluster: Clu
         fake, chat
     )
     assert await charged(cluster, user.id) == 0
+
+
+def places_shown(fake: FakeTelegram, chat: FakeChat) -> list[int]:
+    """Every place in line the bot's messages in ``chat`` showed, in the order shown."""
+    shown = []
+    for m in fake.messages_in(chat, include_deleted=True):
+        if m.from_bot:
+            for version in [*m.history, m.raw]:
+                found = re.search(r"position (\d+)", str(version.get("text") or ""))
+                if found:
+                    shown.append(int(found.group(1)))
+    return shown
+
+
+async def test_places_in_line_follow_the_queue_across_workers(cluster: Cluster) -> None:  # noqa: F811
+    fake, api = cluster.fake, cluster.api
+    api.latency = 1.0
+    users = [fake.user(first_name=f"U{i}") for i in range(5)]
+    chats = [fake.private_chat(u) for u in users]
+    await cluster.start("gateway")
+    for i, (user, chat) in enumerate(zip(users, chats, strict=True)):
+        fake.send_photo(chat, user, sample_png(64, 64), caption=f"in line {i}")
+        await eventually(lambda c=chat, n=i + 1: places_shown(fake, c) == [n], 30)  # type: ignore[misc]
+    # Two workers, one job at a time each: the line moves, and every waiting user sees it move.
+    await cluster.start("worker", worker_concurrency="1")
+    await cluster.start("worker", worker_concurrency="1")
+    await settled(cluster, chats, 5)
+    for i, chat in enumerate(chats):
+        shown = places_shown(fake, chat)
+        # Only changes are shown, newest last: the numbers only go down, each shown once.
+        assert shown == sorted(set(shown), reverse=True) and shown[0] == i + 1, (i, shown)
+        assert shown[-1] <= 2, (i, shown)  # two workers: a job starts from first or second place
+    assert len(places_shown(fake, chats[-1])) >= 3, places_shown(fake, chats[-1])
+    assert sorted(photos(fake, c)[0] for c in chats) == [f"in line {i}" for i in range(5)]
