@@ -14,10 +14,11 @@ Invariants:
   of paying again, completes a half-sent delivery instead of refunding it, and retries a cut-off
   call at most once. A job showing its result is never cancelled (``/cancel``, a stop).
 - Fencing (issue 14): a job is run under the fencing token its claim got (``Job.claim``); every
-  write of the run is conditional on it, the lease is renewed (and so checked) before the result
-  is shown and before a preview once the lease may have run out. A worker that stalled past its
-  lease while another took the job over (or ``/cancel`` ended it) stops at that point
-  (:class:`LeaseLost`): it neither writes, charges, refunds nor sends anything more.
+  write of the run is conditional on it. Before the result or a preview is shown the lease must
+  have been confirmed (a heartbeat or a fenced renewal) within half of ``stale_after`` on this
+  process's monotonic clock, which counts time spent stalled; else it is renewed first. A worker
+  that stalled past its lease while another took the job over (or ``/cancel`` ended it) stops at
+  that point (:class:`LeaseLost`): it neither writes, charges, refunds nor sends anything more.
 - A stop gives running jobs ``shutdown_grace`` seconds, then hands the rest back to the database
   for the next process (or refunds them and tells their users, with ``ResumeMode.REFUND``)
   while the bots can still send.
@@ -671,10 +672,9 @@ class JobRunner:
             record=record,
             status_message=progress.message_id,
         )
-        if job.claim:
-            # The result is shown only under a lease that is ours (renewed now, so it lasts the upload).
-            await self._store.renew(job.id, job.claim)
-            self._leases[job.id] = time.monotonic()
+        # Shown only under a lease that is ours, with at least half of it left for the upload
+        # (a stored answer cannot be cancelled any more: only a takeover could end the lease).
+        await self._hold(job)
         try:
             delivered = await outbox.send(action)
         except (errors.EditbotError, LeaseLost):
