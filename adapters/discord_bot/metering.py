@@ -7,11 +7,14 @@ reply after the first acknowledgement) through ``AsyncWebhookAdapter.request``; 
 the ids, and never hold an interaction token. The webhook adapter is process-wide in discord.py,
 so it is metered for the duration of a context, like ``runner.discord_endpoints``.
 
-discord.py has no pluggable rate limiter (only its per-process route buckets), so the same two
-seams take each call's share of the shared budget (:class:`DiscordGate`, PostgreSQL or Redis):
-acknowledgements, replies, results and errors wait for their turn in it; progress (what the
-outbox sends inside :func:`progress_calls`: status edits, previews) is only sent when the budget
-has room to spare, else skipped (:class:`BudgetShort`; the core sends the newest state next time).
+discord.py has no pluggable rate limiter (only its per-process route buckets), so the REST seam
+takes each bot-token call's share of the shared budget (:class:`DiscordGate`, PostgreSQL or
+Redis): replies, results and errors posted to channels wait for their turn in it; progress (what
+the outbox sends inside :func:`progress_calls`) is only sent when the budget has room to spare,
+else skipped (:class:`BudgetShort`; the core sends the newest state next time). Interaction
+endpoints (the acknowledgement, edits of the original response, follow-ups: every call of the
+webhook adapter here) are not bound by the global limit, as Discord documents, so they are never
+held back by it: an acknowledgement queued behind other calls would miss Discord's 3 seconds.
 """
 
 from __future__ import annotations
@@ -89,13 +92,12 @@ def meter_http(client: discord.Client, telemetry: Telemetry, gate: DiscordGate =
 
 
 @contextlib.contextmanager
-def metered_webhooks(telemetry: Telemetry, gate: DiscordGate = _NO_GATE) -> Iterator[None]:
-    """Report failed interaction-webhook calls to ``telemetry`` until the context exits, each call
-    through ``gate`` first."""
+def metered_webhooks(telemetry: Telemetry) -> Iterator[None]:
+    """Report failed interaction-webhook calls to ``telemetry`` until the context exits (they are
+    not bound by the global rate limit: no gate)."""
     original = AsyncWebhookAdapter.request
 
     async def request(self: AsyncWebhookAdapter, route: discord.http.Route, *args: Any, **kwargs: Any) -> Any:
-        await gate.before()
         try:
             return await original(self, route, *args, **kwargs)
         except discord.HTTPException:

@@ -111,7 +111,7 @@ class DiscordOutbox:
         # A live preview becomes the response's attachment; the result or an error replaces it.
         images = [image] if image is not None else None
         # Progress is best effort: once the token is gone only the outcome is worth a channel post,
-        # and a short shared budget skips it (the next state is sent instead).
+        # and where it uses the bot's global budget a short budget skips it (the next state is sent).
         with progress_calls(), contextlib.suppress(TokenExpired, BudgetShort):
             await self._responder.edit_original(reply, render(locale, text), images=images)
             self._mark_filled(reply)

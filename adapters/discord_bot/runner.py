@@ -60,11 +60,12 @@ async def run_discord(
     """
     if settings.discord_token is None:
         raise ConfigError("EDITBOT_DISCORD_TOKEN is not set")
-    # Several processes (issue 14): Discord's 50 requests/s per token hold across them.
+    # Several processes (issue 14): Discord's 50 requests/s per token hold across them (REST calls
+    # with the bot token; interaction endpoints are not bound by it).
     gate = DiscordGate(core.budget)
     with (
         discord_endpoints(settings.discord_api_url, settings.discord_gateway_url),
-        metered_webhooks(core.telemetry, gate),
+        metered_webhooks(core.telemetry),
     ):
         async with make_http_client() as http:
             fetcher = DiscordFetcher(http)
