@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.metrics import Health, PrometheusSink
+from bots.settings import Settings
 from core.actions import Outbox
 from core.alerts import AlertMonitor
 from core.catalogue import ModelCatalogue
@@ -35,7 +36,6 @@ from core.quotas.limits import LimitResolver
 from core.ratelimit import SharedBudget
 from core.ratelimit.redis_budget import RedisBudget, open_redis
 from core.refs import FileFetcher
-from core.settings import Settings
 from core.storage.alerts import SqlAlertLedger
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Core:
-    """The running core: what adapters need."""
+    """The running core: what adapters need (it is the :class:`adapters.host.Host` the runners take)."""
 
     settings: Settings
     store: SqlStore

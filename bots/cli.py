@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from adapters.discord_bot import wording as discord_wording
+from adapters.telegram_bot import wording as telegram_wording
 from bots import commands
 from core.errors import ConfigError
 from core.i18n import check_catalogs
@@ -47,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         # Every command shows catalog texts; a broken installation says so before doing anything.
-        check_catalogs()
+        check_catalogs(telegram_wording.LOCALES, discord_wording.LOCALES)
         return int(args._run(args))
     except ConfigError as exc:
         print(f"editbot: {exc}", file=sys.stderr)

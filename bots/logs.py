@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from core.settings import LogFormat, Settings
+from core.settings import CoreSettings, LogFormat
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -71,7 +71,7 @@ class JsonFormatter(_Scrubbing):
 
 
 def configure_logging(
-    settings: Settings, level: str | None = None, *, default: str = "INFO", stream: TextIO | None = None
+    settings: CoreSettings, level: str | None = None, *, default: str = "INFO", stream: TextIO | None = None
 ) -> None:
     """Send every log line to ``stream`` (stderr) in the configured format and level.
 

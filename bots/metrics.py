@@ -29,8 +29,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bots.settings import Settings
 from core.errors import ConfigError
-from core.settings import Settings
 from core.telemetry import JobTrace
 
 log = logging.getLogger(__name__)
@@ -172,12 +172,7 @@ def make_app(sink: PrometheusSink, health: Health, *, client_max_size: int = 102
 
 def check_port(settings: Settings) -> None:
     """The metrics server cannot share the Telegram webhook's port (see the module docstring)."""
-    if (
-        settings.metrics_port is not None
-        and settings.telegram_token is not None
-        and settings.telegram_webhook_url
-        and settings.metrics_port == settings.telegram_webhook_port
-    ):
+    if settings.webhook_holds(settings.metrics_port):
         raise ConfigError(
             "EDITBOT_METRICS_PORT and EDITBOT_TELEGRAM_WEBHOOK_PORT are the same port: "
             "the metrics endpoints need a port of their own"

@@ -16,21 +16,16 @@ from aiohttp import web
 from adapters.web.painter_app import add_painter, painter_app
 from bots.bootstrap import Core
 from bots.metrics import make_app, serving
+from bots.settings import Settings
 from core.drawings import MAX_DRAWING_BYTES
 from core.errors import ConfigError
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def check_web_port(settings: Settings) -> None:
     """The painter cannot share the Telegram webhook's port (PTB's own server holds it)."""
-    if (
-        settings.web_url
-        and settings.telegram_token is not None
-        and settings.telegram_webhook_url
-        and settings.web_port == settings.telegram_webhook_port
-    ):
+    if settings.web_url and settings.webhook_holds(settings.web_port):
         raise ConfigError(
             "EDITBOT_WEB_PORT and EDITBOT_TELEGRAM_WEBHOOK_PORT are the same port: "
             "the painter needs a port of its own (or the metrics port)"

@@ -170,7 +170,26 @@ class SendError:
     private: bool = False
 
 
-Action = SendText | SendImage | SendProgress | SendError
+@dataclass(frozen=True, slots=True)
+class SendChart:
+    """A chart for admins (``/stats``): one picture with a caption, no job and no buttons."""
+
+    origin: Origin
+    image: OutputImage
+    caption: Text
+
+
+@dataclass(frozen=True, slots=True)
+class ShowDrawing:
+    """The painter's drawing shown back to its user, where the platform allows in place of the
+    message that offered the painter (its link is spent by then)."""
+
+    origin: Origin
+    image: OutputImage
+    caption: Text
+
+
+Action = SendText | SendImage | SendProgress | SendError | SendChart | ShowDrawing
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from core import errors
 from core.actions import Text
+from core.clock import utcnow as _utcnow
 from core.identity import Platform, UserKey
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,6 @@ class MemoryAlertLedger:
         closed = tuple(sorted(self._open))
         self._open.clear()
         return closed
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class AlertMonitor:

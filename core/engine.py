@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import overload
 
 from core import errors
-from core.actions import Action, Button, SendError, SendImage, SendText, Text
+from core.actions import Action, Button, SendError, SendText, ShowDrawing, Text
 from core.admin import ADMIN_COMMANDS, AdminService
 from core.catalogue import BUILTIN_CATALOGUE, DEFAULT_MODEL, ModelCatalogue
 from core.events import (
@@ -39,13 +40,14 @@ from core.events import (
     Event,
     ImageReceived,
     Origin,
+    ReplyHandle,
     TextReceived,
 )
-from core.i18n import explain, render
-from core.identity import Platform, UserKey
+from core.i18n import explain
+from core.identity import UserKey
 from core.jobs import JobRunner
 from core.painter import LINK_TTL, Signer, is_drawing
-from core.quotas.rules import format_time
+from core.quotas.rules import LimitKind, format_time
 from core.refs import ImageRef
 from core.storage.protocol import Conversation, ConversationKey, ConvState, Job, Store
 from core.validation import build_edit, check_image_meta
@@ -63,6 +65,48 @@ class EngineConfig:
     owners: tuple[UserKey, ...] = ()  # EDITBOT_ADMINS: may run every admin command everywhere
 
 
+@dataclass(frozen=True, slots=True)
+class Reply(Sequence[Action]):
+    """What handling one event did: the immediate replies, and the job it started, if any.
+
+    ``job`` is set only when this event started an edit (its row stored, the platform's
+    acknowledgement made); a refusal, a redelivered event and every other event start none.
+    It is also a sequence of its actions, in order.
+    """
+
+    actions: tuple[Action, ...] = ()
+    job: Job | None = None
+
+    @property
+    def started(self) -> bool:
+        """True when the event started an edit."""
+        return self.job is not None
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def __iter__(self) -> Iterator[Action]:
+        return iter(self.actions)
+
+    @overload
+    def __getitem__(self, index: int) -> Action: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Action]: ...
+    def __getitem__(self, index: int | slice) -> Action | Sequence[Action]:
+        return self.actions[index]
+
+
+def _say(*actions: Action) -> Reply:
+    """A reply that starts nothing."""
+    return Reply(actions)
+
+
+def error_action(origin: Origin, exc: errors.EditbotError) -> SendError:
+    """The one way the engine tells a user about an exception: :func:`core.i18n.explain`'s words."""
+    kind, details = explain(exc)
+    return SendError(origin, kind, details)
+
+
 Ack = Callable[[], Awaitable[None]] | None
 """How the platform acknowledges an event that starts an edit (see :meth:`ConversationEngine.handle`)."""
 
@@ -70,6 +114,10 @@ Ack = Callable[[], Awaitable[None]] | None
 def conversation_key(origin: Origin) -> ConversationKey:
     """The stored conversation of this user in this chat."""
     return ConversationKey(str(origin.user.platform), origin.chat.chat_id, origin.user.user_id)
+
+
+_USAGE_TEXTS = {LimitKind.COMMUNITY: "usage_community", LimitKind.GLOBAL: "usage_global"}
+"""What /usage calls each counter (a member's or user's own: ``usage``)."""
 
 
 class ConversationEngine:
@@ -101,8 +149,8 @@ class ConversationEngine:
 
     async def handle(
         self, origin: Origin, event: Event, *, acknowledge: Callable[[], Awaitable[None]] | None = None
-    ) -> list[Action]:
-        """Handle one event from one user; returns the immediate replies.
+    ) -> Reply:
+        """Handle one event from one user; returns the immediate replies and the job started, if any.
 
         Results and progress of edits started here arrive later through the platform's outbox.
         Events of one conversation are handled one at a time, in order. ``acknowledge`` is called
@@ -113,11 +161,11 @@ class ConversationEngine:
         async with self._lock(key):
             conv, notices = await self._load(key)
             try:
-                actions = await self._dispatch(origin, conv, event, acknowledge)
+                reply = await self._dispatch(origin, conv, event, acknowledge)
             except errors.EditbotError as exc:
-                kind, details = explain(exc)
-                actions = [SendError(origin, kind, _printable(details))]
-            return [SendText(origin, text) for text in notices] + actions
+                reply = _say(error_action(origin, exc))
+            expired = tuple(SendText(origin, text) for text in notices)
+            return replace(reply, actions=expired + reply.actions)
 
     async def _load(self, key: ConversationKey) -> tuple[Conversation, list[Text]]:
         conv = await self._store.get_conversation(key)
@@ -140,7 +188,7 @@ class ConversationEngine:
         else:
             await self._store.save_conversation(conv)
 
-    async def _dispatch(self, origin: Origin, conv: Conversation, event: Event, ack: Ack) -> list[Action]:
+    async def _dispatch(self, origin: Origin, conv: Conversation, event: Event, ack: Ack) -> Reply:
         state = conv.state
         match event:
             case EditSubmitted(images=images, prompt=prompt, mask=mask, options=options):
@@ -152,7 +200,7 @@ class ConversationEngine:
                     origin, conv, images, None, caption, EditOptions(), origin.event_id, ack
                 )
             case ImageReceived(images=images):
-                return await self._on_image(origin, conv, images)
+                return _say(*await self._on_image(origin, conv, images))
             case TextReceived(text=text) if state in (
                 ConvState.AWAITING_MASK_OR_PROMPT,
                 ConvState.AWAITING_PROMPT,
@@ -163,17 +211,17 @@ class ConversationEngine:
             case TextReceived():
                 if state is ConvState.CONFIRM_RETRY:
                     await self._save(replace(conv, state=ConvState.IDLE))
-                return [SendText(origin, Text("send_photo_first"))]
+                return _say(SendText(origin, Text("send_photo_first")))
             case Command(name=name, args=args):
                 return await self._on_command(origin, conv, name.lower(), args, ack)
             case ButtonPressed(action=action, job_id=job_id, prompt=prompt):
                 return await self._on_button(origin, conv, action, job_id, prompt, ack)
             case AdminCommand():
-                return await self.admin.handle(origin, event)
+                return _say(*await self.admin.handle(origin, event))
             case DrawRequested(image=image):
-                return await self._on_draw(origin, conv, image)
+                return _say(*await self._on_draw(origin, conv, image))
             case DrawingReceived():
-                return await self._on_drawing(origin, conv, event)
+                return _say(*await self._on_drawing(origin, conv, event))
         raise AssertionError(f"unhandled event {event!r}")  # pragma: no cover - the union is closed
 
     async def _on_image(
@@ -215,7 +263,7 @@ class ConversationEngine:
                 ConvState.AWAITING_MASK_OR_PROMPT,
                 images=(image,),
                 options=conv.options,
-                data={"handle": dict(origin.handle)},
+                data={"handle": origin.handle.to_json()},
             )
         )
         buttons = self._draw_buttons(origin, image, single_use=True)
@@ -226,12 +274,9 @@ class ConversationEngine:
         if conv.state not in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT):
             return [SendText(origin, Text("drawing_too_late"), private=True)]
         await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=event.drawing))
-        origin = replace(origin, handle=conv.data.get("handle") or origin.handle)
+        origin = replace(origin, handle=ReplyHandle.from_json(conv.data.get("handle")) or origin.handle)
         kind = "sketch" if event.sketch else "area"
-        # Discord has no "next message": the drawing waits for the next edit form instead.
-        where = "discord" if origin.user.platform is Platform.DISCORD else "telegram"
-        caption = render(origin.locale, Text(f"drawing_received_{kind}_{where}"))
-        return [SendImage(origin, "", (event.preview,), caption)]
+        return [ShowDrawing(origin, event.preview, Text(f"drawing_received_{kind}"))]
 
     async def drawing_target(self, origin: Origin) -> ImageRef | None:
         """The photo the user's conversation in this chat waits on a mask for (what the painter shows)."""
@@ -246,24 +291,22 @@ class ConversationEngine:
         model = prefs.model if prefs.model in self.config.allowed_models else self.config.default_model
         return self.config.catalogue.spec(model).markup
 
-    async def _on_command(
-        self, origin: Origin, conv: Conversation, name: str, args: str, ack: Ack
-    ) -> list[Action]:
+    async def _on_command(self, origin: Origin, conv: Conversation, name: str, args: str, ack: Ack) -> Reply:
         match name:
             case "start" | "help":
                 drawing = await self._drawing_help(origin)
-                return [SendText(origin, Text(f"help_{origin.user.platform}", {"drawing": drawing}))]
+                return _say(SendText(origin, Text(f"help_{origin.user.platform}", {"drawing": drawing})))
             case "cancel":
                 cancelled = await self.runner.cancel(origin.user)
                 had_state = conv.state is not ConvState.IDLE
                 await self._save(replace(conv, state=ConvState.IDLE))
                 key = "cancelled" if had_state or cancelled else "nothing_to_cancel"
-                return [SendText(origin, Text(key))]
+                return _say(SendText(origin, Text(key)))
             case "skip":
                 if conv.state is not ConvState.AWAITING_MASK_OR_PROMPT:
-                    return [SendText(origin, Text("nothing_to_skip"))]
+                    return _say(SendText(origin, Text("nothing_to_skip")))
                 await self._save(replace(conv, state=ConvState.AWAITING_PROMPT, mask=None))
-                return [SendText(origin, Text("skip_ok"))]
+                return _say(SendText(origin, Text("skip_ok")))
             case "edit":
                 if (
                     conv.state in (ConvState.AWAITING_MASK_OR_PROMPT, ConvState.AWAITING_PROMPT)
@@ -272,25 +315,25 @@ class ConversationEngine:
                     return await self._start(
                         origin, conv, conv.images, conv.mask, args, conv.options, origin.event_id, ack
                     )
-                return [SendText(origin, Text("edit_needs_photo"))]
+                return _say(SendText(origin, Text("edit_needs_photo")))
             case "usage":
-                return [SendText(origin, text) for text in await self.usage(origin)]
+                return _say(*(SendText(origin, text) for text in await self.usage(origin)))
             case _ if name in ADMIN_COMMANDS:
-                return await self.admin.handle(origin, AdminCommand(name, args))
-        return [SendText(origin, Text("unknown_command", {"name": name}))]
+                return _say(*await self.admin.handle(origin, AdminCommand(name, args)))
+        return _say(SendText(origin, Text("unknown_command", {"name": name})))
 
     async def _on_button(
         self, origin: Origin, conv: Conversation, action: str, job_id: str, prompt: str | None, ack: Ack
-    ) -> list[Action]:
+    ) -> Reply:
         job = await self._store.get_job(job_id)
         if job is None:
-            return [SendText(origin, Text("result_gone"), private=True)]
+            return _say(SendText(origin, Text("result_gone"), private=True))
         if not owns(origin, job):
-            return [not_yours(origin)]
+            return _say(not_yours(origin))
         match action:
             case "edit_again":
                 if not job.result_refs:
-                    return [SendText(origin, Text("result_unavailable"), private=True)]
+                    return _say(SendText(origin, Text("result_unavailable"), private=True))
                 if prompt is not None and prompt.strip():
                     options = _keep_model(job.options)
                     return await self._start(
@@ -304,18 +347,20 @@ class ConversationEngine:
                         options=_keep_model(job.options),
                     )
                 )
-                return [SendText(origin, Text("edit_again_prompt"))]
+                return _say(SendText(origin, Text("edit_again_prompt")))
             case "retry":
                 await self._save(replace(conv, state=ConvState.CONFIRM_RETRY, data={"job_id": job_id}))
                 buttons = (Button("retry_confirm", job_id, Text("button_retry_confirm")),)
-                return [SendText(origin, Text("retry_confirm", {"credits": job.credits}), buttons=buttons)]
+                return _say(
+                    SendText(origin, Text("retry_confirm", {"credits": job.credits}), buttons=buttons)
+                )
             case "retry_confirm":
                 # Keyed by the original job and the presser, so a double tap or a second "yes" runs once.
                 key = f"retry:{job_id}:{origin.user}"
                 return await self._start(
                     origin, conv, job.images, job.mask, job.prompt, job.options, key, ack
                 )
-        return [SendText(origin, Text("result_gone"), private=True)]
+        return _say(SendText(origin, Text("result_gone"), private=True))
 
     async def button_refusal(self, origin: Origin, job_id: str) -> SendText | None:
         """Why ``origin`` may not press a button of ``job_id`` (None when they may).
@@ -338,7 +383,7 @@ class ConversationEngine:
         options: EditOptions,
         idempotency_key: str,
         ack: Ack,
-    ) -> list[Action]:
+    ) -> Reply:
         preferences = await self._store.get_preferences(str(origin.user.platform), origin.user.user_id)
         spec, notices = build_edit(
             images,
@@ -351,22 +396,19 @@ class ConversationEngine:
             catalogue=self.config.catalogue,
             max_input_bytes=self.config.max_input_bytes,
         )
-        actions: list[Action] = [SendText(origin, text) for text in notices]
+        shown = tuple(SendText(origin, text) for text in notices)
         try:
-            await self.runner.submit(
+            job = await self.runner.submit(
                 origin,
                 spec,
                 f"{origin.user.platform}:{idempotency_key}",
                 before_start=ack,
             )
         except errors.QuotaExceeded as exc:
-            details = _printable(exc.details)
-            kind = "community_quota_exceeded" if exc.details.get("scope") == "community" else exc.kind
-            if kind == "quota_exceeded" and exc.details.get("left", 0) > 0:
-                kind = "quota_insufficient"  # some credits left, just not enough for this (pricier) edit
-            return [*actions, SendError(origin, kind, details)]
+            # The notices about the inputs still hold: the user may retry within their quota.
+            return _say(*shown, error_action(origin, exc))
         await self._save(replace(conv, state=ConvState.IDLE))
-        return actions
+        return Reply(shown, job)
 
     async def usage(self, origin: Origin) -> list[Text]:
         """What /usage shows: used, left and reset time for the user (and the community, in one).
@@ -392,7 +434,7 @@ class ConversationEngine:
                 "period": Text(f"period_{policy.period}"),
                 "reset": reset,
             }
-            key = {"community": "usage_community", "global": "usage_global"}.get(scope.kind, "usage")
+            key = _USAGE_TEXTS.get(scope.kind, "usage")
             texts.append(Text(key, params))
         if resolved.blocked is not None:
             texts.append(Text(f"usage_blocked_{resolved.blocked}"))
@@ -438,7 +480,3 @@ def _drawing_pending(conv: Conversation) -> bool:
 
 def _keep_model(options: EditOptions) -> EditOptions:
     return EditOptions(model=options.model)
-
-
-def _printable(details: dict[str, object]) -> dict[str, object]:
-    return {k: (format_time(v, "UTC") if isinstance(v, datetime) else v) for k, v in details.items()}

@@ -8,6 +8,7 @@ EditbotError
 ├── ConfigError                      a setting is missing or invalid (operator's problem)
 ├── InputError                       the user sent something we cannot use (costs nothing)
 │   ├── ImageTooLarge                file over the byte or pixel limit (checked before decoding)
+│   │   └── ImageTooManyPixels       more pixels than the limit (a decompression bomb)
 │   ├── UnsupportedImage             not a JPEG/PNG/WEBP/GIF, or not an image at all
 │   ├── UnreadableImage              an image format we accept, but the data is broken
 │   ├── MaskMismatch                 the mask cannot be aligned to the photo
@@ -18,7 +19,9 @@ EditbotError
 │   ├── BadCommand                   an admin command's arguments do not parse
 │   │   └── TargetMissing            the admin command needs a member to act on
 │   └── DrawingRejected              a painter drawing is empty, mis-sized or not a PNG (issue 15)
-├── QuotaExceeded                    no edits left this period (user or community)
+├── QuotaExceeded                    no edits left this period for the user (or the member)
+│   ├── QuotaInsufficient            some credits left, but fewer than this (pricier) edit needs
+│   ├── CommunityQuotaExceeded       the community's (group's, server's) edits are used up
 │   └── GlobalQuotaExceeded          the owners' cap across the whole bot is used up
 ├── Blocked                          an admin blocked the user in this community
 │   └── BlockedEverywhere            a bot owner blocked the user in every chat
@@ -52,6 +55,8 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+MIB = 1024 * 1024
+
 
 class EditbotError(Exception):
     """Base of every editbot exception; ``kind`` names its catalog message."""
@@ -75,10 +80,41 @@ class InputError(EditbotError):
     kind = "bad_input"
 
 
+def _mb(n: int) -> float | int:
+    """Bytes as users read them: MiB with at most one decimal, none when whole (``30``, ``2.5``)."""
+    mb = round(n / MIB, 1)
+    return int(mb) if mb.is_integer() else mb
+
+
 class ImageTooLarge(InputError):
-    """An image exceeds the byte or pixel limit."""
+    """An image exceeds the byte or pixel limit.
+
+    Built from byte counts (``size``, ``limit``) and, for a picture with too many pixels, pixel
+    counts; the details users read (``size_mb``, ``limit_mb``, ``megapixels``) are formatted here.
+    """
 
     kind = "image_too_large"
+
+    def __init__(self, message: str = "", *, size: int, limit: int, **details: Any) -> None:
+        message = message or f"image is {size} bytes, limit {limit}"
+        super().__init__(message, size_mb=_mb(size), limit_mb=_mb(limit), **details)
+        self.size = size
+        self.limit = limit
+
+
+class ImageTooManyPixels(ImageTooLarge):
+    """An image has more pixels than the limit, whatever the file weighs (a decompression bomb)."""
+
+    kind = "image_too_many_pixels"
+
+    def __init__(self, message: str = "", *, size: int, limit: int, pixels: int, pixel_limit: int) -> None:
+        super().__init__(
+            message or f"image has {pixels} pixels, limit {pixel_limit}",
+            size=size,
+            limit=limit,
+            megapixels=round(pixels / 1e6, 1),
+            limit_megapixels=round(pixel_limit / 1e6, 1),
+        )
 
 
 class UnsupportedImage(InputError):
@@ -142,9 +178,26 @@ class TargetMissing(BadCommand):
 
 
 class QuotaExceeded(EditbotError):
-    """No edits left in the current period."""
+    """No edits left in the current period.
+
+    ``details``: ``scope`` (the store's scope kind), ``used`` and ``limit``; the job runner adds
+    ``reset``, ``needed`` and ``left`` and raises the subclass that says which (see
+    :meth:`core.jobs.JobRunner.submit`).
+    """
 
     kind = "quota_exceeded"
+
+
+class QuotaInsufficient(QuotaExceeded):
+    """Some of the user's credits are left, just not enough for this (pricier) edit."""
+
+    kind = "quota_insufficient"
+
+
+class CommunityQuotaExceeded(QuotaExceeded):
+    """The community's edits for this period are used up."""
+
+    kind = "community_quota_exceeded"
 
 
 class GlobalQuotaExceeded(QuotaExceeded):

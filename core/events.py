@@ -6,13 +6,17 @@ message id; that id is the idempotency key that keeps a redelivered update from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.media import PreparedImage
 from core.refs import ImageRef
+
+if TYPE_CHECKING:  # core.admin_commands imports core.quotas.limits, which imports this module
+    from core.admin_commands import AdminRequest
 
 
 class Role(StrEnum):
@@ -29,13 +33,60 @@ class Role(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyHandle:
+    """What it takes to answer an event later beyond its chat: a Discord interaction's webhook.
+
+    ``application_id`` and ``token`` address the interaction's webhook; ``created`` (POSIX
+    seconds) says when its token (valid 15 minutes) was issued; ``upload_limit`` is the bytes
+    one file may have there; ``mode`` is the adapter's word for where a job's result goes.
+    Every field is optional: platforms that answer in the chat alone (Telegram) leave it empty.
+    Stored with jobs and conversations as a JSON object of the set fields, the same keys rows
+    stored before it existed carry (unknown keys in old rows are ignored).
+    """
+
+    application_id: str | None = None
+    token: str | None = None
+    created: float | None = None
+    upload_limit: int | None = None
+    mode: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The set fields, JSON-safe."""
+        return {name: getattr(self, name) for name in _HANDLE_FIELDS if getattr(self, name) is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ReplyHandle:
+        """Inverse of :meth:`to_json`; accepts rows stored as a free-form dict (ids as numbers too)."""
+        data = data or {}
+        application_id, created, limit = (
+            data.get("application_id"),
+            data.get("created"),
+            data.get("upload_limit"),
+        )
+        return cls(
+            application_id=str(application_id) if application_id is not None else None,
+            token=data.get("token"),
+            created=float(created) if created is not None else None,
+            upload_limit=int(limit) if limit is not None else None,
+            mode=data.get("mode"),
+        )
+
+    def __bool__(self) -> bool:
+        """False when no field is set (nothing beyond the chat to answer through)."""
+        return any(getattr(self, name) is not None for name in _HANDLE_FIELDS)
+
+
+_HANDLE_FIELDS = ("application_id", "token", "created", "upload_limit", "mode")
+
+
+@dataclass(frozen=True, slots=True)
 class Origin:
     """Who sent an event, where, and how to answer it.
 
     ``event_id`` is unique per platform message/interaction (the idempotency key).
-    ``reply_to`` is the platform message to answer. ``handle`` is opaque adapter data needed
-    to answer later (a Discord interaction token and application id), stored with jobs.
-    ``role`` is a :class:`Role` value; it is not stored with jobs (it may change any time).
+    ``reply_to`` is the platform message to answer. ``handle`` says how to answer later (a
+    Discord interaction's webhook), stored with jobs. ``role`` is not stored with jobs (it may
+    change any time).
     """
 
     user: UserKey
@@ -45,8 +96,8 @@ class Origin:
     locale: str = "en"
     reply_to: str | None = None
     user_name: str | None = None
-    handle: dict[str, Any] = field(default_factory=dict)
-    role: str = Role.MEMBER
+    handle: ReplyHandle = field(default_factory=ReplyHandle)
+    role: Role = Role.MEMBER
 
     @property
     def is_private(self) -> bool:
@@ -122,12 +173,15 @@ class AdminCommand:
     ``target`` is resolved by the adapter (the author of the replied-to message, a mention, a
     Discord user option); ``target_name`` is how to show them. A plain :class:`Command` with an
     admin command's name is handled the same way, with no target (or a ``platform:id`` in args).
+    ``request`` is the typed command when the front end has typed options (Discord's slash
+    commands): then ``name`` is its name and ``args`` are not read.
     """
 
     name: str
     args: str = ""
     target: UserKey | None = None
     target_name: str | None = None
+    request: AdminRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +227,7 @@ def origin_to_json(origin: Origin) -> dict[str, Any]:
         "locale": origin.locale,
         "reply_to": origin.reply_to,
         "user_name": origin.user_name,
-        "handle": dict(origin.handle),
+        "handle": origin.handle.to_json(),
     }
 
 
@@ -189,5 +243,5 @@ def origin_from_json(data: dict[str, Any]) -> Origin:
         locale=data.get("locale") or "en",
         reply_to=data.get("reply_to"),
         user_name=data.get("user_name"),
-        handle=dict(data.get("handle") or {}),
+        handle=ReplyHandle.from_json(data.get("handle")),
     )

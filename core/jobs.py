@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from core import errors
@@ -50,9 +50,10 @@ from core.actions import (
     result_refs,
 )
 from core.catalogue import ModelCatalogue, ModelSpec
+from core.clock import utcnow
 from core.editapi import EditRequest, EditResult
 from core.editapi.stream import PartialImage, PartialSink
-from core.events import EditOptions, Origin, origin_from_json, origin_to_json
+from core.events import Origin, origin_from_json, origin_to_json
 from core.i18n import explain
 from core.identity import Platform, UserKey
 from core.imaging import describe, prepare_inputs_async
@@ -67,6 +68,7 @@ from core.refs import FileFetcher, ImageRef
 from core.resume import ResumeMode, Resumption, plan
 from core.storage.protocol import Job, JobStatus, LeaseLost, Store
 from core.telemetry import Telemetry
+from core.validation import EditSpec
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +81,6 @@ class EditService(Protocol):
     async def edit(self, request: EditRequest, on_partial: PartialSink | None = None) -> EditResult:
         """Run one edit; a model that streams sends its partial images to ``on_partial``."""
         ...
-
-
-def utcnow() -> datetime:
-    """The current UTC time (a seam for tests)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,17 +96,6 @@ class JobConfig:
     resume: ResumeMode = ResumeMode.RETRY
     shutdown_grace: float = 25.0
     preview_images: int = 2  # partial images a streamed edit asks for (the client's partial_images)
-
-
-@dataclass(frozen=True, slots=True)
-class EditSpec:
-    """A validated edit ready to reserve: inputs, prompt and resolved options."""
-
-    images: tuple[ImageRef, ...]
-    mask: ImageRef | None
-    prompt: str
-    model: str
-    options: EditOptions
 
 
 def result_buttons(job_id: str) -> tuple[Button, ...]:
@@ -223,8 +209,9 @@ class JobRunner:
 
         The edit's price (:class:`core.quotas.credits.CreditTable`) is reserved in every scope the
         resolver names (member, community, global; or user, global) in one transaction.
-        Raises :class:`core.errors.Busy`, :class:`core.errors.Blocked` or
-        :class:`core.errors.QuotaExceeded` (:class:`core.errors.GlobalQuotaExceeded` for the cap).
+        Raises :class:`core.errors.Busy`, :class:`core.errors.Blocked` or a
+        :class:`core.errors.QuotaExceeded` saying which: the user's (``QuotaInsufficient`` when
+        some credits are left), the community's or the bot-wide cap's (``GlobalQuotaExceeded``).
         """
         # A redelivered update is answered by its first delivery: never "busy", never charged twice.
         if await self._store.job_by_key(idempotency_key) is not None:
@@ -256,12 +243,8 @@ class JobRunner:
             job, created = await self._store.create_job(job, scopes)
         except errors.QuotaExceeded as exc:
             self.telemetry.refused(exc)
-            exc.details["reset"] = format_time(self.policy.next_reset(now), self.policy.timezone)
-            exc.details["needed"] = job.credits
-            exc.details["left"] = max(0, int(exc.details.get("limit", 0)) - int(exc.details.get("used", 0)))
-            if exc.details.get("scope") == "global":
-                raise errors.GlobalQuotaExceeded(str(exc), **exc.details) from None
-            raise
+            reset = format_time(self.policy.next_reset(now), self.policy.timezone)
+            raise _quota_refusal(exc, job.credits, reset) from None
         if not created:
             return None
         if before_start is not None:
@@ -690,6 +673,24 @@ class JobRunner:
             # An outbox that does not record its parts (the console) delivered it in one go.
             await record(DeliveredPart("message", 0, delivered.message_id or "", delivered.images))
         return delivered.images if delivered is not None and delivered.images else result_refs(recorded)
+
+
+def _quota_refusal(exc: errors.QuotaExceeded, needed: int, reset: str) -> errors.QuotaExceeded:
+    """The store's refusal as the exception that says which quota ran out, and how short it is."""
+    details = dict(exc.details)
+    left = max(0, int(details.get("limit", 0)) - int(details.get("used", 0)))
+    details.update(reset=reset, needed=needed, left=left)
+    refusal: type[errors.QuotaExceeded]
+    match details.get("scope"):
+        case "global":
+            refusal = errors.GlobalQuotaExceeded
+        case "community":
+            refusal = errors.CommunityQuotaExceeded
+        case _ if left > 0:
+            refusal = errors.QuotaInsufficient  # some credits left, just not enough for this edit
+        case _:
+            refusal = type(exc)
+    return refusal(str(exc), **details)
 
 
 def _wants_file(job: Job) -> bool:

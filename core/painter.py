@@ -27,6 +27,7 @@ import json
 import re
 import secrets
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -292,7 +293,7 @@ class PainterService:
         await self._send(await self._engine.handle(origin, event))
         return drawing
 
-    async def _send(self, actions: list[Action]) -> None:
+    async def _send(self, actions: Sequence[Action]) -> None:
         for action in actions:
             outbox = self._outboxes.get(action.origin.user.platform)
             if outbox is not None:

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from core.quotas.rules import QuotaPolicy
@@ -29,6 +30,22 @@ class MemberUse:
     name: str | None
     edits: int
     credits: int
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One member's running totals while a report is summed up."""
+
+    name: str | None = None
+    edits: int = 0
+    credits: int = 0
+
+
+class RowsBy(StrEnum):
+    """What one CSV row of :func:`daily_rows` counts, per day (``editbot quota export --by``)."""
+
+    USER = "user"  # a member in a community, or a user in private chats
+    COMMUNITY = "community"  # a community, or all private chats of a platform together
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +89,7 @@ def summarize(
     per_day: Counter[date] = Counter()
     edits = credits = failed = 0
     cost = 0.0
-    members: dict[tuple[str, str], list[Any]] = {}
+    members: dict[tuple[str, str], _Tally] = {}
     for job in activity:
         if job.status is JobStatus.SUCCEEDED:
             per_day[policy.local_date(job.created_at)] += 1
@@ -85,18 +102,18 @@ def summarize(
         edits += 1
         credits += job.credits
         cost += job.estimated_cost or 0.0
-        entry = members.setdefault((job.platform, job.user_id), [None, 0, 0])
-        entry[0] = job.user_name or entry[0]
-        entry[1] += 1
-        entry[2] += job.credits
-    ranked = sorted(members.items(), key=lambda item: (-item[1][2], -item[1][1], item[0]))
+        tally = members.setdefault((job.platform, job.user_id), _Tally())
+        tally.name = job.user_name or tally.name
+        tally.edits += 1
+        tally.credits += job.credits
+    ranked = sorted(members.items(), key=lambda item: (-item[1].credits, -item[1].edits, item[0]))
     return PeriodReport(
         period_start=start,
         edits=edits,
         credits=credits,
         failed=failed,
         cost=round(cost, 4),
-        top=tuple(MemberUse(p, u, name, n, c) for (p, u), (name, n, c) in ranked[:top]),
+        top=tuple(MemberUse(p, u, t.name, t.edits, t.credits) for (p, u), t in ranked[:top]),
         per_day=tuple((day, per_day.get(day, 0)) for day in days),
     )
 
@@ -118,24 +135,23 @@ CSV_FIELDS = (
 
 
 def daily_rows(
-    activity: Iterable[JobActivity], policy: QuotaPolicy, *, by: str = "user"
+    activity: Iterable[JobActivity], policy: QuotaPolicy, *, by: RowsBy = RowsBy.USER
 ) -> list[dict[str, Any]]:
-    """Per local day and per member (``by="user"``) or per community (``by="community"``).
+    """Per local day and per member (``RowsBy.USER``) or per community (``RowsBy.COMMUNITY``).
 
     Private chats appear with an empty ``community_id``. Rows are sorted by day, then scope.
     """
-    if by not in ("user", "community"):
-        raise ValueError("by must be 'user' or 'community'")
+    by = RowsBy(by)  # a plain "user" or "community" is welcome; anything else is a ValueError
     groups: dict[tuple[str, str, str, str], dict[str, Any]] = defaultdict(
         lambda: {"edits": 0, "credits": 0, "failed": 0, "cancelled": 0, "tokens": 0, "cost": 0.0, "name": ""}
     )
     for job in activity:
         if not job.status.finished:
             continue
-        user = job.user_id if by == "user" else ""
+        user = job.user_id if by is RowsBy.USER else ""
         key = (policy.local_date(job.created_at).isoformat(), job.platform, job.community_id or "", user)
         row = groups[key]
-        if by == "user" and job.user_name:
+        if by is RowsBy.USER and job.user_name:
             row["name"] = job.user_name
         if job.status is JobStatus.SUCCEEDED:
             row["edits"] += 1

@@ -1,5 +1,9 @@
-"""Settings from the environment and ``.env``. Names are a public interface (DESIGN.md): keep them.
+"""The platform-neutral settings, from the environment and ``.env``. Names are a public interface
+(DESIGN.md): keep them.
 
+Each adapter declares its own platform's settings (``adapters/*/settings.py``) on top of
+:class:`CoreSettings`, reading the same ``EDITBOT_*`` environment; ``bots.settings`` composes them
+into the one ``Settings`` the ``editbot`` command uses. Core modules see only this neutral part.
 Validation errors name the variable and never echo its value, so a mistyped token is not
 printed to a log or terminal.
 """
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,8 +44,15 @@ class LogFormat(StrEnum):
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class Settings(BaseSettings):
-    """Every EDITBOT_* setting."""
+def http_url(value: str) -> str:
+    """``value`` if it is an http(s) URL, without a trailing slash (a Bot API base keeps its ``/bot``)."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/") if not value.endswith("/bot") else value
+
+
+class CoreSettings(BaseSettings):
+    """Every platform-neutral EDITBOT_* setting."""
 
     model_config = SettingsConfigDict(
         env_prefix="EDITBOT_",
@@ -58,19 +69,6 @@ class Settings(BaseSettings):
     models: Path | None = None  # EDITBOT_MODELS: the operator's model file (TOML)
     allowed_models: Annotated[tuple[str, ...], NoDecode] = ()
     database_url: str = "sqlite+aiosqlite:///editbot.db"
-
-    telegram_token: SecretStr | None = None
-    telegram_api_url: str = "https://api.telegram.org/bot"
-    telegram_file_url: str = "https://api.telegram.org/file/bot"
-    telegram_webhook_url: str | None = None
-    telegram_webhook_secret: SecretStr | None = None
-    telegram_webhook_listen: str = "0.0.0.0"
-    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
-
-    discord_token: SecretStr | None = None
-    discord_api_url: str = "https://discord.com/api/v10"
-    discord_gateway_url: str = "wss://gateway.discord.gg/"
-    discord_dev_guild: int | None = None
 
     user_quota: int = Field(default=10, ge=0)
     community_quota: int = Field(default=200, ge=0)
@@ -113,29 +111,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with https:// (Telegram opens Mini Apps over HTTPS only)")
         return value.rstrip("/")
 
-    def painter_secret(self) -> bytes:
-        """Key for painter links: from the bot tokens, so every process of one bot shares it."""
-        parts = [s.get_secret_value() for s in (self.telegram_token, self.discord_token, self.api_key) if s]
-        return ("\n".join(parts) or "editbot").encode()
-
     # scale-out (issue 14)
     database_schema: str | None = None
     worker_concurrency: int | None = Field(default=None, ge=1)
     queue_poll_interval: float = Field(default=2.0, gt=0)
-    discord_shard_count: int | None = Field(default=None, ge=1)
-    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
     redis_url: SecretStr | None = None
-
-    @field_validator("discord_shard_ids", mode="before")
-    @classmethod
-    def _parse_shard_ids(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(int(part) for part in value.split(",") if part.strip())
-        return value
-
-    # load (issue 11): Telegram's call budget, spent first on feedback and results
-    telegram_rate: float = Field(default=30.0, gt=0)
-    telegram_group_rate: float = Field(default=20.0, gt=0)
 
     @field_validator("log_level")
     @classmethod
@@ -146,16 +126,11 @@ class Settings(BaseSettings):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value set, so logs can be scrubbed of them whatever prints them."""
-        values = (
-            self.api_key,
-            self.telegram_token,
-            self.discord_token,
-            self.telegram_webhook_secret,
-            self.pseudonym_secret,
-            self.redis_url,
+        """Every secret value set (the platforms' too), so logs can be scrubbed of them."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return tuple(
+            v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value().strip()
         )
-        return tuple(v.get_secret_value() for v in values if v is not None and v.get_secret_value().strip())
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -195,19 +170,10 @@ class Settings(BaseSettings):
             raise ValueError("unknown time zone") from exc
         return value
 
-    @field_validator("api_base_url", "telegram_api_url", "telegram_file_url", "discord_api_url")
+    @field_validator("api_base_url")
     @classmethod
     def _check_http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if not value.endswith("/bot") else value
-
-    @field_validator("discord_gateway_url")
-    @classmethod
-    def _check_ws_url(cls, value: str) -> str:
-        if not value.startswith(("ws://", "wss://")):
-            raise ValueError("must start with ws:// or wss://")
-        return value
+        return http_url(value)
 
     @property
     def offered_models(self) -> tuple[str, ...]:
@@ -242,10 +208,14 @@ class Settings(BaseSettings):
         return b"editbot"
 
 
-def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
-    """Read settings, turning validation errors into one :class:`ConfigError` naming each variable."""
+AnySettings = TypeVar("AnySettings", bound=BaseSettings)
+
+
+def load(kind: type[AnySettings], env_file: str | Path | None = ".env", **overrides: Any) -> AnySettings:
+    """Read ``kind`` (core's, an adapter's or the composed settings), turning validation errors into
+    one :class:`ConfigError` naming each variable (never its value)."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return kind(_env_file=env_file, **overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_input=False, include_url=False, include_context=False):

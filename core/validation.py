@@ -7,25 +7,30 @@ do not fit the chosen model are dropped silently, since the user did not ask for
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core import errors
 from core.actions import Text
 from core.catalogue import Family, ModelCatalogue, ModelSpec
 from core.events import EditOptions
-from core.jobs import EditSpec
 from core.refs import ImageRef
 
-_MB = 1024 * 1024
 
+@dataclass(frozen=True, slots=True)
+class EditSpec:
+    """A validated edit ready to reserve: inputs, prompt and resolved options."""
 
-def _mb(n: int) -> str:
-    return f"{n / _MB:.1f}".rstrip("0").rstrip(".")
+    images: tuple[ImageRef, ...]
+    mask: ImageRef | None
+    prompt: str
+    model: str
+    options: EditOptions
 
 
 def check_image_meta(ref: ImageRef, max_bytes: int) -> None:
     """Refuse a file from its platform metadata alone: too large, or plainly not an image."""
     if ref.size is not None and ref.size > max_bytes:
-        raise errors.ImageTooLarge(size_mb=_mb(ref.size), limit_mb=_mb(max_bytes))
+        raise errors.ImageTooLarge(size=ref.size, limit=max_bytes)
     if ref.mime is not None and not ref.mime.startswith("image/"):
         raise errors.UnsupportedImage(mime=ref.mime)
 

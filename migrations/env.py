@@ -23,9 +23,9 @@ def _database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from core.settings import load_settings
+    from core.settings import CoreSettings, load
 
-    return load_settings().database_url
+    return load(CoreSettings).database_url
 
 
 def _configure(connection: Connection) -> None:

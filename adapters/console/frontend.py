@@ -21,7 +21,18 @@ from pathlib import Path
 from typing import TextIO
 
 from core import errors, i18n
-from core.actions import Action, Delivered, SendError, SendImage, SendProgress, SendText, Text
+from core.actions import (
+    Action,
+    Delivered,
+    OutputImage,
+    SendChart,
+    SendError,
+    SendImage,
+    SendProgress,
+    SendText,
+    ShowDrawing,
+    Text,
+)
 from core.engine import ConversationEngine
 from core.events import ButtonPressed, Command, Event, ImageReceived, Origin, TextReceived
 from core.identity import ChatRef, Platform, UserKey
@@ -39,7 +50,7 @@ class FileFetcher:
 def _read_capped(path: Path, max_bytes: int) -> bytes:
     size = path.stat().st_size
     if size > max_bytes:
-        raise errors.ImageTooLarge(size_mb=f"{size / 2**20:.1f}", limit_mb=f"{max_bytes / 2**20:.1f}")
+        raise errors.ImageTooLarge(size=size, limit=max_bytes)
     return path.read_bytes()
 
 
@@ -58,6 +69,13 @@ class ConsoleOutbox:
     def _say(self, text: str) -> None:
         print(text, file=self._out, flush=True)
 
+    async def _save(self, image: OutputImage) -> Path:
+        """Write ``image`` into the output folder (where the user opens it)."""
+        self._dir.mkdir(parents=True, exist_ok=True)
+        path = self._dir / image.filename
+        await asyncio.to_thread(path.write_bytes, image.data)
+        return path
+
     async def send(self, action: Action) -> Delivered | None:
         """Show one action."""
         loc = self._locale
@@ -70,12 +88,13 @@ class ConsoleOutbox:
                 self._say("error: " + i18n.render(loc, kind, **details))
             case SendProgress(text=text):
                 self._say("… " + i18n.render(loc, text))
+            case SendChart(image=image, caption=caption) | ShowDrawing(image=image, caption=caption):
+                path = await self._save(image)
+                self._say(f"{i18n.render(loc, caption)}: {path} ({image.width}x{image.height})")
             case SendImage(job_id=job_id, images=images):
-                self._dir.mkdir(parents=True, exist_ok=True)
                 refs = []
                 for image in images:
-                    path = self._dir / image.filename
-                    await asyncio.to_thread(path.write_bytes, image.data)
+                    path = await self._save(image)
                     self._say(f"result: {path} ({image.width}x{image.height})")
                     refs.append(ImageRef(Platform.CONSOLE, str(path.resolve()), filename=image.filename))
                 self._say("  /again edits this result further, /retry runs the same edit again")

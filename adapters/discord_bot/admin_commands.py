@@ -1,6 +1,7 @@
 """The admin slash commands: ``/limits``, ``/setlimit``, ``/grant``, ``/take``, ``/resetusage``,
-``/block``, ``/unblock``, ``/audit`` and ``/stats``. Each turns its options into the words of
-:mod:`core.admin_args` plus a target, and hands one :class:`core.events.AdminCommand` to the engine.
+``/block``, ``/unblock``, ``/audit`` and ``/stats``. Each turns its typed options into the typed
+command of :mod:`core.admin_commands` (never into words the core would parse back), and hands it
+to the engine in one :class:`core.events.AdminCommand`.
 
 Top-level commands rather than one ``/quota`` group: the names are the core's command names, which
 its replies quote ("only this server's admins can use /grant", usage hints), and the same as on
@@ -25,13 +26,27 @@ from discord.app_commands import Choice
 
 from adapters.discord_bot.commands import text
 from adapters.discord_bot.handlers import DiscordHandlers
-from core.admin import AUDIT_MAX
-from core.admin_args import MAX_CREDITS
+from core.admin_commands import (
+    AUDIT_DEFAULT,
+    AUDIT_MAX,
+    LIMIT_CHOICES,
+    MAX_CREDITS,
+    AdminRequest,
+    ChangeCredits,
+    ResetScope,
+    ResetUsage,
+    SetBlock,
+    SetLimit,
+    ShowAudit,
+    ShowLimits,
+    ShowStats,
+    Target,
+)
 from core.events import AdminCommand
 from core.identity import Platform, UserKey
+from core.quotas.limits import LimitKind
 
-SCOPES = ("community", "members", "member", "user", "global")
-RESET_SCOPES = ("community", "global")
+RESET_SCOPES = (ResetScope.COMMUNITY, ResetScope.GLOBAL)
 VALUE_MAX = 16  # "1000000" or "off"; longer input is a mistake the core would refuse anyway
 
 # Option types, at module level because discord.py resolves the callbacks' (string) annotations
@@ -42,16 +57,16 @@ Count = app_commands.Range[int, 1, AUDIT_MAX]
 Value = app_commands.Range[str, 1, VALUE_MAX]
 
 
-def admin_command(name: str, member: Member | None = None, *words: str | None) -> AdminCommand:
-    """The core command ``name`` with ``words`` as its arguments and ``member`` as its target.
-
-    The target travels as a :class:`UserKey` (never as text in the arguments), named as the
-    server shows them.
-    """
-    args = " ".join(word for word in words if word)
+def target_of(member: Member | None) -> Target | None:
+    """The member option as the core's target, named as the server shows them."""
     if member is None:
-        return AdminCommand(name, args)
-    return AdminCommand(name, args, UserKey(Platform.DISCORD, str(member.id)), member.display_name)
+        return None
+    return Target(UserKey(Platform.DISCORD, str(member.id)), member.display_name)
+
+
+def admin_command(request: AdminRequest) -> AdminCommand:
+    """The event that carries ``request`` to the engine."""
+    return AdminCommand(request.name, request=request)
 
 
 def _choices(keys: tuple[str, ...], prefix: str) -> list[Choice[str]]:
@@ -66,7 +81,7 @@ def install_admin_commands(tree: app_commands.CommandTree[Any], handlers: Discor
     @app_commands.describe(member=text("discord_option_limits_member"))
     @hidden
     async def limits(interaction: discord.Interaction[Any], member: Member | None = None) -> None:
-        await handlers.admin(interaction, admin_command("limits", member))
+        await handlers.admin(interaction, admin_command(ShowLimits(target_of(member))))
 
     @app_commands.command(name="setlimit", description=text("command_setlimit"))
     @app_commands.describe(
@@ -74,24 +89,27 @@ def install_admin_commands(tree: app_commands.CommandTree[Any], handlers: Discor
         value=text("discord_option_setlimit_value"),
         member=text("discord_option_setlimit_member"),
     )
-    @app_commands.choices(scope=_choices(SCOPES, "discord_scope_"))
+    @app_commands.choices(scope=_choices(LIMIT_CHOICES, "discord_scope_"))
     @hidden
     async def setlimit(
         interaction: discord.Interaction[Any], scope: str, value: Value, member: Member | None = None
     ) -> None:
-        await handlers.admin(interaction, admin_command("setlimit", member, scope, value.strip()))
+        request = SetLimit(LimitKind(scope), value, target_of(member))
+        await handlers.admin(interaction, admin_command(request))
 
     @app_commands.command(name="grant", description=text("command_grant"))
     @app_commands.describe(amount=text("discord_option_amount"), member=text("discord_option_grant_member"))
     @hidden
     async def grant(interaction: discord.Interaction[Any], amount: Credits, member: Member) -> None:
-        await handlers.admin(interaction, admin_command("grant", member, str(amount)))
+        await handlers.admin(interaction, admin_command(ChangeCredits(amount, target_of(member))))
 
     @app_commands.command(name="take", description=text("command_take"))
     @app_commands.describe(amount=text("discord_option_amount"), member=text("discord_option_take_member"))
     @hidden
     async def take(interaction: discord.Interaction[Any], amount: Credits, member: Member) -> None:
-        await handlers.admin(interaction, admin_command("take", member, str(amount)))
+        await handlers.admin(
+            interaction, admin_command(ChangeCredits(amount, target_of(member), taking=True))
+        )
 
     @app_commands.command(name="resetusage", description=text("command_resetusage"))
     @app_commands.describe(
@@ -102,7 +120,9 @@ def install_admin_commands(tree: app_commands.CommandTree[Any], handlers: Discor
     async def resetusage(
         interaction: discord.Interaction[Any], member: Member | None = None, scope: str | None = None
     ) -> None:
-        await handlers.admin(interaction, admin_command("resetusage", member, scope))
+        await handlers.admin(
+            interaction, admin_command(ResetUsage(ResetScope(scope or ResetScope.OWN), target_of(member)))
+        )
 
     @app_commands.command(name="block", description=text("command_block"))
     @app_commands.describe(
@@ -110,9 +130,7 @@ def install_admin_commands(tree: app_commands.CommandTree[Any], handlers: Discor
     )
     @hidden
     async def block(interaction: discord.Interaction[Any], member: Member, everywhere: bool = False) -> None:
-        await handlers.admin(
-            interaction, admin_command("block", member, "everywhere" if everywhere else None)
-        )
+        await handlers.admin(interaction, admin_command(SetBlock(target_of(member), True, everywhere)))
 
     @app_commands.command(name="unblock", description=text("command_unblock"))
     @app_commands.describe(
@@ -122,20 +140,18 @@ def install_admin_commands(tree: app_commands.CommandTree[Any], handlers: Discor
     async def unblock(
         interaction: discord.Interaction[Any], member: Member, everywhere: bool = False
     ) -> None:
-        await handlers.admin(
-            interaction, admin_command("unblock", member, "everywhere" if everywhere else None)
-        )
+        await handlers.admin(interaction, admin_command(SetBlock(target_of(member), False, everywhere)))
 
     @app_commands.command(name="audit", description=text("command_audit"))
     @app_commands.describe(count=text("discord_option_count"))
     @hidden
     async def audit(interaction: discord.Interaction[Any], count: Count | None = None) -> None:
-        await handlers.admin(interaction, admin_command("audit", None, str(count) if count else None))
+        await handlers.admin(interaction, admin_command(ShowAudit(count or AUDIT_DEFAULT)))
 
     @app_commands.command(name="stats", description=text("command_stats"))
     @hidden
     async def stats(interaction: discord.Interaction[Any]) -> None:
-        await handlers.admin(interaction, admin_command("stats"))
+        await handlers.admin(interaction, admin_command(ShowStats()))
 
     commands: list[app_commands.Command[Any, ..., None]] = [
         limits,

@@ -16,11 +16,11 @@ from adapters.discord_bot.commands import CatalogTranslator, EditTree, install_c
 from adapters.discord_bot.fetcher import DiscordFetcher
 from adapters.discord_bot.handlers import DiscordHandlers
 from adapters.discord_bot.outbox import DiscordOutbox
+from adapters.discord_bot.settings import DiscordSettings
 from adapters.discord_bot.views import ResultButton
 from adapters.discord_bot.webhooks import Responder
 from core.engine import ConversationEngine
 from core.errors import ConfigError
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class EditBot(discord.Client):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: DiscordSettings,
         engine: ConversationEngine,
         fetcher: DiscordFetcher,
         *,
@@ -82,7 +82,7 @@ class ShardedEditBot(EditBot, discord.AutoShardedClient):
 
 
 def make_bot(
-    settings: Settings,
+    settings: DiscordSettings,
     engine: ConversationEngine,
     fetcher: DiscordFetcher,
     *,

@@ -15,11 +15,12 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice, locale_str
 
+from adapters.discord_bot import wording
 from adapters.discord_bot.handlers import DiscordHandlers, report_failure
+from adapters.discord_bot.settings import DiscordSettings
 from core import i18n
 from core.catalogue import ModelCatalogue
 from core.events import EditOptions
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ N_CHOICES = (1, 2, 3, 4)
 
 def text(key: str) -> locale_str:
     """A command string: English from the catalog, translated per locale by its ``key``."""
-    return locale_str(i18n.render(i18n.FALLBACK, key), key=key)
+    return locale_str(wording.render(i18n.FALLBACK, key), key=key)
 
 
 class CatalogTranslator(app_commands.Translator):
@@ -42,7 +43,7 @@ class CatalogTranslator(app_commands.Translator):
         target = i18n.pick_locale(locale.value)
         if key is None or target == i18n.FALLBACK:
             return None
-        return i18n.render(target, key)
+        return wording.render(target, key)
 
 
 class EditTree(app_commands.CommandTree[Any]):
@@ -73,7 +74,7 @@ def _model_choice(name: str, description: str) -> Choice[str]:
 def install_commands(
     tree: app_commands.CommandTree[Any],
     handlers: DiscordHandlers,
-    settings: Settings,
+    settings: DiscordSettings,
     catalogue: ModelCatalogue,
 ) -> None:
     """Add every command to ``tree`` (syncing is the bot's ``setup_hook``'s job)."""

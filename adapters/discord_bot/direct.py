@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from adapters.discord_bot import wording
 from core import i18n
 from core.actions import Text
 from core.identity import UserKey
@@ -19,4 +20,4 @@ class DiscordDirect:
         """Send ``text`` in English as a DM."""
         user_id = int(user.user_id)
         target = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
-        await target.send(i18n.render(i18n.FALLBACK, text))
+        await target.send(wording.render(i18n.FALLBACK, text))

@@ -63,18 +63,13 @@ class DiscordFetcher:
                     raise DownloadFailed(f"the CDN answered {response.status_code}")
                 declared = response.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                    raise _too_large(int(declared), max_bytes)
+                    raise errors.ImageTooLarge(size=int(declared), limit=max_bytes)
                 data = bytearray()
                 async for chunk in response.aiter_bytes(_CHUNK):
                     data += chunk
                     if len(data) > max_bytes:
-                        raise _too_large(len(data), max_bytes)
+                        raise errors.ImageTooLarge(size=len(data), limit=max_bytes)
                 return bytes(data)
         except httpx.HTTPError as exc:
             log.warning("downloading a Discord file failed: %s", type(exc).__name__)
             raise DownloadFailed(f"{type(exc).__name__}: {exc}") from exc
-
-
-def _too_large(size: int, limit: int) -> errors.ImageTooLarge:
-    mb = 1024 * 1024
-    return errors.ImageTooLarge(size_mb=f"{size / mb:.1f}", limit_mb=f"{limit / mb:.0f}")

@@ -24,10 +24,10 @@ from typing import Any
 
 import discord
 
+from adapters.discord_bot import wording
 from adapters.discord_bot.outbox import Acked, DiscordOutbox
 from adapters.discord_bot.translate import FOLLOWUP, attachment_ref, first_image, locale_of, origin_of
 from adapters.discord_bot.views import EditImageModal, PromptModal
-from core import i18n
 from core.engine import ConversationEngine
 from core.events import (
     AdminCommand,
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 async def report_failure(interaction: discord.Interaction[Any]) -> None:
     """Tell the user, privately and in plain words, that their request failed on our side."""
-    text = i18n.render(locale_of(interaction), "internal")
+    text = wording.render(locale_of(interaction), "internal")
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
@@ -64,8 +64,7 @@ class DiscordHandlers:
         self._outbox = outbox
 
     async def _run(self, origin: Origin, event: Event, acked: Acked) -> None:
-        actions = await self._engine.handle(origin, event)
-        await self._outbox.answer(origin, actions, acked)
+        await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
 
     async def _start(
         self,
@@ -82,19 +81,12 @@ class DiscordHandlers:
         started and nothing to say: this interaction's job already exists (delivered twice, or to
         two processes) and whoever created it answers.
         """
-        done = False
-
-        async def acknowledge() -> None:
-            nonlocal done
-            await ack()
-            done = True
-
-        actions = await self._engine.handle(origin, event, acknowledge=acknowledge)
-        if done:
-            await self._outbox.answer(origin, actions, acked)
-        elif actions:
+        handled = await self._engine.handle(origin, event, acknowledge=ack)
+        if interaction.response.is_done():  # acknowledged: a job was stored (it may have failed since)
+            await self._outbox.answer(origin, handled, acked)
+        elif handled.actions:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await self._outbox.answer(origin, actions, Acked.PRIVATE)
+            await self._outbox.answer(origin, handled, Acked.PRIVATE)
 
     @contextlib.asynccontextmanager
     async def _guard(self, interaction: discord.Interaction[Any]) -> AsyncIterator[None]:
@@ -153,7 +145,7 @@ class DiscordHandlers:
             image = first_image(message)
             if image is None:
                 await interaction.response.send_message(
-                    i18n.render(locale, "discord_no_image"), ephemeral=True
+                    wording.render(locale, "discord_no_image"), ephemeral=True
                 )
                 return
             await interaction.response.send_modal(EditImageModal(locale, image, self.submit_edit_image))
@@ -178,7 +170,7 @@ class DiscordHandlers:
                 # The modal opens before the engine sees the press, so ownership is checked first.
                 refusal = await self._engine.button_refusal(origin_of(interaction), job_id)
                 if refusal is not None:
-                    text = i18n.render(locale, refusal.text)
+                    text = wording.render(locale, refusal.text)
                     await interaction.response.send_message(text, ephemeral=True)
                     return
 
@@ -190,7 +182,7 @@ class DiscordHandlers:
 
                 async def confirm() -> None:
                     await interaction.response.edit_message(
-                        content=i18n.render(locale, "discord_retrying"), view=None
+                        content=wording.render(locale, "discord_retrying"), view=None
                     )
 
                 origin = origin_of(interaction, mode=FOLLOWUP)
@@ -203,7 +195,7 @@ class DiscordHandlers:
         """The "Edit again" modal was submitted: edit the job's result with the new prompt."""
         async with self._guard(interaction):
             if not prompt.strip():
-                text = i18n.render(locale_of(interaction), "prompt_missing")
+                text = wording.render(locale_of(interaction), "prompt_missing")
                 await interaction.response.send_message(text, ephemeral=True)
                 return
             event = ButtonPressed("edit_again", job_id, prompt=prompt)

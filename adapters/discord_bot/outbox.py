@@ -1,6 +1,6 @@
 """Core actions -> Discord: interaction responses, followups, and the channel after the token expired.
 
-A job started by an interaction owns that interaction's response (``handle["mode"]`` decides how):
+A job started by an interaction owns that interaction's response (``Origin.handle.mode`` decides how):
 progress edits it in place, then the result replaces it as files with buttons (or, in FOLLOWUP mode,
 arrives as a new public message), or an error does. The immediate replies of ``engine.handle``
 are shown by :meth:`DiscordOutbox.answer`, which knows how the interaction was acknowledged.
@@ -20,12 +20,12 @@ from enum import Enum
 
 import discord
 
+from adapters.discord_bot import wording
 from adapters.discord_bot.metering import BudgetShort, progress_calls
 from adapters.discord_bot.translate import FOLLOWUP, refs_of
 from adapters.discord_bot.views import buttons_view
-from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, cut, split
-from adapters.discord_bot.wording import render
-from core import errors, i18n
+from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, split
+from core import errors
 from core.actions import (
     Action,
     Button,
@@ -33,13 +33,17 @@ from core.actions import (
     DeliveredPart,
     OutputImage,
     Phase,
+    SendChart,
     SendError,
     SendImage,
     SendProgress,
     SendText,
+    ShowDrawing,
     Text,
 )
+from core.engine import Reply as Handled
 from core.events import Origin
+from core.i18n import cut
 from core.imaging import fit_for_upload
 
 log = logging.getLogger(__name__)
@@ -93,11 +97,15 @@ class DiscordOutbox:
                 case SendImage():
                     return await self._result(reply, action)
                 case SendError(kind=kind, details=details):
-                    await self._replace(reply, locale, render(locale, kind, **details))
+                    await self._replace(reply, locale, wording.render(locale, kind, **details))
                 case SendText(text=text, buttons=buttons, private=private):
                     await self._notice(
-                        reply, locale, render(locale, text), self._view(buttons, locale), private
+                        reply, locale, wording.render(locale, text), self._view(buttons, locale), private
                     )
+                case SendChart(image=image, caption=caption):
+                    await self._notice(reply, locale, wording.render(locale, caption), None, True, (image,))
+                case ShowDrawing(image=image, caption=caption):
+                    await self._replace(reply, locale, wording.render(locale, caption), (image,))
         return None
 
     def _view(self, buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:
@@ -113,25 +121,34 @@ class DiscordOutbox:
         # Progress is best effort: once the token is gone only the outcome is worth a channel post,
         # and where it uses the bot's global budget a short budget skips it (the next state is sent).
         with progress_calls(), contextlib.suppress(TokenExpired, BudgetShort):
-            await self._responder.edit_original(reply, render(locale, text), images=images)
+            await self._responder.edit_original(reply, wording.render(locale, text), images=images)
             self._mark_filled(reply)
 
-    async def _replace(self, reply: Reply, locale: str, text: str) -> None:
-        """Put ``text`` where the job's status is (an error ends the job there)."""
+    async def _replace(
+        self, reply: Reply, locale: str, text: str, images: tuple[OutputImage, ...] = ()
+    ) -> None:
+        """Put ``text`` (and ``images``) in place of the response and its buttons: where the job's
+        status is (an error ends the job there), or /draw's message (the drawing answers it)."""
         try:
-            await self._responder.edit_original(reply, text, images=[], clear_view=True)
+            await self._responder.edit_original(reply, text, images=list(images), clear_view=True)
             self._mark_filled(reply)
         except TokenExpired:
-            await self._to_channel(reply, locale, text)
+            await self._to_channel(reply, locale, text, images=images)
 
     async def _notice(
-        self, reply: Reply, locale: str, text: str, view: discord.ui.View | None, private: bool
+        self,
+        reply: Reply,
+        locale: str,
+        text: str,
+        view: discord.ui.View | None,
+        private: bool,
+        images: tuple[OutputImage, ...] = (),
     ) -> None:
         # Never in place: after a restart nothing says whether the response is a result by now.
         try:
-            await self._responder.followup(reply, text, view=view, ephemeral=private)
+            await self._responder.followup(reply, text, images=images, view=view, ephemeral=private)
         except TokenExpired:
-            await self._to_channel(reply, locale, text, view=view)
+            await self._to_channel(reply, locale, text, images=images, view=view)
 
     async def _to_channel(
         self,
@@ -142,7 +159,7 @@ class DiscordOutbox:
         images: tuple[OutputImage, ...] = (),
         view: discord.ui.View | None = None,
     ) -> discord.Message:
-        body = i18n.render(locale, "discord_for_user", mention=f"<@{reply.user_id}>", message=text)
+        body = wording.render(locale, "discord_for_user", mention=f"<@{reply.user_id}>", message=text)
         try:
             return await self._responder.to_channel(reply, body, images=images, view=view)
         except discord.HTTPException as exc:  # no access to the channel, DMs closed, too large
@@ -164,11 +181,7 @@ class DiscordOutbox:
                 message = await self._responder.followup(reply, caption, images=images, view=view)
             else:
                 # The status (the interaction's response) becomes the result: one edit, nothing removed.
-                # A painter preview (no job) replaces /draw's message: its spent link goes with it.
-                clear = not action.job_id
-                message = await self._responder.edit_original(
-                    reply, caption, images=images, view=view, clear_view=clear
-                )
+                message = await self._responder.edit_original(reply, caption, images=images, view=view)
                 replaced = True
             self._mark_filled(reply)
         except TokenExpired:
@@ -179,14 +192,15 @@ class DiscordOutbox:
         await action.sent(DeliveredPart("message", 0, str(message.id), refs))
         return Delivered(message_id=str(message.id), images=refs, status_replaced=replaced)
 
-    async def answer(self, origin: Origin, actions: list[Action], acked: Acked) -> None:
-        """Show the immediate replies of ``engine.handle`` for an interaction acknowledged as ``acked``.
+    async def answer(self, origin: Origin, handled: Handled, acked: Acked) -> None:
+        """Show what ``engine.handle`` answered for an interaction acknowledged as ``acked``.
 
-        The engine answers a job-starting event with an error or a private text only when it
-        started nothing; notices that come with a started job go privately to the user. Images
-        among the replies (the /stats chart) are attached to the first message; text longer than
-        one message continues in private followups.
+        When it started no job, its replies take the acknowledgement's place (privately); notices
+        that come with a started job go privately to the user. Images among the replies (the
+        /stats chart, a painter preview) are attached to the first message; text longer than one
+        message continues in private followups.
         """
+        actions = handled.actions
         if not actions:
             return
         reply = Reply.of(origin)
@@ -194,12 +208,8 @@ class DiscordOutbox:
         first, *rest = split("\n\n".join(_render(locale, a) for a in actions))
         buttons = tuple(b for a in actions if isinstance(a, SendText) for b in a.buttons)
         view = self._view(buttons, locale)
-        images = await _fit(
-            tuple(i for a in actions if isinstance(a, SendImage) for i in a.images), reply.upload_limit
-        )
-        started = not any(
-            isinstance(a, SendError) or (isinstance(a, SendText) and a.private) for a in actions
-        )
+        images = await _fit(tuple(i for a in actions for i in _images(a)), reply.upload_limit)
+        started = handled.started
         async with self._lock(reply):
             try:
                 if acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):
@@ -212,7 +222,7 @@ class DiscordOutbox:
                 else:
                     if acked is Acked.JOB and reply.token not in self._filled:
                         # The first followup after a defer would fill (and publish) the placeholder.
-                        await self._responder.edit_original(reply, i18n.render(locale, "discord_starting"))
+                        await self._responder.edit_original(reply, wording.render(locale, "discord_starting"))
                         self._mark_filled(reply)
                     await self._responder.followup(reply, first, images=images, view=view, ephemeral=True)
                 for more in rest:
@@ -224,14 +234,24 @@ class DiscordOutbox:
 def _render(locale: str, action: Action) -> str:
     match action:
         case SendText(text=text):
-            return render(locale, text)
+            return wording.render(locale, text)
         case SendError(kind=kind, details=details):
-            return render(locale, kind, **details)
+            return wording.render(locale, kind, **details)
         case SendProgress(text=text):
-            return render(locale, text)
+            return wording.render(locale, text)
         case SendImage(caption=caption):
             return caption
+        case SendChart(caption=caption) | ShowDrawing(caption=caption):
+            return wording.render(locale, caption)
     return ""
+
+
+def _images(action: Action) -> tuple[OutputImage, ...]:
+    """The pictures an immediate reply attaches: the /stats chart, or a drawing shown back."""
+    match action:
+        case SendChart(image=image) | ShowDrawing(image=image):
+            return (image,)
+    return ()
 
 
 async def _fit(images: tuple[OutputImage, ...], limit: int) -> tuple[OutputImage, ...]:

@@ -23,10 +23,10 @@ from adapters.discord_bot.bot import EditBot, make_bot
 from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
 from adapters.discord_bot.metering import DiscordGate, meter_http, metered_webhooks
-from bots.bootstrap import Core
+from adapters.discord_bot.settings import DiscordSettings
+from adapters.host import Host
 from core.errors import ConfigError
 from core.identity import Platform
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ def discord_endpoints(api_url: str, gateway_url: str) -> Iterator[None]:
 
 @asynccontextmanager
 async def run_discord(
-    settings: Settings,
-    core: Core,
+    settings: DiscordSettings,
+    core: Host,
     *,
     guild_ready_timeout: float = 2.0,
     ready_timeout: float = 60.0,

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 import discord
 
-from core.events import Origin, Role
+from core.events import Origin, ReplyHandle, Role
 from core.i18n import pick_locale
 from core.identity import ChatRef, Community, Platform, UserKey
 from core.refs import ImageRef
 
-# Where a job started by an interaction shows its progress and result (``handle["mode"]``):
+# Where a job started by an interaction shows its progress and result (``Origin.handle.mode``):
 # ORIGINAL: the interaction's (public) response is the status message and becomes the result;
 # FOLLOWUP: the response is a private status message; the result is posted as a new public message.
 ORIGINAL = "original"
@@ -39,13 +39,13 @@ def origin_of(interaction: discord.Interaction[Any], *, mode: str = ORIGINAL) ->
         community=Community(Platform.DISCORD, str(guild_id)) if guild_id else None,
         locale=pick_locale(str(interaction.locale)),
         user_name=user.name,
-        handle={
-            "application_id": str(interaction.application_id),
-            "token": interaction.token,
-            "created": interaction.created_at.timestamp(),
-            "upload_limit": interaction.filesize_limit,
-            "mode": mode,
-        },
+        handle=ReplyHandle(
+            application_id=str(interaction.application_id),
+            token=interaction.token,
+            created=interaction.created_at.timestamp(),
+            upload_limit=interaction.filesize_limit,
+            mode=mode,
+        ),
         role=role_of(interaction),
     )
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import discord
 
-from core import i18n
+from adapters.discord_bot import wording
 from core.actions import Button
 from core.refs import ImageRef
 
@@ -80,7 +80,7 @@ def buttons_view(
     """
     view = discord.ui.View(timeout=None)
     for button in buttons:
-        label = i18n.render(locale, button.label)
+        label = wording.render(locale, button.label)
         if button.painter is not None:
             if painter_url is not None:
                 url = f"{painter_url}/painter/?t={button.painter}"
@@ -100,7 +100,7 @@ def prompt_input(locale: str) -> discord.ui.TextInput[Any]:
     return discord.ui.TextInput(
         custom_id="prompt",
         style=discord.TextStyle.paragraph,
-        placeholder=i18n.render(locale, "discord_modal_prompt_hint")[:100],
+        placeholder=wording.render(locale, "discord_modal_prompt_hint")[:100],
         max_length=PROMPT_MAX,
     )
 
@@ -111,11 +111,11 @@ class PromptModal(_HumanModal):
     def __init__(
         self, locale: str, submit: Callable[[discord.Interaction[Any], str], Awaitable[None]]
     ) -> None:
-        super().__init__(title=i18n.render(locale, "discord_again_title")[:45], timeout=MODAL_TIMEOUT)
+        super().__init__(title=wording.render(locale, "discord_again_title")[:45], timeout=MODAL_TIMEOUT)
         self._submit = submit
         self.prompt: discord.ui.TextInput[Any] = prompt_input(locale)
         self.add_item(
-            discord.ui.Label(text=i18n.render(locale, "discord_modal_prompt")[:45], component=self.prompt)
+            discord.ui.Label(text=wording.render(locale, "discord_modal_prompt")[:45], component=self.prompt)
         )
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
@@ -134,7 +134,7 @@ class EditImageModal(_HumanModal):
             [discord.Interaction[Any], ImageRef, str, discord.Attachment | None], Awaitable[None]
         ],
     ) -> None:
-        super().__init__(title=i18n.render(locale, "discord_modal_title")[:45], timeout=MODAL_TIMEOUT)
+        super().__init__(title=wording.render(locale, "discord_modal_title")[:45], timeout=MODAL_TIMEOUT)
         self._image = image
         self._submit = submit
         self.prompt: discord.ui.TextInput[Any] = prompt_input(locale)
@@ -142,12 +142,12 @@ class EditImageModal(_HumanModal):
             custom_id="mask", required=False, max_values=1
         )
         self.add_item(
-            discord.ui.Label(text=i18n.render(locale, "discord_modal_prompt")[:45], component=self.prompt)
+            discord.ui.Label(text=wording.render(locale, "discord_modal_prompt")[:45], component=self.prompt)
         )
         self.add_item(
             discord.ui.Label(
-                text=i18n.render(locale, "discord_modal_mask")[:45],
-                description=i18n.render(locale, "discord_modal_mask_hint")[:100],
+                text=wording.render(locale, "discord_modal_mask")[:45],
+                description=wording.render(locale, "discord_modal_mask_hint")[:100],
                 component=self.mask,
             )
         )

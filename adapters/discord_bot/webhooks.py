@@ -22,6 +22,7 @@ import discord
 from adapters.discord_bot.translate import ORIGINAL
 from core.actions import OutputImage
 from core.events import Origin
+from core.i18n import cut
 
 TOKEN_USABLE = 14 * 60
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
@@ -37,11 +38,6 @@ _REMEMBERED = 4096
 class TokenExpired(Exception):
     """The interaction's response can no longer be edited (token expired, or the message was deleted);
     answer in the channel instead."""
-
-
-def cut(text: str, limit: int = CONTENT_MAX) -> str:
-    """``text`` shortened to ``limit`` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def split(text: str, limit: int = CONTENT_MAX) -> list[str]:
@@ -77,13 +73,13 @@ class Reply:
         """The reply target of an origin made by :func:`adapters.discord_bot.translate.origin_of`."""
         handle = origin.handle
         return cls(
-            application_id=int(handle.get("application_id") or 0),
-            token=str(handle.get("token") or ""),
-            created=float(handle.get("created") or 0.0),
+            application_id=int(handle.application_id or 0),
+            token=handle.token or "",
+            created=handle.created or 0.0,
             channel_id=int(origin.chat.chat_id),
             user_id=int(origin.user.user_id),
-            upload_limit=int(handle.get("upload_limit") or DEFAULT_UPLOAD_LIMIT),
-            mode=str(handle.get("mode") or ORIGINAL),
+            upload_limit=handle.upload_limit or DEFAULT_UPLOAD_LIMIT,
+            mode=handle.mode or ORIGINAL,
         )
 
     def stale(self, now: float | None = None) -> bool:
@@ -130,7 +126,7 @@ class Responder:
         clear_view: bool = False,
     ) -> discord.WebhookMessage:
         """Edit the interaction's response; ``images`` replace its files, ``view`` its buttons."""
-        kwargs: dict[str, Any] = {"content": cut(content)}
+        kwargs: dict[str, Any] = {"content": cut(content, CONTENT_MAX)}
         if images is not None:
             kwargs["attachments"] = to_files(images)
         if view is not None or clear_view:
@@ -152,7 +148,7 @@ class Responder:
         ephemeral: bool = False,
     ) -> discord.WebhookMessage:
         """A new message answering the interaction (the first one after a defer fills its placeholder)."""
-        kwargs: dict[str, Any] = {"content": cut(content), "ephemeral": ephemeral, "wait": True}
+        kwargs: dict[str, Any] = {"content": cut(content, CONTENT_MAX), "ephemeral": ephemeral, "wait": True}
         if images:
             kwargs["files"] = to_files(images)
         if view is not None:
@@ -192,4 +188,4 @@ class Responder:
             kwargs["files"] = to_files(images)
         if view is not None:
             kwargs["view"] = view
-        return await channel.send(cut(text), **kwargs)
+        return await channel.send(cut(text, CONTENT_MAX), **kwargs)

@@ -1,35 +1,26 @@
-"""Core messages in Discord's words: a catalog key ``K`` is shown as ``discord_variant_K`` when that exists.
+"""The Discord bot's words: its own catalog over the core's; every text it shows renders here.
 
-The core's catalogs speak of "groups" and of replying to a member's message (Telegram's way); on
-Discord a community is a server and a member is picked in a command option. Rather than branching
-in the core, the Discord catalog may hold a variant of any core message; :func:`render` swaps it in,
-also for messages nested as parameters (``{what}`` of a limit change, a usage hint). Variants keep
-their original's placeholders (a catalog test checks every locale has the same ones).
+``locales/<locale>/discord.json`` holds the Discord bot's own messages (command and option
+descriptions, modals, ...). The core's catalogs speak of "groups" and of replying to a member's
+message (Telegram's way); on Discord a community is a server and a member is picked in a command
+option. Rather than branching in the core, ``rewordings.json`` says those core messages in
+Discord's terms under the core's own keys: :class:`core.i18n.Catalogs` finds them first, also for
+messages nested as parameters (``{what}`` of a limit change, a usage hint). Rewordings keep their
+original's placeholders (a catalog test checks it).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core import i18n
 from core.actions import Text
 
-VARIANT_PREFIX = "discord_variant_"
-
-
-def variant(text: Text) -> Text:
-    """``text`` with its key, and those of nested messages, replaced by their Discord variants."""
-    key = VARIANT_PREFIX + text.key
-    # Variants are looked up in English, the fallback every locale has: a variant missing in one
-    # locale still renders (in English) rather than silently showing the core wording there.
-    chosen = key if key in i18n.catalog(i18n.FALLBACK) else text.key
-    params = {
-        name: variant(value) if isinstance(value, Text) else value for name, value in text.params.items()
-    }
-    return Text(chosen, params)
+LOCALES = Path(__file__).parent / "locales"
+CATALOGS = i18n.Catalogs(LOCALES)
 
 
 def render(locale: str, text: Text | str, **params: Any) -> str:
     """Like :func:`core.i18n.render`, in Discord's words."""
-    message = Text(text, params) if isinstance(text, str) else Text(text.key, {**text.params, **params})
-    return i18n.render(locale, variant(message))
+    return CATALOGS.render(locale, text, **params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import Bot
 
+from adapters.telegram_bot import wording
 from core import i18n
 from core.actions import Text
 from core.identity import UserKey
@@ -17,4 +18,4 @@ class TelegramDirect:
 
     async def direct(self, user: UserKey, text: Text) -> None:
         """Send ``text`` in English to the user's private chat with the bot."""
-        await self._bot.send_message(chat_id=int(user.user_id), text=i18n.render(i18n.FALLBACK, text))
+        await self._bot.send_message(chat_id=int(user.user_id), text=wording.render(i18n.FALLBACK, text))

@@ -22,9 +22,10 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.telegram_bot import wording
 from adapters.telegram_bot.admin import admin_command
 from adapters.telegram_bot.albums import AlbumCollector, SharedAlbums
-from adapters.telegram_bot.outbox import TelegramOutbox, cut
+from adapters.telegram_bot.outbox import TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
 from adapters.telegram_bot.translate import (
     GROUP_TYPES,
@@ -39,6 +40,7 @@ from core.actions import SendText, Text
 from core.admin import ADMIN_COMMANDS
 from core.engine import ConversationEngine
 from core.events import ButtonPressed, Command, EditSubmitted, Event, ImageReceived, Origin, TextReceived
+from core.i18n import cut
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ class TelegramHandlers:
             actions = await self._engine.handle(origin, ButtonPressed(action, job_id))
             alerts = [a for a in actions if isinstance(a, SendText) and a.private]
             if alerts:
-                text = i18n.render(origin.locale, alerts[0].text)
+                text = wording.render(origin.locale, alerts[0].text)
                 await query.answer(cut(text, ALERT_MAX), show_alert=True)
             else:
                 await query.answer()
@@ -202,6 +204,6 @@ class TelegramHandlers:
         if isinstance(update, Update) and update.effective_chat and update.effective_user:
             locale = i18n.pick_locale(update.effective_user.language_code)
             try:
-                await context.bot.send_message(update.effective_chat.id, i18n.render(locale, "internal"))
+                await context.bot.send_message(update.effective_chat.id, wording.render(locale, "internal"))
             except Exception:
                 log.warning("could not report the error to the chat", exc_info=True)

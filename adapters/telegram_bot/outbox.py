@@ -28,10 +28,11 @@ from telegram.constants import FileSizeLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
 
+from adapters.telegram_bot import wording
 from adapters.telegram_bot.lanes import PROGRESS, RESULT
 from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
-from core import errors, i18n
+from core import errors
 from core.actions import (
     Action,
     Button,
@@ -39,14 +40,17 @@ from core.actions import (
     DeliveredPart,
     OutputImage,
     Phase,
+    SendChart,
     SendError,
     SendImage,
     SendProgress,
     SendText,
+    ShowDrawing,
     Text,
     result_refs,
 )
 from core.events import Origin
+from core.i18n import cut
 from core.identity import Platform
 from core.imaging import fit_for_upload
 from core.refs import ImageRef
@@ -63,11 +67,6 @@ TEXT_MAX = int(MessageLimit.MAX_TEXT_LENGTH)
 DOWNLOAD_MAX_BYTES = int(FileSizeLimit.FILESIZE_DOWNLOAD)
 
 
-def cut(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def keyboard(
     buttons: tuple[Button, ...], locale: str, painter: PainterLinks | None = None
 ) -> InlineKeyboardMarkup | None:
@@ -77,7 +76,7 @@ def keyboard(
     """
     row = []
     for b in buttons:
-        label = i18n.render(locale, b.label)
+        label = wording.render(locale, b.label)
         if b.painter is not None:
             if painter is not None:
                 row.append(painter.button(label, b.painter))
@@ -143,13 +142,24 @@ class TelegramOutbox:
         match action:
             case SendText(origin=origin, text=text, buttons=buttons):
                 markup = keyboard(buttons, loc, self._painter(origin))
-                await self.text(origin, i18n.render(loc, text), markup)
+                await self.text(origin, wording.render(loc, text), markup)
             case SendError(origin=origin, kind=kind, details=details):
-                await self.text(origin, i18n.render(loc, kind, **details))
+                await self.text(origin, wording.render(loc, kind, **details))
             case SendProgress():
                 return await self._progress(action)
             case SendImage():
                 return await self._result(action)
+            case (
+                SendChart(origin=origin, image=image, caption=caption)
+                | ShowDrawing(origin=origin, image=image, caption=caption)
+            ):
+                photo = await asyncio.to_thread(_as_photo, image)
+                await self._bot.send_photo(
+                    photo=photo.data,
+                    caption=cut(wording.render(loc, caption), CAPTION_MAX),
+                    reply_parameters=_reply(origin),
+                    **_where(origin),
+                )
         return None
 
     def _painter(self, origin: Origin) -> PainterLinks | None:
@@ -176,7 +186,7 @@ class TelegramOutbox:
                         chat_id=int(origin.chat.chat_id), message_id=known, rate_limit_args=PROGRESS
                     )
             return None
-        text = i18n.render(origin.locale, action.text)
+        text = wording.render(origin.locale, action.text)
         if action.image is not None:
             return await self._preview(action, known, text)
         if known is None:
@@ -252,9 +262,8 @@ class TelegramOutbox:
                         await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
             shown = len(photos) == 1 or any(p.kind == "album" for p in parts)
             for i, image in enumerate(action.images):
-                # Only edit results come with the full-resolution file; a chart (no job) is just a photo.
                 wanted = action.as_document or not shown or _needs_document(image, photos[i])
-                if action.job_id and wanted and not any(p.kind == "document" and p.index == i for p in parts):
+                if wanted and not any(p.kind == "document" and p.index == i for p in parts):
                     first = len(photos) == 1 or (not shown and i == 0)
                     doc = await self._send_document(origin, image, caption if first else None)
                     if doc is not None:
@@ -266,7 +275,7 @@ class TelegramOutbox:
                     await sent(DeliveredPart("sticker", i, str(message.message_id)))
             if len(photos) > 1 and markup is not None and action.part("buttons") is None:
                 # Last, so "the results above" holds whether they came as an album, files or both.
-                text = i18n.render(loc, Text("results_above", {"count": len(photos)}))
+                text = wording.render(loc, Text("results_above", {"count": len(photos)}))
                 await sent(
                     DeliveredPart("buttons", 0, str((await self.text(origin, text, markup)).message_id))
                 )
@@ -426,21 +435,16 @@ class TelegramFetcher:
         """The file's bytes; too-large files are refused from metadata before downloading."""
         limit = min(max_bytes, DOWNLOAD_MAX_BYTES)
         if ref.size is not None and ref.size > limit:
-            raise _too_large(ref.size, limit)
+            raise errors.ImageTooLarge(size=ref.size, limit=limit)
         try:
             file = await self._bot.get_file(ref.file_id)
         except BadRequest as exc:
             if "too big" in exc.message.lower():
-                raise _too_large(ref.size or limit + 1, limit) from exc
+                raise errors.ImageTooLarge(size=ref.size or limit + 1, limit=limit) from exc
             raise errors.UnreadableImage(exc.message) from exc
         if file.file_size is not None and file.file_size > limit:
-            raise _too_large(file.file_size, limit)
+            raise errors.ImageTooLarge(size=file.file_size, limit=limit)
         data = bytes(await file.download_as_bytearray())
         if len(data) > limit:
-            raise _too_large(len(data), limit)
+            raise errors.ImageTooLarge(size=len(data), limit=limit)
         return data
-
-
-def _too_large(size: int, limit: int) -> errors.ImageTooLarge:
-    mb = 1024 * 1024
-    return errors.ImageTooLarge(size_mb=f"{size / mb:.1f}", limit_mb=f"{limit / mb:.0f}")

@@ -13,9 +13,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from adapters.telegram_bot import wording
 from adapters.telegram_bot.outbox import TelegramOutbox
 from adapters.telegram_bot.translate import origin_of
-from core import i18n
 from core.engine import ConversationEngine
 from core.events import EditOptions, Origin
 
@@ -51,19 +51,19 @@ class PreferencesMenu:
         assert current.model is not None
         catalogue = self._engine.config.catalogue
         spec = catalogue.spec(current.model)
-        default = i18n.render(locale, "settings_default")
+        default = wording.render(locale, "settings_default")
         size_default = "settings_size_photo" if spec.free_sizes is not None else "settings_default"
-        on, off = i18n.render(locale, "settings_on"), i18n.render(locale, "settings_off")
+        on, off = wording.render(locale, "settings_on"), wording.render(locale, "settings_off")
         models = "\n".join(
             f"• {name}"
             + (f" — {catalogue.spec(name).description}" if catalogue.spec(name).description else "")
             for name in self._engine.config.allowed_models
         )
-        text = i18n.render(
+        text = wording.render(
             locale,
             "settings",
             model=current.model,
-            size=current.size or i18n.render(locale, size_default),
+            size=current.size or wording.render(locale, size_default),
             quality=current.quality or default,
             n=current.n,
             models=models,
@@ -71,12 +71,12 @@ class PreferencesMenu:
         extras = []
         if "high" in spec.input_fidelity:
             state = off if current.keep_details is False else on
-            extras.append(i18n.render(locale, "settings_details", state=state))
+            extras.append(wording.render(locale, "settings_details", state=state))
         if spec.transparent:
-            extras.append(i18n.render(locale, "settings_cutout", state=on if current.cutout else off))
+            extras.append(wording.render(locale, "settings_cutout", state=on if current.cutout else off))
         if spec.stream:
             state = off if current.previews is False else on
-            extras.append(i18n.render(locale, "settings_previews", state=state))
+            extras.append(wording.render(locale, "settings_previews", state=state))
         if extras:
             text += "\n" + "\n".join(extras)
 
@@ -88,7 +88,7 @@ class PreferencesMenu:
 
         def toggle(field: str, label: str, value: bool) -> list[InlineKeyboardButton]:
             state = on if value else off
-            text = i18n.render(locale, label, state=state)
+            text = wording.render(locale, label, state=state)
             return [InlineKeyboardButton(text, callback_data=f"set:{field}:{'off' if value else 'on'}")]
 
         # One model per row: names are long, and a row of three would be cut off on phones.
@@ -122,15 +122,15 @@ class PreferencesMenu:
         asked = query.message.reply_to_message
         if asked is not None and asked.from_user is not None and asked.from_user.id != query.from_user.id:
             # The menu answers someone's /settings in a group: only they may use it.
-            await query.answer(i18n.render(origin.locale, "button_not_yours"), show_alert=True)
+            await query.answer(wording.render(origin.locale, "button_not_yours"), show_alert=True)
             return
         prefs = self._effective(await self._engine.preferences(origin))
         changed = self._apply(prefs, field, value)
         if changed is None:
-            await query.answer(i18n.render(origin.locale, "settings_invalid"), show_alert=True)
+            await query.answer(wording.render(origin.locale, "settings_invalid"), show_alert=True)
             return
         await self._engine.set_preferences(origin, changed)
-        await query.answer(i18n.render(origin.locale, "settings_saved"))
+        await query.answer(wording.render(origin.locale, "settings_saved"))
         text, markup = self.render(origin.locale, changed)
         try:
             await query.edit_message_text(text, reply_markup=markup)

@@ -12,6 +12,8 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.host import Host
+from adapters.telegram_bot import wording
 from adapters.telegram_bot.albums import SharedAlbums
 from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
@@ -20,11 +22,10 @@ from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
 from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
 from adapters.telegram_bot.preferences import PreferencesMenu
+from adapters.telegram_bot.settings import TelegramSettings
 from adapters.telegram_bot.shared_limiter import SharedTelegramLimiter
-from bots.bootstrap import Core
 from core import i18n
 from core.identity import Platform
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ ADMIN_MENU = ("stats", "limits", "setlimit", "grant", "take", "resetusage", "blo
 
 
 def build_application(
-    settings: Settings, core: Core, *, album_delay: float = 1.0
+    settings: TelegramSettings, core: Host, *, album_delay: float = 1.0
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """A PTB Application wired to the core; its outbox and fetcher are attached to the job runner."""
     # Opt in to PTB 22's timedelta durations now, instead of a deprecation warning per 429.
@@ -91,8 +92,8 @@ def build_application(
 async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """setMyCommands in every catalog language (Telegram picks by the user's language)."""
     for locale in i18n.available():
-        commands = [BotCommand(c, i18n.render(locale, f"command_{c}")) for c in COMMANDS]
-        admin = commands + [BotCommand(c, i18n.render(locale, f"command_{c}")) for c in ADMIN_MENU]
+        commands = [BotCommand(c, wording.render(locale, f"command_{c}")) for c in COMMANDS]
+        admin = commands + [BotCommand(c, wording.render(locale, f"command_{c}")) for c in ADMIN_MENU]
         language = None if locale == i18n.FALLBACK else locale.split("-")[0]
         await app.bot.set_my_commands(commands, language_code=language)
         # Group admins see the admin commands in their menu too; everyone else is spared them.
@@ -101,7 +102,7 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
         )
 
 
-def webhook_secret(settings: Settings) -> str:
+def webhook_secret(settings: TelegramSettings) -> str:
     """The secret Telegram must send with webhook calls: configured, or derived from the token."""
     if settings.telegram_webhook_secret is not None:
         return settings.telegram_webhook_secret.get_secret_value()
@@ -113,7 +114,7 @@ def webhook_secret(settings: Settings) -> str:
 
 @asynccontextmanager
 async def run_telegram(
-    settings: Settings, core: Core, *, album_delay: float = 1.0
+    settings: TelegramSettings, core: Host, *, album_delay: float = 1.0
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     """Run the bot until the context exits: polling by default, a webhook when a URL is configured."""
     app = build_application(settings, core, album_delay=album_delay)
@@ -162,7 +163,7 @@ async def run_telegram(
 
 @asynccontextmanager
 async def send_telegram(
-    settings: Settings, core: Core
+    settings: TelegramSettings, core: Host
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     """The bot for a worker (``editbot run --role worker``): it delivers results, takes no updates.
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -23,6 +22,7 @@ from aiohttp import web
 
 from adapters.web.auth import RateLimiter, verify_init_data
 from core import errors, i18n
+from core.clock import utcnow as _now
 from core.drawings import MAX_DRAWING_BYTES, DrawingMode
 from core.identity import Platform, UserKey
 from core.painter import PainterService
@@ -75,10 +75,6 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 
 def _static(name: str) -> bytes:
     return resources.files("adapters.web").joinpath("static", name).read_bytes()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _failure(exc: errors.EditbotError, locale: str) -> web.Response:

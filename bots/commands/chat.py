@@ -10,9 +10,9 @@ from pathlib import Path
 from adapters.console.frontend import ConsoleFrontend, ConsoleOutbox, FileFetcher
 from bots.bootstrap import open_core
 from bots.logs import configure_logging
+from bots.settings import load_settings
 from core.i18n import pick_locale
 from core.identity import Platform
-from core.settings import load_settings
 
 NAME = "chat"
 HELP = "edit images in this terminal: /photo PATH, /mask PATH, then type what to change"

@@ -12,7 +12,7 @@ import sys
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.settings import load_settings
+from bots.settings import load_settings
 from core.storage import migrate
 
 NAME = "db"

@@ -23,12 +23,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
+from bots.settings import Settings, load_settings
 from core.editapi import EditClient, EditRequest, EditResult, image_format, make_http_client
 from core.editapi.stream import PartialImage, PartialSink
 from core.errors import ConfigError, EditAPIError, EditbotError, RelayError
-from core.i18n import render
+from core.i18n import explain, render
 from core.identity import Platform, UserKey
-from core.settings import Settings, load_settings
 
 NAME = "edit"
 HELP = "edit one photo with the edit API and save the result (checks the API setup)"
@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
 
 def describe(exc: EditbotError) -> str:
     """One plain line for ``exc``: the catalog text, plus the HTTP status for API failures."""
-    text = render("en", exc.kind, **exc.details)
+    kind, details = explain(exc)
+    text = render("en", kind, **details)
     if _PLACEHOLDER.search(text):
         text = str(exc)  # the raiser did not supply what the catalog text needs
     if isinstance(exc, RelayError) and exc.details.get("reason"):

@@ -33,23 +33,47 @@ from typing import TextIO
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from core.admin import audit_line
-from core.admin_args import MAX_CREDITS
-from core.i18n import render
-from core.identity import Community, Platform, UserKey
-from core.quotas.limits import EVERYWHERE, GLOBAL_KEY, LimitKind, LimitResolver
+from bots.settings import load_settings
+from core import errors
+from core.admin import AdminService, Caller
+from core.admin_commands import (
+    LIMIT_CHOICES,
+    MAX_CREDITS,
+    AdminRequest,
+    ChangeCredits,
+    ResetScope,
+    ResetUsage,
+    SetBlock,
+    SetLimit,
+    ShowAudit,
+    ShowLimits,
+    Target,
+    limit_value,
+)
+from core.admin_replies import audit_line
+from core.admin_results import (
+    AdminResult,
+    AuditPage,
+    BlockChanged,
+    CommunityLimits,
+    CreditsChanged,
+    DefaultLimits,
+    LimitChanged,
+    TargetLimits,
+    UsageReset,
+)
+from core.events import Role
+from core.i18n import explain, render
+from core.identity import Community, UserKey
+from core.quotas.limits import COMMUNITY_KINDS, BlockScope, LimitKind, LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
-from core.reports import CSV_FIELDS, daily_rows
-from core.settings import load_settings
+from core.reports import CSV_FIELDS, RowsBy, daily_rows
 from core.storage.db import create_engine, create_sessionmaker
 from core.storage.migrate import upgrade_engine
-from core.storage.protocol import AuditEntry, community_scope_key, member_scope_key, user_scope_key
 from core.storage.sql_store import SqlStore
 
 NAME = "quota"
 HELP = "show and change quotas, grant credits, block users, export usage as CSV"
-
-KINDS = ("community", "members", "member", "user", "global")
 
 
 class UsageError(Exception):
@@ -89,7 +113,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     change = actions.add_parser(
         "set", help="set a limit (N credits per period) or go back to the default (off)"
     )
-    change.add_argument("kind", choices=KINDS)
+    change.add_argument("kind", choices=LIMIT_CHOICES)  # LimitKind values, compared as text
     change.add_argument("limit", metavar="N|off")
     _where(change)
     for name, verb in (("grant", "give"), ("take", "take away")):
@@ -112,7 +136,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export = actions.add_parser("export", help="usage per day as CSV (succeeded, failed, credits, cost)")
     export.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (default: this period's start)")
     export.add_argument("--until", type=_day, help="day after the last one, YYYY-MM-DD (default: none)")
-    export.add_argument("--by", choices=("user", "community"), default="user", help="one row per ... per day")
+    export.add_argument("--by", choices=tuple(RowsBy), default=RowsBy.USER, help="one row per ... per day")
     export.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
 
@@ -156,30 +180,25 @@ async def _open(url: str) -> AsyncIterator[SqlStore]:
 
 
 async def _main(args: argparse.Namespace, url: str, policy: QuotaPolicy) -> int:
-    action = args.quota_action
     _check(args)
     async with _open(url) as store:
         now = datetime.now(UTC)
         ctx = _Ctx(store, policy, LimitResolver(store, policy), now, sys.stdout)
-        if action == "show":
-            await _show(ctx, args.community, args.user)
-        elif action == "set":
-            await _set(ctx, args)
-        elif action in ("grant", "take"):
-            await _grant(ctx, args, -args.credits if action == "take" else args.credits)
-        elif action == "reset":
-            await _reset(ctx, args)
-        elif action in ("block", "unblock"):
-            await _block(ctx, args, action == "block")
-        elif action == "audit":
-            await _audit(ctx, args)
-        else:
+        if args.quota_action == "export":
             await _export(ctx, args)
+            return 0
+        service = AdminService(store, ctx.limits, clock=lambda: now)
+        try:
+            result = await service.run(_operator(args.community), _request(args))
+        except (errors.NotAllowed, errors.BadCommand) as exc:  # _check lets none through; still, say so
+            kind, details = explain(exc)
+            raise UsageError(render("en", kind, **details)) from None
+        _print(ctx, args, result)
     return 0
 
 
 def _check(args: argparse.Namespace) -> None:
-    """Combinations argparse cannot express."""
+    """Combinations argparse cannot express, said in the operator's terms before anything runs."""
     community, user = getattr(args, "community", None), getattr(args, "user", None)
     if community is not None and user is not None and community.platform is not user.platform:
         raise UsageError("--community and --user must be on the same platform")
@@ -190,133 +209,90 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"N must be between 1 and {MAX_CREDITS}")
     if action == "reset" and not (user or community or args.everything):
         raise UsageError("say whose usage: --user, --community or --global")
+    if action == "set":
+        try:
+            limit_value(args.limit)
+        except errors.BadCommand:
+            raise UsageError(f"N must be a whole number from 0 to {MAX_CREDITS}, or off") from None
+        if args.kind in (LimitKind.MEMBER, LimitKind.USER) and user is None:
+            raise UsageError(f"set {args.kind} needs --user" + (" as well" if community else ""))
+        if args.kind in COMMUNITY_KINDS and community is None:
+            raise UsageError(f"set {args.kind} needs --community")
 
 
-def _entry(
-    action: str, *, community: Community | None, user: UserKey | None, **details: object
-) -> AuditEntry:
+def _operator(community: Community | None) -> Caller:
+    """The operator, acting in ``community`` (None: personal and global things)."""
     try:
         name = getpass.getuser()
     except (OSError, KeyError):  # no login name in some containers
         name = None
-    return AuditEntry(
-        actor="operator",
-        actor_name=f"operator ({name})" if name else "operator",
-        action=action,
-        community=community_scope_key(community) if community else None,
-        target=str(user) if user else None,
-        details=dict(details),
-    )
+    actor_name = f"operator ({name})" if name else "operator"
+    return Caller("operator", Role.OWNER, community, actor_name, operator=True)
 
 
-async def _show(ctx: _Ctx, community: Community | None, user: UserKey | None) -> None:
+def _request(args: argparse.Namespace) -> AdminRequest:
+    """The admin command the arguments ask for (the same commands chat and Discord produce)."""
+    action = args.quota_action
+    target = Target(args.user) if getattr(args, "user", None) is not None else None
+    match action:
+        case "show":
+            return ShowLimits(target)
+        case "set":
+            return SetLimit(LimitKind(args.kind), args.limit, target)
+        case "grant" | "take":
+            return ChangeCredits(args.credits, target, taking=action == "take")
+        case "reset":
+            if args.everything:
+                return ResetUsage(ResetScope.GLOBAL)
+            return ResetUsage(ResetScope.OWN if target else ResetScope.COMMUNITY, target)
+        case "block" | "unblock":
+            return SetBlock(target, blocking=action == "block", everywhere=args.community is None)
+    return ShowAudit(max(1, args.n))
+
+
+def _print(ctx: _Ctx, args: argparse.Namespace, result: AdminResult) -> None:
+    """The result as the operator reads it: plain English lines, keys and ids as stored."""
     policy = ctx.policy
-    reset = format_time(policy.next_reset(ctx.now), policy.timezone)
-    ctx.say(
-        f"period: {policy.period} in {policy.timezone}, started {format_time(ctx.start, policy.timezone)}"
-    )
-    ctx.say(f"resets: {reset}")
-    if user is None and community is None:
-        ctx.say(f"defaults: user {policy.user_limit}, community {policy.community_limit} credits per period")
-        anyone = UserKey(Platform.CONSOLE, "-")
-        glob = (await ctx.limits.resolve(anyone, None)).scopes[-1]
-        snap = await ctx.store.usage("global", GLOBAL_KEY, ctx.start)
-        cap = "none" if glob.limit is None else str(glob.limit)
-        ctx.say(f"global: used {snap.used}, cap {cap}")
-        return
-    if community is not None and user is None:
-        key = community_scope_key(community)
-        resolved = await ctx.limits.resolve(UserKey(community.platform, "-"), community)
-        pool = resolved.scopes[1]
-        snap = await ctx.store.usage("community", key, ctx.start)
-        left = max(0, (pool.limit or 0) - snap.used)
-        ctx.say(f"community {key}: used {snap.used} of {pool.limit} (left {left})")
-        for override in await ctx.store.community_limits(key):
-            label = f" ({override.label})" if override.label else ""
-            ctx.say(f"  override {override.kind} {override.key}{label}: {override.limit}")
-        return
-    assert user is not None
-    resolved = await ctx.limits.resolve(user, community)
-    own = resolved.scopes[0]
-    snap = await ctx.store.usage(own.kind, own.key, ctx.start)
-    limit = own.limit or 0
-    left = max(0, limit + snap.bonus - snap.used)
-    ctx.say(f"{own.kind} {own.key}: used {snap.used} of {limit} + bonus {snap.bonus} (left {left})")
-    if resolved.blocked is not None:
-        ctx.say(f"blocked: {resolved.blocked}")
-
-
-async def _set(ctx: _Ctx, args: argparse.Namespace) -> None:
-    kind, community, user = args.kind, args.community, args.user
-    if args.limit.lower() in ("off", "default", "none"):
-        limit = None
-    elif args.limit.isdigit() and int(args.limit) <= MAX_CREDITS:
-        limit = int(args.limit)
-    else:
-        raise UsageError(f"N must be a whole number from 0 to {MAX_CREDITS}, or off")
-    if kind == "global":
-        key = GLOBAL_KEY
-    elif kind == "user":
-        if user is None:
-            raise UsageError("set user needs --user")
-        key = user_scope_key(user)
-    elif community is None:
-        raise UsageError(f"set {kind} needs --community")
-    elif kind == "member":
-        if user is None:
-            raise UsageError("set member needs --user as well")
-        key = member_scope_key(community, user)
-    else:
-        key = community_scope_key(community)
-    keep_user = user if kind in ("member", "user") else None
-    keep_community = community if kind in ("community", "members", "member") else None
-    entry = _entry("set_limit", community=keep_community, user=keep_user)
-    previous = await ctx.store.set_limit(LimitKind(kind).value, key, limit, entry)
-    shown = "default" if limit is None else str(limit)
-    ctx.say(f"{kind} {key}: limit {shown} (was {'default' if previous is None else previous})")
-
-
-async def _grant(ctx: _Ctx, args: argparse.Namespace, credits: int) -> None:
-    user, community = args.user, args.community
-    own = (await ctx.limits.resolve(user, community)).scopes[0]
-    action = "grant" if credits > 0 else "take"
-    entry = _entry(action, community=community, user=user, credits=abs(credits), scope=own.kind)
-    snap = await ctx.store.add_bonus(own.kind, own.key, ctx.start, credits, entry)
-    left = max(0, (own.limit or 0) + snap.bonus - snap.used)
-    ctx.say(f"{own.kind} {own.key}: bonus {snap.bonus}, used {snap.used}, left {left}")
-
-
-async def _reset(ctx: _Ctx, args: argparse.Namespace) -> None:
-    user, community = args.user, args.community
-    if args.everything:
-        kind, key = "global", GLOBAL_KEY
-    elif user is not None:
-        own = (await ctx.limits.resolve(user, community)).scopes[0]
-        kind, key = own.kind, own.key
-    else:
-        kind, key = "community", community_scope_key(community)
-    entry = _entry("reset_usage", community=community if kind != "global" else None, user=user, scope=kind)
-    await ctx.store.reset_usage(kind, key, ctx.start, entry)
-    ctx.say(f"{kind} {key}: usage reset to 0")
-
-
-async def _block(ctx: _Ctx, args: argparse.Namespace, blocking: bool) -> None:
-    user, community = args.user, args.community
-    where = community_scope_key(community) if community else EVERYWHERE
-    scope = "community" if community else "everywhere"
-    entry = _entry("block" if blocking else "unblock", community=community, user=user, where=scope)
-    changed = await ctx.store.set_block(str(user.platform), user.user_id, where, blocking, entry)
-    state = "blocked" if blocking else "unblocked"
-    ctx.say(
-        f"{user}: {state} {'in ' + where if community else 'everywhere'}{'' if changed else ' (no change)'}"
-    )
-
-
-async def _audit(ctx: _Ctx, args: argparse.Namespace) -> None:
-    community = community_scope_key(args.community) if args.community else None
-    for entry in await ctx.store.audit_log(community=community, limit=max(1, args.n)):
-        line = render("en", audit_line(entry, ctx.policy.timezone))
-        ctx.say(f"[{entry.community}] {line}" if entry.community and community is None else line)
+    match result:
+        case DefaultLimits() | CommunityLimits() | TargetLimits():
+            started = format_time(ctx.start, policy.timezone)
+            ctx.say(f"period: {policy.period} in {policy.timezone}, started {started}")
+            ctx.say(f"resets: {format_time(policy.next_reset(ctx.now), policy.timezone)}")
+    match result:
+        case DefaultLimits(everyone=glob):
+            ctx.say(
+                f"defaults: user {policy.user_limit}, community {policy.community_limit} credits per period"
+            )
+            ctx.say(f"global: used {glob.used}, cap {'none' if glob.limit is None else glob.limit}")
+        case CommunityLimits(key=key, pool=pool):
+            ctx.say(f"community {key}: used {pool.used} of {pool.limit} (left {pool.left})")
+            for override in result.overrides:
+                label = f" ({override.label})" if override.label else ""
+                ctx.say(f"  override {override.kind} {override.key}{label}: {override.limit}")
+        case TargetLimits(own=own):
+            snap = own.usage
+            used = f"used {snap.used} of {own.limit} + bonus {snap.bonus}"
+            ctx.say(f"{own.scope.kind} {own.scope.key}: {used} (left {own.left})")
+            if result.blocked is not None:
+                ctx.say(f"blocked: {result.blocked}")
+        case LimitChanged(what=what, key=key, limit=limit, previous=previous):
+            shown = "default" if limit is None else str(limit)
+            ctx.say(f"{what} {key}: limit {shown} (was {'default' if previous is None else previous})")
+        case CreditsChanged(own=own):
+            snap = own.usage
+            ctx.say(
+                f"{own.scope.kind} {own.scope.key}: bonus {snap.bonus}, used {snap.used}, left {own.left}"
+            )
+        case UsageReset(kind=kind, key=key):
+            ctx.say(f"{kind} {key}: usage reset to 0")
+        case BlockChanged(target=target, blocking=blocking, where=where, key=key, changed=changed):
+            state = "blocked" if blocking else "unblocked"
+            place = "everywhere" if where is BlockScope.EVERYWHERE else f"in {key}"
+            ctx.say(f"{target.user}: {state} {place}{'' if changed else ' (no change)'}")
+        case AuditPage(entries=entries, everything=everything):
+            for entry in entries:
+                line = render("en", audit_line(entry, policy.timezone))
+                ctx.say(f"[{entry.community}] {line}" if entry.community and everything else line)
 
 
 async def _export(ctx: _Ctx, args: argparse.Namespace) -> None:
@@ -324,7 +300,7 @@ async def _export(ctx: _Ctx, args: argparse.Namespace) -> None:
     since = policy.day_start(args.since) if args.since else ctx.start
     until = policy.day_start(args.until) if args.until else None
     activity = await ctx.store.job_activity(since=since, until=until)
-    rows = daily_rows(activity, policy, by=args.by)
+    rows = daily_rows(activity, policy, by=RowsBy(args.by))
     if args.output is not None:
         with args.output.open("w", newline="", encoding="utf-8") as handle:
             _write_csv(handle, rows)

@@ -11,10 +11,10 @@ import signal
 from bots.bootstrap import open_core
 from bots.logs import configure_logging
 from bots.metrics import check_port
+from bots.settings import Settings, load_settings
 from bots.web import check_web_port, serving_web
 from core.errors import ConfigError
 from core.queue import Role
-from core.settings import Settings, load_settings
 
 NAME = "run"
 HELP = "run the Telegram and/or Discord bot (whichever tokens are set)"

@@ -190,8 +190,8 @@ def _check_part(
     if len(part.data) > limit:
         raise ImageTooLarge(
             f"{part.filename} has {len(part.data)} bytes, {spec.name} accepts {limit}",
-            size_mb=round(len(part.data) / 2**20, 1),
-            limit_mb=round(limit / 2**20, 1),
+            size=len(part.data),
+            limit=limit,
         )
 
 

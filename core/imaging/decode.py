@@ -32,7 +32,7 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from core.errors import ImageTooLarge, UnreadableImage, UnsupportedImage
+from core.errors import ImageTooLarge, ImageTooManyPixels, UnreadableImage, UnsupportedImage
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 50 * MIB
@@ -122,30 +122,22 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _mb(n: int) -> float:
-    return round(n / MIB, 1)
-
-
 def check_bytes(n: int, limits: Limits) -> None:
     """Refuse ``n`` bytes when over the limit; called before anything is decoded."""
     if n > limits.max_bytes:
-        raise ImageTooLarge(
-            f"image is {n} bytes, limit {limits.max_bytes}",
-            size_mb=_mb(n),
-            limit_mb=_mb(limits.max_bytes),
-        )
+        raise ImageTooLarge(size=n, limit=limits.max_bytes)
 
 
 def check_pixels(size: Size, byte_size: int, limits: Limits) -> None:
     """Refuse a decompression bomb: more pixels than the limit, whatever the file weighs."""
     pixels = size[0] * size[1]
     if pixels > limits.max_pixels or min(size) < 1:
-        raise ImageTooLarge(
+        raise ImageTooManyPixels(
             f"image is {size[0]}x{size[1]} pixels, limit {limits.max_pixels}",
-            size_mb=_mb(byte_size),
-            limit_mb=_mb(limits.max_bytes),
-            megapixels=round(pixels / 1e6, 1),
-            limit_megapixels=round(limits.max_pixels / 1e6, 1),
+            size=byte_size,
+            limit=limits.max_bytes,
+            pixels=pixels,
+            pixel_limit=limits.max_pixels,
         )
 
 
@@ -208,7 +200,7 @@ def open_source(data: bytes, limits: Limits) -> Source:
     try:
         image = _OPENERS[fmt](io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(str(exc), size_mb=_mb(len(data)), limit_mb=_mb(limits.max_bytes)) from exc
+        raise ImageTooLarge(str(exc), size=len(data), limit=limits.max_bytes) from exc
     except Exception as exc:
         # The magic bytes matched, so whatever the plugin tripped over is damage, not a wrong format.
         # The catch is broad on purpose: malformed headers raise a zoo of exception types.
@@ -274,7 +266,7 @@ def _decode(src: Source) -> None:
         src.image.load()
     except Image.DecompressionBombError as exc:
         # A GIF whose first frame reaches beyond its logical screen can still trip Pillow's own check.
-        raise ImageTooLarge(str(exc), size_mb=_mb(src.byte_size), limit_mb=_mb(src.limits.max_bytes)) from exc
+        raise ImageTooLarge(str(exc), size=src.byte_size, limit=src.limits.max_bytes) from exc
     except Exception as exc:
         # Truncated data ("image file is truncated"), corrupt entropy coding, bad zlib streams...
         raise UnreadableImage(f"cannot decode {src.format}: {exc}", format=src.format) from exc

@@ -76,8 +76,8 @@ def fit_for_upload(
         if max(size) < _MIN_SIDE:
             raise ImageTooLarge(
                 f"cannot fit the result under {max_bytes} bytes",
-                size_mb=round(len(data) / decode.MIB, 1),
-                limit_mb=round(max_bytes / decode.MIB, 1),
+                size=len(data),
+                limit=max_bytes,
             )
         image = decode.resize(image, size)
         out = encode.jpeg(image, quality=encode.JPEG_QUALITY - 2)

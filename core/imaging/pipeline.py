@@ -185,9 +185,5 @@ def _markup_png(strokes: Image.Image, plan: Layout) -> encode.Encoded:
 
 
 def _over_limit(spec: ModelSpec) -> ImageTooLarge:
-    limit_mb = round(spec.max_image_bytes / decode.MIB, 1)
-    return ImageTooLarge(
-        f"cannot encode under {spec.max_image_bytes} bytes for {spec.name}",
-        size_mb=limit_mb,
-        limit_mb=limit_mb,
-    )
+    limit = spec.max_image_bytes
+    return ImageTooLarge(f"cannot encode under {limit} bytes for {spec.name}", size=limit, limit=limit)

@@ -25,6 +25,7 @@ from enum import StrEnum
 from core import errors
 from core.events import Origin
 from core.identity import Community, UserKey
+from core.quotas.rules import LimitKind as LimitKind  # its home is the rules; imported from here too
 from core.quotas.rules import QuotaPolicy
 from core.storage.protocol import QuotaScope, Store, community_scope_key, member_scope_key, user_scope_key
 
@@ -35,22 +36,31 @@ EVERYWHERE = "*"
 """The ``where`` of a block that applies in every community and in private chats."""
 
 
-class LimitKind(StrEnum):
-    """What a stored limit override applies to (``quota_limits.scope_kind``)."""
+COMMUNITY_KINDS = frozenset({LimitKind.COMMUNITY, LimitKind.MEMBERS, LimitKind.MEMBER})
+"""Limits that belong to a community (set there; their audit rows name it)."""
 
-    USER = "user"  # key: user_scope_key — one user's personal quota (private chats)
-    MEMBER = "member"  # key: member_scope_key — one member in one community
-    MEMBERS = "members"  # key: community_scope_key — the default for every member of a community
-    COMMUNITY = "community"  # key: community_scope_key — the community's pool
-    GLOBAL = "global"  # key: GLOBAL_KEY — all edits of the bot together
+
+class BlockScope(StrEnum):
+    """Where a block applies (the ``where`` of an audit entry; ``usage_blocked_<scope>`` messages)."""
+
+    COMMUNITY = "community"  # stored under the community's scope key
+    EVERYWHERE = "everywhere"  # stored under :data:`EVERYWHERE`
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """The scopes an edit would draw on, and where the user is blocked (None: not blocked)."""
+    """The scopes an edit would draw on, by name, and where the user is blocked (None: not blocked)."""
 
-    scopes: tuple[QuotaScope, ...]
-    blocked: str | None = None  # "community" or "everywhere"
+    own: QuotaScope  # the user's personal quota (private chat) or their member quota (community)
+    pool: QuotaScope | None  # the community's pool; None in a private chat
+    everyone: QuotaScope  # the bot-wide counter (limit None: no cap)
+    blocked: BlockScope | None = None
+
+    @property
+    def scopes(self) -> tuple[QuotaScope, ...]:
+        """All of them, in the order they are reserved: own, pool (in a community), global."""
+        middle = (self.pool,) if self.pool is not None else ()
+        return (self.own, *middle, self.everyone)
 
 
 class LimitResolver:
@@ -63,7 +73,7 @@ class LimitResolver:
     async def scopes(self, origin: Origin) -> tuple[QuotaScope, ...]:
         """The scopes an edit from ``origin`` reserves; raises :class:`core.errors.Blocked`."""
         resolved = await self.resolve(origin.user, origin.community)
-        if resolved.blocked == "everywhere":
+        if resolved.blocked is BlockScope.EVERYWHERE:
             raise errors.BlockedEverywhere()
         if resolved.blocked is not None:
             raise errors.Blocked()
@@ -73,26 +83,25 @@ class LimitResolver:
         """Scopes with their effective limits, and the user's block, for ``user`` in ``community``."""
         policy = self.policy
         glob = (LimitKind.GLOBAL.value, GLOBAL_KEY)
+        pool: QuotaScope | None = None
         if community is None:
-            own = (LimitKind.USER.value, user_scope_key(user))
-            found = await self._store.get_limits([own, glob])
-            scopes = [QuotaScope("user", own[1], found.get(own, policy.user_limit))]
+            mine = (LimitKind.USER.value, user_scope_key(user))
+            found = await self._store.get_limits([mine, glob])
+            own = QuotaScope(LimitKind.USER, mine[1], found.get(mine, policy.user_limit))
         else:
             ckey = community_scope_key(community)
             member = (LimitKind.MEMBER.value, member_scope_key(community, user))
             members = (LimitKind.MEMBERS.value, ckey)
-            pool = (LimitKind.COMMUNITY.value, ckey)
-            found = await self._store.get_limits([member, members, pool, glob])
+            shared = (LimitKind.COMMUNITY.value, ckey)
+            found = await self._store.get_limits([member, members, shared, glob])
             member_limit = found.get(member, found.get(members, policy.user_limit))
-            scopes = [
-                QuotaScope("member", member[1], member_limit),
-                QuotaScope("community", ckey, found.get(pool, policy.community_limit)),
-            ]
-        scopes.append(QuotaScope("global", GLOBAL_KEY, found.get(glob, policy.global_limit)))
+            own = QuotaScope(LimitKind.MEMBER, member[1], member_limit)
+            pool = QuotaScope(LimitKind.COMMUNITY, ckey, found.get(shared, policy.community_limit))
+        everyone = QuotaScope(LimitKind.GLOBAL, GLOBAL_KEY, found.get(glob, policy.global_limit))
         blocks = await self._store.blocks_of(str(user.platform), user.user_id)
         blocked = None
         if EVERYWHERE in blocks:
-            blocked = "everywhere"
+            blocked = BlockScope.EVERYWHERE
         elif community is not None and community_scope_key(community) in blocks:
-            blocked = "community"
-        return Resolution(tuple(scopes), blocked)
+            blocked = BlockScope.COMMUNITY
+        return Resolution(own, pool, everyone, blocked)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from core.events import Origin
@@ -19,6 +20,16 @@ from core.storage.protocol import QuotaScope, community_scope_key, member_scope_
 
 PERIODS = ("day", "week", "month")
 """Values of ``QuotaPolicy.period`` (EDITBOT_QUOTA_PERIOD)."""
+
+
+class LimitKind(StrEnum):
+    """What a stored limit override applies to (``quota_limits.scope_kind``)."""
+
+    USER = "user"  # key: user_scope_key — one user's personal quota (private chats)
+    MEMBER = "member"  # key: member_scope_key — one member in one community
+    MEMBERS = "members"  # key: community_scope_key — the default for every member of a community
+    COMMUNITY = "community"  # key: community_scope_key — the community's pool
+    GLOBAL = "global"  # key: GLOBAL_KEY — all edits of the bot together
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +97,10 @@ class QuotaPolicy:
         adds the global counter and the limits stored in the database.)
         """
         if origin.community is None:
-            return (QuotaScope("user", user_scope_key(origin.user), self.user_limit),)
+            return (QuotaScope(LimitKind.USER, user_scope_key(origin.user), self.user_limit),)
         return (
-            QuotaScope("member", member_scope_key(origin.community, origin.user), self.user_limit),
-            QuotaScope("community", community_scope_key(origin.community), self.community_limit),
+            QuotaScope(LimitKind.MEMBER, member_scope_key(origin.community, origin.user), self.user_limit),
+            QuotaScope(LimitKind.COMMUNITY, community_scope_key(origin.community), self.community_limit),
         )
 
 

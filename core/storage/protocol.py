@@ -19,12 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.actions import DeliveredPart
 from core.events import EditOptions
 from core.identity import Community, UserKey
 from core.refs import ImageRef
+
+if TYPE_CHECKING:  # the quota rules build on this protocol
+    from core.quotas.rules import LimitKind
 
 
 class ConvState(StrEnum):
@@ -101,7 +104,7 @@ class QuotaScope:
     (the community's pool) or ``global`` (everything, key ``all``).
     """
 
-    kind: str
+    kind: LimitKind
     key: str
     limit: int | None
 
@@ -293,10 +296,6 @@ class Store(Protocol):
         """``/cancel`` across processes: cancel and refund the user's unfinished jobs whose result
         is not stored yet, in one statement; the jobs cancelled. Their claim is bumped, so a worker
         holding one stops at its next fenced write."""
-        ...
-
-    async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:
-        """Remember where the delivered result lives on the platform (for "edit again")."""
         ...
 
     # -- crash safety (issue 10) ----------------------------------------------------------

@@ -27,12 +27,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.clock import utcnow as _utcnow
 from core.queue import Moved
 from core.storage import rows, tables
 from core.storage.protocol import Job, JobStatus
@@ -49,10 +50,6 @@ SERVED_WINDOW = timedelta(hours=1)
 _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
 _MOVES_LOCK = 0x6564_6974_706F_73  # pg_advisory_xact_lock key serialising position refreshes
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _lane() -> sa.ColumnElement[str]:

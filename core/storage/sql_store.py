@@ -24,13 +24,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import utcnow as _utcnow
 from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
@@ -60,10 +61,6 @@ _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
 _results = tables.job_results
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 _upsert = upsert
@@ -414,13 +411,6 @@ class SqlStore(RecoveryQueries):
             for row in cancelled:
                 await self._adjust(session, row["scopes"], row["period_start"], -row["reserved_credits"])
         return [rows.job_from_row(row) for row in cancelled]
-
-    async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:
-        """Remember where the delivered result lives on the platform (for "edit again")."""
-        async with self._write() as session:
-            await session.execute(
-                sa.update(_jobs).where(_jobs.c.id == job_id).values(result_refs=rows.refs_to_json(refs))
-            )
 
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:
         """The user's queued or running jobs, oldest first."""

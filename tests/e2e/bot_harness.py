@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from bots.bootstrap import Core, open_core
-from core.settings import Settings, load_settings
+from bots.settings import Settings, load_settings
 from tests.fakes.edit_api import FakeEditAPI
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI
 from tests.fakes.telegram_model import ChatMessage, FakeChat, FakeUser
 from tests.fakes.telegram_server import FakeTelegram
@@ -63,6 +64,14 @@ class Drill:
     tmp: Path
     env: dict[str, str] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
+    # A drill's fast takeover and short grace; off for a service run at the operator's defaults.
+    fast_takeover: bool = True
+
+    async def __aenter__(self) -> Drill:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop_all()
 
     @property
     def db_path(self) -> Path:
@@ -71,33 +80,23 @@ class Drill:
 
     def environment(self) -> dict[str, str]:
         """``editbot run``'s environment: the fakes, a fast stale time, a short grace period."""
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")}
-        return clean | {
+        env = {
             "EDITBOT_API_BASE_URL": self.api.base_url,
             "EDITBOT_API_KEY": self.api.api_key,
             "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{self.db_path}",
             "EDITBOT_TELEGRAM_TOKEN": self.fake.token,
             "EDITBOT_TELEGRAM_API_URL": self.fake.api_url,
             "EDITBOT_TELEGRAM_FILE_URL": self.fake.file_url,
-            # A killed process's jobs and updates are taken over after a second (heartbeats every 0.25 s).
-            "EDITBOT_JOB_STALE_AFTER": "1",
-            "EDITBOT_SHUTDOWN_GRACE": "1",
-            **self.env,
         }
+        if self.fast_takeover:
+            # A killed process's jobs and updates are taken over after a second (heartbeats every 0.25 s).
+            env |= {"EDITBOT_JOB_STALE_AFTER": "1", "EDITBOT_SHUTDOWN_GRACE": "1"}
+        return clean_environment() | env | self.env
 
     async def start(self) -> Process:
-        """Start ``editbot run`` and wait until the Telegram bot polls."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bots.cli",
-            "run",
-            cwd=self.tmp,
-            env=self.environment(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        process = Process(proc)
+        """Start ``editbot run`` and wait until the Telegram bot polls; its output is drained as it runs."""
+        process = Process(await editbot_run(self.tmp, self.environment()))
+        proc = process.proc
         process.reader = asyncio.create_task(process._read())
         self.processes.append(process)
         await self.fake.wait_for(
@@ -217,6 +216,35 @@ class Drill:
         assert not self.query("SELECT update_id FROM inbox WHERE handled_at IS NULL"), "an update was lost"
         assert not self.query("SELECT job_id FROM job_results"), "kept results outlived their jobs"
         assert len(self.api.requests) == api_calls, [r.value("prompt") for r in self.api.requests]
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any EDITBOT_* setting (a run sees only what a test sets)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")}
+
+
+def discord_environment(fake: FakeDiscord) -> dict[str, str]:
+    """The settings that point ``editbot run``'s Discord bot at the fake Discord."""
+    return {
+        "EDITBOT_DISCORD_TOKEN": fake.token,
+        "EDITBOT_DISCORD_API_URL": fake.api_url,
+        "EDITBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
+    }
+
+
+async def editbot_run(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``editbot run`` as its own process, stdout and stderr in one pipe (read it while it runs: a
+    full pipe would block the bot)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "run",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 def open_jobs_in(db_path: Path) -> int:

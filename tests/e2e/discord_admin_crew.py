@@ -44,7 +44,7 @@ async def hire_crew(dc: DiscordHarness) -> Crew:
 
 
 def said(key: str, locale: str = "en", **params: Any) -> str:
-    """What the bot says for ``key`` on Discord (its variant wording where there is one)."""
+    """What the bot says for ``key`` on Discord (its rewording where there is one)."""
     return wording.render(i18n.pick_locale(locale), key, **params)
 
 

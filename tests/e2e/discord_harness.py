@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from bots.bootstrap import Core
-from core.settings import Settings
+from bots.settings import Settings
 from tests.e2e.bot_harness import BotHarness
 from tests.fakes.discord_models import FakeChannel, FakeMessage, FakeUser
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction

@@ -16,16 +16,16 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
 
-from adapters.telegram_bot.runner import run_telegram
 from adapters.web.auth import sign_init_data
 from bots.bootstrap import Core
+from bots.settings import Settings
 from bots.web import serving_web
-from core.settings import Settings
+from tests.e2e.bot_harness import BotHarness
 from tests.e2e.discord_harness import DiscordHarness
 from tests.e2e.telegram_harness import TelegramHarness
 from tests.fakes.discord_server import FakeDiscord
@@ -75,28 +75,29 @@ def free_port() -> int:
 
 
 @dataclass
-class PainterHarness(TelegramHarness):
-    """The Telegram harness plus the painter's web server on ``web_port``."""
+class WithPainter(BotHarness):
+    """A bot harness plus the painter's web server on ``web_port``, as ``editbot run`` starts them."""
 
     web_port: int = 0
 
     def platform_settings(self) -> dict[str, Any]:
-        """The fake Bot API, and the painter on loopback (plain HTTP is fine for a test browser)."""
+        """The fake platform, and the painter on loopback (plain HTTP is fine for a test browser)."""
         return {
             **super().platform_settings(),
-            "web_url": f"http://127.0.0.1:{self.web_port}",
+            "web_url": self.base,
             "web_listen": "127.0.0.1",
             "web_port": self.web_port,
         }
 
     def bot(self, settings: Settings, core: Core) -> AbstractAsyncContextManager[Any]:
-        """The Telegram bot and the web server, as ``editbot run`` starts them."""
+        """The web server, then the platform's bot."""
+        platform = super().bot(settings, core)
 
         @asynccontextmanager
         async def both() -> AsyncIterator[Any]:
             async with AsyncExitStack() as stack:
                 await stack.enter_async_context(serving_web(core, settings))
-                yield await stack.enter_async_context(run_telegram(settings, core, album_delay=0.3))
+                yield await stack.enter_async_context(platform)
 
         return both()
 
@@ -104,6 +105,14 @@ class PainterHarness(TelegramHarness):
     def base(self) -> str:
         """The painter's base URL."""
         return f"http://127.0.0.1:{self.web_port}"
+
+
+Painting = TypeVar("Painting", bound=WithPainter)
+
+
+@dataclass
+class PainterHarness(WithPainter, TelegramHarness):
+    """The Telegram harness with the painter on."""
 
     def init_data(self, user: FakeUser, *, age: float = 0, **extra: str) -> str:
         """initData as Telegram signs it for this bot when ``user`` opens the Mini App."""
@@ -135,12 +144,8 @@ class PainterHarness(TelegramHarness):
         return reply, str(button["web_app"]["url"] if "web_app" in button else button["url"])
 
 
-@pytest.fixture
-async def painter(
-    fake_telegram: FakeTelegram, edit_api: FakeEditAPI, tmp_path: Path
-) -> AsyncIterator[PainterHarness]:
-    """A running Telegram bot with the painter on; stopped after the test."""
-    harness = PainterHarness(fake_telegram, edit_api, tmp_path, web_port=free_port())
+@asynccontextmanager
+async def _running(harness: Painting) -> AsyncIterator[Painting]:
     await harness.start()
     try:
         yield harness
@@ -148,38 +153,19 @@ async def painter(
         await harness.stop()
 
 
+@pytest.fixture
+async def painter(
+    fake_telegram: FakeTelegram, edit_api: FakeEditAPI, tmp_path: Path
+) -> AsyncIterator[PainterHarness]:
+    """A running Telegram bot with the painter on; stopped after the test."""
+    harness = PainterHarness(fake_telegram, edit_api, tmp_path, web_port=free_port())
+    async with _running(harness):
+        yield harness
+
+
 @dataclass
-class DiscordPainterHarness(DiscordHarness):
-    """The Discord harness plus the painter's web server on ``web_port``."""
-
-    web_port: int = 0
-
-    def platform_settings(self) -> dict[str, Any]:
-        """The fake Discord, and the painter on loopback."""
-        return {
-            **super().platform_settings(),
-            "web_url": f"http://127.0.0.1:{self.web_port}",
-            "web_listen": "127.0.0.1",
-            "web_port": self.web_port,
-        }
-
-    def bot(self, settings: Settings, core: Core) -> AbstractAsyncContextManager[Any]:
-        """The Discord bot and the web server."""
-
-        @asynccontextmanager
-        async def both() -> AsyncIterator[Any]:
-            from adapters.discord_bot.runner import run_discord
-
-            async with AsyncExitStack() as stack:
-                await stack.enter_async_context(serving_web(core, settings))
-                yield await stack.enter_async_context(run_discord(settings, core, guild_ready_timeout=0.05))
-
-        return both()
-
-    @property
-    def base(self) -> str:
-        """The painter's base URL."""
-        return f"http://127.0.0.1:{self.web_port}"
+class DiscordPainterHarness(WithPainter, DiscordHarness):
+    """The Discord harness with the painter on."""
 
 
 @pytest.fixture
@@ -188,8 +174,5 @@ async def dc_painter(
 ) -> AsyncIterator[DiscordPainterHarness]:
     """A running Discord bot with the painter on; stopped after the test."""
     harness = DiscordPainterHarness(fake_discord, edit_api, tmp_path, web_port=free_port())
-    await harness.start()
-    try:
+    async with _running(harness):
         yield harness
-    finally:
-        await harness.stop()

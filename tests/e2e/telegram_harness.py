@@ -17,7 +17,7 @@ import pytest
 
 from adapters.telegram_bot.runner import run_telegram
 from bots.bootstrap import Core
-from core.settings import Settings
+from bots.settings import Settings
 from tests.e2e.bot_harness import BotHarness
 from tests.fakes.edit_api import FakeEditAPI
 from tests.fakes.telegram_model import ChatMessage, FakeChat

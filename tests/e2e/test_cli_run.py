@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from pathlib import Path
 
+from tests.e2e.crash_drill import Drill, clean_environment, editbot_run
 from tests.fakes.edit_api import FakeEditAPI, sample_png
 from tests.fakes.telegram_server import FakeTelegram
 
 
 async def _run(tmp: Path, **env: str) -> tuple[int, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")} | env
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots.cli",
-        "run",
-        cwd=tmp,
-        env=clean,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    return proc.returncode or 0, (out + err).decode()
+    proc = await editbot_run(tmp, clean_environment() | env)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode or 0, out.decode()
 
 
 async def test_no_token_says_what_to_set(tmp_path: Path) -> None:
@@ -51,26 +39,9 @@ async def test_editbot_run_serves_telegram_and_stops_on_sigterm(
     tmp_path: Path, fake_telegram: FakeTelegram, edit_api: FakeEditAPI
 ) -> None:
     """The operator's path: `editbot run` in its own process, a user's edit, then SIGTERM mid-edit."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")} | {
-        "EDITBOT_API_BASE_URL": edit_api.base_url,
-        "EDITBOT_API_KEY": edit_api.api_key,
-        "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        "EDITBOT_TELEGRAM_TOKEN": fake_telegram.token,
-        "EDITBOT_TELEGRAM_API_URL": fake_telegram.api_url,
-        "EDITBOT_TELEGRAM_FILE_URL": fake_telegram.file_url,
-        "EDITBOT_SHUTDOWN_GRACE": "0.5",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots.cli",
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
+    grace = {"EDITBOT_SHUTDOWN_GRACE": "0.5"}
+    async with Drill(fake_telegram, edit_api, tmp_path, env=grace, fast_takeover=False) as drill:
+        process = await drill.start()
         user = fake_telegram.user()
         chat = fake_telegram.private_chat(user)
         sent = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="from a real process")
@@ -81,16 +52,10 @@ async def test_editbot_run_serves_telegram_and_stops_on_sigterm(
         edit_api.hang_next()
         second = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="interrupted")
         await fake_telegram.wait_for(lambda: len(edit_api.requests) == 2, 30)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, output.decode()[-3000:]
+        await drill.terminate(process)  # exits 0
     told = fake_telegram.messages_in(chat)
     # The edit was handed back for the next process (EDITBOT_RESUME_INTERRUPTED=retry), and the
     # user can see that; the crash drills (test_crash_drills.py) cover what the next process does.
     assert any("The bot is restarting" in (m.content or "") for m in told if m.message_id > second.message_id)
-    log = output.decode()
+    log = process.output
     assert "Traceback" not in log and fake_telegram.token not in log and edit_api.api_key not in log

@@ -9,8 +9,8 @@ import discord.http
 import pytest
 
 from bots.commands.run import serve
+from bots.settings import load_settings
 from core.errors import ConfigError
-from core.settings import load_settings
 from tests.e2e.discord_harness import DiscordHarness, picture
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, expected_edit, same_pixels, sample_png

@@ -69,9 +69,9 @@ async def test_one_server_serves_painter_and_metrics_when_their_ports_agree(pain
 def test_the_painter_cannot_take_the_webhook_port() -> None:
     import pytest
 
+    from bots.settings import load_settings
     from bots.web import check_web_port
     from core.errors import ConfigError
-    from core.settings import load_settings
 
     settings = load_settings(
         env_file=None,

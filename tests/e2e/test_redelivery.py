@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from telegram import Update
 
-from adapters.telegram_bot.runner import build_application, run_telegram
-from bots.bootstrap import Core, open_core
+from adapters.telegram_bot.runner import build_application
+from bots.bootstrap import Core
+from bots.settings import Settings
 from core.events import Origin
 from core.identity import ChatRef, Community, Platform, UserKey
-from core.settings import load_settings
+from tests.e2e.bot_harness import BotHarness
 from tests.e2e.discord_harness import DiscordHarness
 from tests.e2e.telegram_harness import TelegramHarness
 from tests.fakes.discord_server import FakeDiscord
@@ -58,42 +60,48 @@ async def test_discord_interaction_delivered_twice_at_once(dc: DiscordHarness) -
 
 
 @asynccontextmanager
-async def _telegram_process(
-    fake: FakeTelegram, api: FakeEditAPI, url: str, schema: str, *, polling: bool
-) -> AsyncIterator[tuple[Core, Any]]:
-    """One more bot process on the shared database: polling, or fed as a webhook would feed it."""
-    settings = load_settings(
-        env_file=None,
-        api_base_url=api.base_url,
-        api_key=api.api_key,
-        database_url=url,
-        telegram_token=fake.token,
-        telegram_api_url=fake.api_url,
-        telegram_file_url=fake.file_url,
-        shutdown_grace=0.0,
-    )
-    async with AsyncExitStack() as stack:
-        core = await stack.enter_async_context(open_core(settings, db_schema=schema))
-        if polling:
-            app = await stack.enter_async_context(run_telegram(settings, core, album_delay=0.3))
-        else:
-            app = build_application(settings, core)
-            await stack.enter_async_context(app)
-            await app.start()
-            stack.push_async_callback(app.stop)
-        await stack.enter_async_context(core.running())
-        yield core, app
+async def _processes(url: str, *harnesses: BotHarness) -> AsyncIterator[list[Core]]:
+    """The harnesses' bots as processes sharing one fresh PostgreSQL schema; their cores."""
+    async with postgres_schema(url) as schema, AsyncExitStack() as stack:
+        cores = []
+        for harness in harnesses:
+            await harness.start(database_url=url, database_schema=schema)
+            stack.push_async_callback(harness.stop)
+            assert harness.core is not None
+            cores.append(harness.core)
+        yield cores
+
+
+@dataclass
+class _WebhookFed(TelegramHarness):
+    """A Telegram bot process that polls nothing: the test feeds it updates as a webhook would."""
+
+    app: Any = None
+
+    def bot(self, settings: Settings, core: Core) -> AbstractAsyncContextManager[Any]:
+        """The application, started without polling."""
+
+        @asynccontextmanager
+        async def fed() -> AsyncIterator[Any]:
+            self.app = build_application(settings, core)
+            async with self.app:
+                await self.app.start()
+                try:
+                    yield self.app
+                finally:
+                    await self.app.stop()
+
+        return fed()
 
 
 @pytest.mark.postgres
 async def test_telegram_update_at_two_processes_on_postgres(
     fake_telegram: FakeTelegram, edit_api: FakeEditAPI, postgres_url: str, tmp_path: Path
 ) -> None:
-    async with (
-        postgres_schema(postgres_url) as schema,
-        _telegram_process(fake_telegram, edit_api, postgres_url, schema, polling=True) as (one, _),
-        _telegram_process(fake_telegram, edit_api, postgres_url, schema, polling=False) as (two, app2),
-    ):
+    polling = TelegramHarness(fake_telegram, edit_api, tmp_path)
+    fed = _WebhookFed(fake_telegram, edit_api, tmp_path)
+    async with _processes(postgres_url, polling, fed) as (one, two):
+        app2 = fed.app
         user = fake_telegram.user()
         chat = fake_telegram.private_chat(user)
         m = fake_telegram.send_photo(chat, user, sample_png(64, 64), caption="one of two")
@@ -120,37 +128,12 @@ def _origin(user_id: int, chat_id: int) -> Origin:
     return Origin(UserKey(Platform.TELEGRAM, str(user_id)), ChatRef(Platform.TELEGRAM, str(chat_id)), "x")
 
 
-@asynccontextmanager
-async def _discord_process(fake: FakeDiscord, api: FakeEditAPI, url: str, schema: str) -> AsyncIterator[Core]:
-    """One more Discord bot process on the shared database, connected to the fake gateway."""
-    from adapters.discord_bot.runner import run_discord
-
-    settings = load_settings(
-        env_file=None,
-        api_base_url=api.base_url,
-        api_key=api.api_key,
-        database_url=url,
-        discord_token=fake.token,
-        discord_api_url=fake.api_url,
-        discord_gateway_url=fake.gateway_url,
-        shutdown_grace=0.0,
-    )
-    async with AsyncExitStack() as stack:
-        core = await stack.enter_async_context(open_core(settings, db_schema=schema))
-        await stack.enter_async_context(run_discord(settings, core, guild_ready_timeout=0.05))
-        await stack.enter_async_context(core.running())
-        yield core
-
-
 @pytest.mark.postgres
 async def test_discord_interaction_at_two_processes_on_postgres(
-    fake_discord: FakeDiscord, edit_api: FakeEditAPI, postgres_url: str
+    fake_discord: FakeDiscord, edit_api: FakeEditAPI, postgres_url: str, tmp_path: Path
 ) -> None:
-    async with (
-        postgres_schema(postgres_url) as schema,
-        _discord_process(fake_discord, edit_api, postgres_url, schema) as one,
-        _discord_process(fake_discord, edit_api, postgres_url, schema) as two,
-    ):
+    processes = [DiscordHarness(fake_discord, edit_api, tmp_path) for _ in range(2)]
+    async with _processes(postgres_url, *processes) as (one, two):
         photo = fake_discord.add_attachment(sample_png(48, 48), "p.png")
         hit = await fake_discord.slash_command("edit", {"image": photo, "prompt": "one of two"})
         await fake_discord.deliver_again(hit, everywhere=True)  # both processes get it, one of them twice

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.crash_drill import Drill, discord_environment
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, sample_png
 from tests.fakes.telegram_server import FakeTelegram
@@ -17,34 +14,10 @@ from tests.fakes.telegram_server import FakeTelegram
 PROMPT = "paint the zebra ultramarine"
 
 
-def _env(tmp: Path, tg: FakeTelegram, api: FakeEditAPI, **extra: str) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("EDITBOT_")} | {
-        "EDITBOT_API_BASE_URL": api.base_url,
-        "EDITBOT_API_KEY": api.api_key,
-        "EDITBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bot.db'}",
-        "EDITBOT_TELEGRAM_TOKEN": tg.token,
-        "EDITBOT_TELEGRAM_API_URL": tg.api_url,
-        "EDITBOT_TELEGRAM_FILE_URL": tg.file_url,
-        **extra,
-    }
-
-
 async def _serve_one_edit(tmp: Path, tg: FakeTelegram, api: FakeEditAPI, **extra: str) -> str:
     """Run `editbot run`, have a user edit one photo (then one refused by the API), stop; the log."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots.cli",
-        "run",
-        cwd=tmp,
-        env=_env(tmp, tg, api, **extra),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    # Drained while the bot runs: a DEBUG log outgrows the pipe's buffer and would block the bot.
-    assert proc.stdout is not None
-    reading = asyncio.create_task(proc.stdout.read())
-    try:
+    async with Drill(tg, api, tmp, env=extra, fast_takeover=False) as drill:
+        process = await drill.start()
         user = tg.user()
         chat = tg.private_chat(user)
         sent = tg.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
@@ -56,15 +29,8 @@ async def _serve_one_edit(tmp: Path, tg: FakeTelegram, api: FakeEditAPI, **extra
         await tg.wait_for_message(
             chat, lambda m: "rejected the bot's key" in (m.content or ""), after=sent, timeout=60
         )
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), timeout=60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    output = await reading
-    assert proc.returncode == 0, output.decode()[-3000:]
-    return output.decode()
+        await drill.terminate(process)  # exits 0
+    return process.output
 
 
 async def test_json_logs_one_line_per_job_and_no_secrets(
@@ -76,9 +42,7 @@ async def test_json_logs_one_line_per_job_and_no_secrets(
         fake_telegram,
         edit_api,
         EDITBOT_LOG_FORMAT="json",
-        EDITBOT_DISCORD_TOKEN=fake_discord.token,
-        EDITBOT_DISCORD_API_URL=fake_discord.api_url,
-        EDITBOT_DISCORD_GATEWAY_URL=fake_discord.gateway_url,
+        **discord_environment(fake_discord),
     )
     entries: list[dict[str, Any]] = [json.loads(line) for line in log.splitlines() if line.strip()]
     assert all({"ts", "level", "logger", "msg"} <= set(e) for e in entries)

@@ -127,6 +127,19 @@ async def test_mask_that_does_not_fit(tg: TelegramHarness) -> None:
 
 
 async def test_stickers_get_a_hint(tg: TelegramHarness) -> None:
+    """A sticker is not a photo to edit: the bot says what it takes, and edits nothing."""
+    sticker = io.BytesIO()
+    Image.new("RGBA", (512, 384), (200, 40, 20, 255)).save(sticker, "WEBP")
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_sticker(chat, user, sticker.getvalue())
+    assert m.raw["sticker"]["emoji"] == "👍"
+    await tg.text(chat, "Send me a photo first", after=m.message_id)
+    await tg.idle()
+    assert not tg.api.requests
+
+
+async def test_unknown_commands_are_named(tg: TelegramHarness) -> None:
     user = tg.fake.user()
     chat = tg.fake.private_chat(user)
     m = tg.fake.send_text(chat, user, "/frobnicate")

@@ -182,6 +182,8 @@ def test_wheel_carries_every_data_file(installed: Installed) -> None:
     missing = _data_files() - names
     assert not missing, f"not in the wheel: {sorted(missing)}"
     assert {"core/locales/en/errors.json", "core/locales/zh-CN/errors.json"} <= names
+    for adapter, area in [("telegram_bot", "telegram"), ("discord_bot", "discord")]:
+        assert {f"adapters/{adapter}/locales/{loc}/{area}.json" for loc in ("en", "zh-CN")} <= names
     assert any(n.startswith("migrations/versions/0001") for n in names)
 
 
@@ -217,9 +219,12 @@ async def test_installed_wheel_edits_from_outside_the_checkout(
     assert len(edit_api.requests) == 1 and edit_api.requests[0].value("prompt") == "make it blue"
 
 
-async def test_missing_catalogs_stop_the_start(installed: Installed, edit_api: FakeEditAPI) -> None:
-    data = installed.data_dir("broken")
-    locales = installed.site / "core" / "locales"
+@pytest.mark.parametrize("folder", ["core/locales", "adapters/discord_bot/locales"])
+async def test_missing_catalogs_stop_the_start(
+    installed: Installed, edit_api: FakeEditAPI, folder: str
+) -> None:
+    data = installed.data_dir("broken-" + folder.replace("/", "-"))
+    locales = installed.site / folder
     aside = installed.work / "locales-aside"
     env = _env(
         data,

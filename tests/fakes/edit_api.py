@@ -182,6 +182,7 @@ class FakeEditAPI:
         self._canned: deque[_Canned] = deque()
         self._hangs = 0
         self._release = asyncio.Event()
+        self._held: asyncio.Event | None = None
         self._files: dict[str, bytes] = {}
         self.refuse_stream = False  # a relay that answers 400 "Unknown parameter: 'stream'"
         self.stream_as_json = False  # a relay that ignores `stream` and answers plain JSON
@@ -279,6 +280,23 @@ class FakeEditAPI:
         """Never answer the next ``times`` edits (until the server stops)."""
         self._hangs += times
 
+    def hold(self) -> None:
+        """Keep every edit that arrives in flight until :meth:`release_held`.
+
+        Proves overlap without a stopwatch: N edits in flight at once happen only if the bot sent
+        them concurrently, however slow the machine is.
+        """
+        self._held = asyncio.Event()
+
+    def release_held(self) -> None:
+        if self._held is not None:
+            self._held.set()
+            self._held = None
+
+    async def _wait_if_held(self) -> None:
+        if self._held is not None:
+            await self._held.wait()
+
     def malformed_next(self) -> None:
         """Answer 200 with broken JSON."""
         self.respond_next(
@@ -358,6 +376,7 @@ class FakeEditAPI:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            await self._wait_if_held()
             if self.latency:
                 await asyncio.sleep(self.latency)
             images = await self._rendered(received, plan)
@@ -373,6 +392,7 @@ class FakeEditAPI:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            await self._wait_if_held()
             (final,) = await asyncio.to_thread(_render, req, {**plan, "n": 1})
             resp = web.StreamResponse(
                 headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}

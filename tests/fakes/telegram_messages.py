@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .telegram_entities import EntityParseError, parse_text, strip_text, utf16_len
+from .telegram_entities import strip_text, utf16_len
 from .telegram_model import JSON, BotAccount, FakeChat, StoredFile, StoredMessage, UploadedFile, canonical
 from .telegram_wire import (
     BUTTON_ACTIONS,
@@ -94,13 +94,9 @@ def _inline_markup(p: Params) -> JSON | None:
 def _formatted(
     p: Params, key: str, entities_key: str, parse_key: str = "parse_mode"
 ) -> tuple[str, list[JSON]]:
-    text = p.text(key) or ""
-    explicit = p.obj(entities_key)
-    try:
-        plain, entities = (text, list(explicit)) if explicit else parse_text(text, p.text(parse_key))
-    except EntityParseError as exc:
-        raise ApiError(400, str(exc)) from None
-    return strip_text(plain, entities)
+    if p.text(parse_key):
+        raise ApiError(400, "Bad Request: the fake only emulates plain text (no parse_mode)")
+    return strip_text(p.text(key) or "", list(p.obj(entities_key) or ()))
 
 
 def _caption(p: Params) -> JSON:
@@ -266,27 +262,13 @@ async def send_document(tg: FakeTelegram, bot: BotAccount, p: Params) -> JSON:
 
 
 def _sticker(tg: FakeTelegram, source: UploadedFile | str) -> JSON:
-    """A static sticker: a WebP (or PNG) whose longer side is exactly 512 pixels, as Telegram asks."""
+    """A static sticker from an upload (see ``FileStore.sticker``)."""
     if isinstance(source, str):
         raise ApiError(400, "Bad Request: the fake only emulates uploaded stickers")
     try:
-        with Image.open(io.BytesIO(source.data)) as image:
-            fmt, (width, height) = image.format, image.size
-    except (OSError, ValueError):
-        raise ApiError(400, "Bad Request: STICKER_PNG_NOPNG") from None
-    if fmt not in ("WEBP", "PNG") or max(width, height) != 512:
-        raise ApiError(400, "Bad Request: STICKER_PNG_DIMENSIONS")
-    stored = tg.files.add(source.data, "sticker", "webp")
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "type": "regular",
-        "width": width,
-        "height": height,
-        "is_animated": False,
-        "is_video": False,
-        "file_size": stored.size,
-    }
+        return tg.files.sticker(source.data)
+    except ValueError as exc:
+        raise ApiError(400, f"Bad Request: {exc}") from None
 
 
 @method("sendSticker")

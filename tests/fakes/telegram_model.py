@@ -228,6 +228,31 @@ class FileStore:
             "file_size": stored.size,
         }
 
+    def sticker(self, data: bytes, emoji: str | None = None) -> JSON:
+        """Store a static sticker and describe it as a Bot API Sticker: a WebP (or PNG) whose longer
+        side is exactly 512 pixels, as Telegram asks; ValueError with Telegram's error code if not."""
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                fmt, (width, height) = image.format, image.size
+        except (OSError, ValueError):
+            raise ValueError("STICKER_PNG_NOPNG") from None
+        if fmt not in ("WEBP", "PNG") or max(width, height) != 512:
+            raise ValueError("STICKER_PNG_DIMENSIONS")
+        stored = self.add(data, "sticker", "webp")
+        sticker: JSON = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "type": "regular",
+            "width": width,
+            "height": height,
+            "is_animated": False,
+            "is_video": False,
+            "file_size": stored.size,
+        }
+        if emoji:
+            sticker["emoji"] = emoji
+        return sticker
+
 
 @dataclass(eq=False)
 class StoredMessage:

@@ -1,4 +1,5 @@
-"""Simulated people: users, their chats and groups, and what they do (text, photos, albums, buttons).
+"""Simulated people: users, their chats and groups, and what they do (text, photos, stickers, albums,
+buttons).
 
 Invariants: each action creates the message in the chat (everyone sees it) and enqueues an update for
 exactly one bot (``bot=`` picks which, default the first), unless the bot's privacy mode or
@@ -215,6 +216,20 @@ class TelegramPeople(TelegramState):
         if caption:
             content.update(self._text_content("caption", caption))
         return self._user_message(chat, user, content, reply_to=reply_to, thread_id=thread_id, bot=bot)
+
+    def send_sticker(
+        self,
+        chat: FakeChat,
+        user: FakeUser,
+        image: bytes,
+        emoji: str = "👍",
+        *,
+        thread_id: int | None = None,
+        bot: BotAccount | None = None,
+    ) -> ChatMessage:
+        """The user sends a static sticker: ``image`` is a WebP or PNG whose longer side is 512 px."""
+        content: JSON = {"sticker": self.files.sticker(image, emoji)}
+        return self._user_message(chat, user, content, reply_to=None, thread_id=thread_id, bot=bot)
 
     def send_album(
         self,

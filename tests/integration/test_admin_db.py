@@ -7,7 +7,7 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import i18n
-from core.actions import SendError, SendImage, SendText
+from core.actions import SendChart, SendError, SendText
 from core.events import AdminCommand, EditSubmitted, Role
 from core.identity import Platform, UserKey
 from core.storage.sql_store import SqlStore
@@ -44,13 +44,17 @@ async def test_an_admin_session_end_to_end(sessionmaker: async_sessionmaker[Asyn
         def edit_by(user: str) -> EditSubmitted:
             return EditSubmitted((w.ref("p1"),), f"edit by {user}")
 
-        assert await w.engine.handle(w.origin("t1", community="g", user_name="Tina"), edit_by("t1")) == []
+        assert (
+            reply := await w.engine.handle(w.origin("t1", community="g", user_name="Tina"), edit_by("t1"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
         refused = await w.engine.handle(w.origin("t1", community="g"), edit_by("t1"))
         assert [a.kind for a in refused if isinstance(a, SendError)] == ["quota_exceeded"]
 
         await w.engine.handle(admin, AdminCommand("grant", "2", tina, "Tina"))
-        assert await w.engine.handle(w.origin("t1", community="g"), edit_by("t1")) == []
+        assert (
+            reply := await w.engine.handle(w.origin("t1", community="g"), edit_by("t1"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
         await w.engine.handle(admin, AdminCommand("block", "", tina, "Tina"))
         blocked = await w.engine.handle(w.origin("t1", community="g"), edit_by("t1"))
@@ -58,12 +62,12 @@ async def test_an_admin_session_end_to_end(sessionmaker: async_sessionmaker[Asyn
         await w.engine.handle(w.origin("boss"), AdminCommand("setlimit", "global 5"))
 
         text, chart = await w.engine.handle(admin, AdminCommand("stats"))
-        assert isinstance(text, SendText) and isinstance(chart, SendImage)
+        assert isinstance(text, SendText) and isinstance(chart, SendChart)
         assert i18n.render("en", text.text).splitlines()[:2] == [
             "Today in this group: 2 edit(s), 2 credit(s) spent, 0 failed (not charged).",
             "Group quota: 2 of 10 credits used — 8 left.",
         ]
-        assert chart.images[0].data.startswith(b"\x89PNG")
+        assert chart.image.data.startswith(b"\x89PNG")
 
         (audit,) = await w.engine.handle(admin, AdminCommand("audit"))
         assert isinstance(audit, SendText)

@@ -33,7 +33,9 @@ async def _held(w: World) -> list[int]:
 async def _submit(w: World) -> None:
     w.fetcher.files.setdefault("p1", w.image)
     origin = w.origin("u1", community="g")
-    assert await w.engine.handle(origin, EditSubmitted((w.ref("p1"),), "x", options=HIGH_LARGE_TWO)) == []
+    assert (
+        reply := await w.engine.handle(origin, EditSubmitted((w.ref("p1"),), "x", options=HIGH_LARGE_TWO))
+    ).started and not reply.actions
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import i18n
-from core.actions import Action, SendError, SendImage, SendText, Text
+from core.actions import Action, SendChart, SendError, SendText, Text
 from core.events import AdminCommand, Role
 from core.identity import Platform, UserKey
 from tests.unit.engine_world import World
@@ -103,8 +103,8 @@ def assert_renders(actions: list[Action]) -> None:
                 rendered = [i18n.render(loc, text) for loc in i18n.available()]
             case SendError(kind=kind, details=details):
                 rendered = [i18n.render(loc, Text(kind, details)) for loc in i18n.available()]
-            case SendImage(caption=caption):
-                rendered = [caption]
+            case SendChart(caption=caption):
+                rendered = [i18n.render(loc, caption) for loc in i18n.available()]
             case _:
                 continue
         for text in rendered:
@@ -153,7 +153,7 @@ async def run_case(
         assert not [a for a in actions if isinstance(a, SendError)], actions
         texts = [a for a in actions if isinstance(a, SendText)]
         assert len(texts) == 1 and not texts[0].private
-        images = [a for a in actions if isinstance(a, SendImage)]
+        images = [a for a in actions if isinstance(a, SendChart)]
         assert len(images) == (1 if case.name == "stats" else 0)
         written = len(await w.store.audit_log(limit=10_000)) - audit_before
         assert written == (1 if case.changes else 0)

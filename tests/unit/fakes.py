@@ -191,9 +191,6 @@ class FakeStore:
             k = (scope.kind, scope.key, job.period_start)
             self.counters[k] = max(0, self.counters.get(k, 0) + delta)
 
-    async def set_result_refs(self, job_id: str, refs: tuple[ImageRef, ...]) -> None:
-        self.jobs[job_id] = replace(self.jobs[job_id], result_refs=refs)
-
     async def start_call(self, job_id: str, worker_id: str, *, claim: int | None = None) -> int:
         job = self._fence(job_id, claim)
         self.jobs[job_id] = replace(job, stage=JobStage.CALLING, attempts=job.attempts + 1)

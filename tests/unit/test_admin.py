@@ -46,7 +46,7 @@ async def edit(w: World, origin: Origin, n: int = 1) -> list[Action]:
     w.fetcher.files.setdefault("p1", w.image)
     actions = await w.engine.handle(origin, EditSubmitted((w.ref("p1"),), "x", options=EditOptions(n=n)))
     await w.runner.wait_idle()
-    return actions
+    return list(actions)
 
 
 def errors_of(actions: list[Action]) -> list[str]:
@@ -358,12 +358,64 @@ async def test_resetusage_community_ignores_a_target_from_a_reply() -> None:
 
 def test_written_targets() -> None:
     from core import errors
-    from core.admin_args import split
+    from core.admin_commands import ChangeCredits, SetBlock, Target, parse
 
-    assert split("2 TELEGRAM:55 Extra", Platform.TELEGRAM) == split("2 extra telegram:55", Platform.TELEGRAM)
-    assert split("2 <@123>", Platform.DISCORD).target == UserKey(Platform.DISCORD, "123")
-    assert split("2 <@!123>", Platform.DISCORD).words == ("2",)
-    assert split("<@123>", Platform.TELEGRAM).target is None  # only Discord writes mentions so
+    tina = Target(UserKey(Platform.TELEGRAM, "55"))
+    grant = ChangeCredits(2, tina)
+    assert parse("grant", "2 TELEGRAM:55", Platform.TELEGRAM) == grant
+    assert parse("grant", "telegram:55 2", Platform.TELEGRAM) == grant
+    assert parse("block", "telegram:55 Everywhere", Platform.TELEGRAM) == SetBlock(tina, everywhere=True)
+    # Discord names members in options (never as <@id> text): a mention is just a word the core refuses.
+    with pytest.raises(errors.BadCommand):
+        parse("grant", "2 <@123>", Platform.DISCORD)
     for bad in ("telegram:1 telegram:2", "discord:1", "telegram:"):
         with pytest.raises(errors.BadCommand):
-            split(bad, Platform.TELEGRAM)
+            parse("grant", f"2 {bad}", Platform.TELEGRAM)
+
+
+def test_every_front_end_makes_the_same_command() -> None:
+    """Chat words, Discord's options and the CLI's arguments all become one typed command."""
+    from adapters.discord_bot.admin_commands import admin_command
+    from bots.cli import build_parser
+    from bots.commands.quota import _request
+    from core.admin_commands import ChangeCredits, ResetScope, ResetUsage, SetLimit, Target, parse
+    from core.quotas.limits import LimitKind
+
+    tina = Target(UserKey(Platform.TELEGRAM, "55"))
+    cli = build_parser()
+    for words, argv, want in [
+        ("grant 2", ["grant", "2", "--user", "telegram:55"], ChangeCredits(2, tina)),
+        ("take 3", ["take", "3", "--user", "telegram:55"], ChangeCredits(3, tina, taking=True)),
+        (
+            "setlimit member 4",
+            ["set", "member", "4", "--user", "telegram:55"],
+            SetLimit(LimitKind.MEMBER, "4", tina),
+        ),
+        ("resetusage", ["reset", "--user", "telegram:55"], ResetUsage(ResetScope.OWN, tina)),
+    ]:
+        name, _, args = words.partition(" ")
+        assert parse(name, args, Platform.TELEGRAM, tina) == want
+        assert _request(cli.parse_args(["quota", *argv])) == want
+        assert admin_command(want).request == want and admin_command(want).name == name
+
+
+async def test_the_operator_runs_the_same_commands_and_may_block_an_owner() -> None:
+    from core.admin import Caller
+    from core.admin_commands import SetBlock, Target
+    from core.admin_results import BlockChanged, BlockRefused
+    from core.quotas.limits import BlockScope
+
+    async with new_world() as w:
+        boss = Target(OWNER, "Boss")
+        refused = await w.engine.admin.run(Caller("console:boss", Role.OWNER, None), SetBlock(boss))
+        assert refused == BlockRefused(boss) and w.store.audit == []
+        operator = Caller("operator", Role.OWNER, None, "operator (ops)", operator=True)
+        done = await w.engine.admin.run(operator, SetBlock(boss))
+        assert done == BlockChanged(boss, True, BlockScope.EVERYWHERE, "*", True)
+        (entry,) = w.store.audit
+        assert (entry.actor, entry.actor_name, entry.action, entry.target) == (
+            "operator",
+            "operator (ops)",
+            "block",
+            "console:boss",
+        )

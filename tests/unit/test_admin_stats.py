@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import date, timedelta
+from pathlib import Path
 
 from PIL import Image
 
 from core import i18n
-from core.actions import SendImage, SendText
+from core.actions import SendChart, SendText
 from core.charts import HEIGHT, WIDTH, draw_daily_chart, nice_ceiling, render_daily_chart
 from core.events import AdminCommand, EditOptions, EditSubmitted, Role
 from core.reports import daily_rows, summarize
@@ -52,7 +54,7 @@ async def test_stats_reports_the_period_top_members_and_sends_a_chart() -> None:
         admin = w.origin("adm", community="g", role=Role.ADMIN)
         actions = await w.engine.handle(admin, AdminCommand("stats"))
         text, chart = actions
-        assert isinstance(text, SendText) and isinstance(chart, SendImage)
+        assert isinstance(text, SendText) and isinstance(chart, SendChart)
         lines = i18n.render("en", text.text).splitlines()
         assert lines == [
             "This week in this group: 4 edit(s), 6 credit(s) spent, 1 failed (not charged).",
@@ -61,9 +63,9 @@ async def test_stats_reports_the_period_top_members_and_sends_a_chart() -> None:
             "1. A — 3 credit(s), 3 edit(s)",
             "2. Bea — 3 credit(s), 1 edit(s)",
         ]
-        assert chart.job_id == "" and chart.buttons == () and chart.origin == admin
-        assert chart.caption == "Edits per day, 2026-11-15 to 2026-11-21 (8 in all)"
-        (image,) = chart.images
+        assert chart.origin == admin
+        assert i18n.render("en", chart.caption) == "Edits per day, 2026-11-15 to 2026-11-21 (8 in all)"
+        image = chart.image
         assert image.content_type == "image/png" and image.filename.endswith(".png")
         picture = decode(image.data)
         assert picture.size == (WIDTH, HEIGHT) == (image.width, image.height)
@@ -79,10 +81,10 @@ async def test_stats_in_chinese_and_an_owner_sees_the_cost_and_everything() -> N
         await _edits(w, "b", 1)
         boss = w.origin("boss", locale="zh-CN")
         text, chart = await w.engine.handle(boss, AdminCommand("stats"))
-        assert isinstance(text, SendText) and isinstance(chart, SendImage)
+        assert isinstance(text, SendText) and isinstance(chart, SendChart)
         rendered = i18n.render("zh-CN", text.text)
         assert rendered.startswith("全机器人本日：2 次修图") and "估计 API 费用：$" in rendered
-        assert chart.caption.startswith("每日修图次数")
+        assert i18n.render(boss.locale, chart.caption).startswith("每日修图次数")
 
 
 async def test_stats_with_no_edits() -> None:
@@ -90,9 +92,9 @@ async def test_stats_with_no_edits() -> None:
         text, chart = await w.engine.handle(
             w.origin("adm", community="g", role=Role.ADMIN), AdminCommand("stats")
         )
-        assert isinstance(text, SendText) and isinstance(chart, SendImage)
+        assert isinstance(text, SendText) and isinstance(chart, SendChart)
         assert i18n.render("en", text.text).endswith("No edits yet today.")
-        picture = decode(chart.images[0].data)
+        picture = decode(chart.image.data)
         assert picture.size == (WIDTH, HEIGHT)
         assert TODAY not in {c for _, c in picture.getcolors(maxcolors=100_000) or []}
 
@@ -183,3 +185,16 @@ def test_summary_and_csv_rows_count_only_succeeded_work() -> None:
         ("2026-03-01", "g", 1, 1),
         ("2026-03-02", "g", 2, 3),
     ]
+
+
+async def test_the_console_saves_the_chart_and_prints_its_caption(tmp_path: Path) -> None:
+    from adapters.console.frontend import ConsoleOutbox
+
+    async with new_world() as w:
+        _, chart = await w.engine.handle(w.origin("boss"), AdminCommand("stats"))
+        assert isinstance(chart, SendChart)
+        out = io.StringIO()
+        assert await ConsoleOutbox(out, tmp_path, "en").send(chart) is None
+        saved = tmp_path / chart.image.filename
+        assert await asyncio.to_thread(saved.read_bytes) == chart.image.data
+        assert out.getvalue() == f"Edits per day, 2026-11-08 to 2026-11-21 (0 in all): {saved} (960x480)\n"

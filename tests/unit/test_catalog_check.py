@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.discord_bot import wording as discord_wording
+from adapters.telegram_bot import wording as telegram_wording
 from bots.cli import main
 from core import i18n
 from core.errors import ConfigError
@@ -19,7 +21,9 @@ def _write(root: Path, locale: str, name: str, content: object) -> None:
 
 
 def test_shipped_catalogs_pass() -> None:
-    assert i18n.check_catalogs() == len(i18n.catalog("en")) > 50
+    adapters = (telegram_wording.LOCALES, discord_wording.LOCALES)
+    assert i18n.check_catalogs(*adapters) == len(i18n.catalog("en")) > 50
+    assert all(len(i18n.catalog("en", root)) > 10 for root in adapters)
 
 
 @pytest.mark.parametrize(
@@ -42,10 +46,12 @@ def test_broken_catalogs_are_named(tmp_path: Path, setup, expected: str) -> None
     assert expected in str(info.value)
 
 
+@pytest.mark.parametrize("where", ["core", "telegram", "discord"])
 def test_cli_refuses_to_start_without_catalogs(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
-    monkeypatch.setattr(i18n, "_ROOT", tmp_path / "nowhere")
+    module = {"core": i18n, "telegram": telegram_wording, "discord": discord_wording}[where]
+    monkeypatch.setattr(module, "_ROOT" if where == "core" else "LOCALES", tmp_path / "nowhere")
     assert main(["db", "current"]) == 2
     assert "message catalogs missing" in capsys.readouterr().err
 

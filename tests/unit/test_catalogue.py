@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bots.settings import load_settings
 from core.catalogue import BUILTIN_CATALOGUE, DEFAULT_MODEL, FreeSizes, ModelCatalogue, tier_of
 from core.catalogue_file import load_catalogue
 from core.errors import ConfigError
-from core.settings import load_settings
 
 CURRENT = (
     "gpt-image-1-mini",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bots.settings import load_settings
 from core import errors
 from core.actions import SendError
 from core.catalogue import BUILTIN_CATALOGUE
@@ -11,7 +12,6 @@ from core.editapi import Usage
 from core.events import EditOptions, EditSubmitted
 from core.quotas.costs import estimate_cost
 from core.quotas.credits import DEFAULT_RULES, CreditRule, CreditTable, parse_rules
-from core.settings import load_settings
 from core.storage.protocol import JobStatus
 from tests.unit.engine_world import World, fake_prepare
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from core.settings import Settings
+from bots.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {"EDITBOT_" + name.upper() for name in Settings.model_fields}

@@ -1,7 +1,8 @@
-"""The Discord adapter's wording: variants of core messages, and long answers split into messages."""
+"""The Discord adapter's wording: its rewordings of core messages, and long answers split into messages."""
 
 from __future__ import annotations
 
+import json
 import string
 
 import pytest
@@ -11,7 +12,7 @@ from adapters.discord_bot.webhooks import split
 from core import i18n
 from core.actions import Text
 
-VARIANTS = sorted(k for k in i18n.catalog("en") if k.startswith(wording.VARIANT_PREFIX))
+REWORDINGS = json.loads((wording.LOCALES / "en" / "rewordings.json").read_text(encoding="utf-8"))
 
 
 def _fields(template: str) -> set[str]:
@@ -19,22 +20,22 @@ def _fields(template: str) -> set[str]:
 
 
 @pytest.mark.parametrize("locale", i18n.available())
-def test_variants_replace_existing_messages_with_the_same_placeholders(locale: str) -> None:
-    catalog = i18n.catalog(locale)
-    assert VARIANTS
-    for key in VARIANTS:
-        original = key.removeprefix(wording.VARIANT_PREFIX)
-        assert original in catalog, f"{key} varies a message that does not exist"
-        assert _fields(catalog[key]) == _fields(catalog[original]), key
+def test_rewordings_replace_existing_messages_with_the_same_placeholders(locale: str) -> None:
+    core, discord = i18n.catalog(locale), i18n.catalog(locale, wording.LOCALES)
+    assert REWORDINGS
+    for key in REWORDINGS:
+        assert key in core, f"{key} rewords a message the core does not have"
+        assert _fields(discord[key]) == _fields(core[key]), key
+    # The bot's own messages never shadow a core message by accident.
+    assert not (set(discord) - set(REWORDINGS)) & set(core)
 
 
-def test_variants_apply_to_nested_messages_and_leave_others_alone() -> None:
+def test_rewordings_apply_to_nested_messages_and_leave_others_alone() -> None:
     nested = Text("admin_needs_target", {"usage": Text("admin_usage_grant")})
-    assert wording.render("en", nested) == "Whom do you mean? " + i18n.render(
-        "en", "discord_variant_admin_usage_grant"
-    )
+    assert wording.render("en", nested) == "Whom do you mean? " + REWORDINGS["admin_usage_grant"]
     assert wording.render("en", "admin_not_allowed", command="grant").startswith("Sorry, only this server's")
-    assert wording.render("zh-CN", "busy") == i18n.render("zh-CN", "busy")  # no variant: the core's words
+    assert wording.render("zh-CN", "busy") == i18n.render("zh-CN", "busy")  # no rewording: the core's words
+    assert i18n.render("en", "admin_not_allowed", command="grant").startswith("Sorry, only this group's")
 
 
 def test_split_keeps_lines_whole_and_messages_short() -> None:

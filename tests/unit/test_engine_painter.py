@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from core.actions import SendImage, SendText
+from core.actions import SendText, ShowDrawing
 from core.engine import ConversationEngine, conversation_key
-from core.events import DrawingReceived, DrawRequested, EditSubmitted, ImageReceived, TextReceived
+from core.events import (
+    DrawingReceived,
+    DrawRequested,
+    EditSubmitted,
+    ImageReceived,
+    ReplyHandle,
+    TextReceived,
+)
+from core.i18n import render
 from core.identity import Platform
 from core.media import PreparedImage
 from core.painter import GrantKind, Signer, fingerprint
@@ -52,8 +60,8 @@ async def test_drawing_becomes_the_mask_and_the_prompt_follows() -> None:
         assert await engine.drawing_target(w.origin()) == w.ref("p1")
         drawing = _drawing(w)
         (preview,) = await engine.handle(w.origin(), drawing)
-        assert isinstance(preview, SendImage) and preview.images == (PREVIEW,) and preview.job_id == ""
-        assert "Now tell me what to change there" in preview.caption
+        assert isinstance(preview, ShowDrawing) and preview.image == PREVIEW
+        assert "Now tell me what to change there" in render("en", preview.caption)
         conv = await w.store.get_conversation(conversation_key(w.origin()))
         assert conv is not None and conv.state is ConvState.AWAITING_PROMPT and conv.mask == drawing.drawing
         await engine.handle(w.origin(), TextReceived("a red balloon"))
@@ -76,14 +84,14 @@ async def test_draw_command_keeps_the_drawing_for_the_next_edit_form() -> None:
         w.fetcher.add("p1", w.image)
         signer = Signer(b"k")
         engine = _painter_engine(w, signer)
-        handle = {"token": "interaction-token", "mode": "original"}
+        handle = ReplyHandle(token="interaction-token", mode="original")
         (reply,) = await engine.handle(w.origin(handle=handle), DrawRequested(w.ref("p1")))
         assert isinstance(reply, SendText) and reply.private and reply.text.key == "draw_open"
         (button,) = reply.buttons
         assert button.painter is not None and signer.read(button.painter, w.now, GrantKind.LINK).single_use
         # The painter's origin has no handle; the answer goes to /draw's own private message.
         (preview,) = await engine.handle(w.origin(), _drawing(w))
-        assert isinstance(preview, SendImage) and preview.origin.handle == handle
+        assert isinstance(preview, ShowDrawing) and preview.origin.handle == handle
         await engine.handle(w.origin(), EditSubmitted((w.ref("p1"),), "make it blue"))
         await w.runner.wait_idle()
         (job,) = w.store.jobs.values()

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from bots.metrics import Health, PrometheusSink, check_port, serving
+from bots.settings import load_settings
 from core.errors import ConfigError
-from core.settings import load_settings
 
 
 async def test_readiness_lists_failing_checks() -> None:

@@ -21,9 +21,9 @@ from core.events import (
     TextReceived,
     origin_to_json,
 )
-from core.jobs import EditSpec
 from core.resume import ResumeMode
 from core.storage.protocol import Job, JobStatus
+from core.validation import EditSpec
 from tests.polling import eventually
 from tests.unit.engine_world import World
 
@@ -32,7 +32,9 @@ async def test_successful_edit_charges_once_and_delivers() -> None:
     async with World() as w:
         w.fetcher.add("p1", w.image)
         origin = w.origin()
-        assert await w.engine.handle(origin, ImageReceived((w.ref("p1"),), "make it blue")) == []
+        assert (
+            reply := await w.engine.handle(origin, ImageReceived((w.ref("p1"),), "make it blue"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
 
         (result,) = w.outbox.of(SendImage)
@@ -52,7 +54,7 @@ async def test_successful_edit_charges_once_and_delivers() -> None:
 @pytest.mark.parametrize(
     ("where", "exc", "kind"),
     [
-        ("fetch", errors.ImageTooLarge(size_mb="30", limit_mb="20"), "image_too_large"),
+        ("fetch", errors.ImageTooLarge(size=30 * 2**20, limit=20 * 2**20), "image_too_large"),
         ("fetch", OSError("network down"), "internal"),
         ("prepare", errors.MaskMismatch(reason="different shape"), "mask_mismatch"),
         ("prepare", errors.UnreadableImage(), "unreadable_image"),

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bots.logs import configure_logging
-from core.settings import load_settings
+from bots.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -63,9 +63,9 @@ async def test_a_redelivery_while_the_edit_runs_is_not_busy() -> None:
         w.editor.gate = asyncio.Event()
         origin = w.origin(event_id="update-7")
         event = ImageReceived((w.ref("p1"),), "make it blue")
-        assert await w.engine.handle(origin, event) == []
+        assert (reply := await w.engine.handle(origin, event)).started and not reply.actions
         twice = await asyncio.gather(w.engine.handle(origin, event), w.engine.handle(origin, event))
-        assert twice == [[], []]
+        assert [(r.actions, r.started) for r in twice] == [((), False), ((), False)]
         assert not [a for a in w.outbox.sent if isinstance(a, SendError)]
         w.editor.gate.set()
         await w.runner.wait_idle()

@@ -103,7 +103,9 @@ async def test_quota_rolls_over_at_local_midnight_in_shanghai() -> None:
     async with World(user_limit=1, timezone="Asia/Shanghai") as w:
         w.fetcher.add("p1", w.image)
         w.now = utc(2026, 11, 21, 15, 30)  # 23:30 in Shanghai
-        assert await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "one")) == []
+        assert (
+            reply := await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "one"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
         refused = await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "two"))
         (error,) = [a for a in refused if isinstance(a, SendError)]
@@ -111,7 +113,9 @@ async def test_quota_rolls_over_at_local_midnight_in_shanghai() -> None:
         assert error.details["reset"] == "2026-11-22 00:00 (Asia/Shanghai)"
 
         w.now = utc(2026, 11, 21, 16, 0, 1)  # 00:00:01 the next day in Shanghai, still the 21st in UTC
-        assert await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "three")) == []
+        assert (
+            reply := await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "three"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
         (usage,) = await w.engine.usage(w.origin())
         assert (usage.params["used"], usage.params["left"]) == (1, 0)
@@ -127,6 +131,8 @@ async def test_weekly_quota_rolls_over_on_monday_across_the_dst_change() -> None
         refused = await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "two"))
         assert [a.kind for a in refused if isinstance(a, SendError)] == ["quota_exceeded"]
         w.now = utc(2026, 11, 2, 5, 0)  # Monday 00:00 EST
-        assert await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "three")) == []
+        assert (
+            reply := await w.engine.handle(w.origin(), ImageReceived((w.ref("p1"),), "three"))
+        ).started and not reply.actions
         await w.runner.wait_idle()
         assert len(w.editor.requests) == 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bots.settings import Settings
 from core.queue import Role
-from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

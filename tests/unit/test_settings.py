@@ -2,9 +2,10 @@
 
 import pytest
 
+from bots.settings import load_settings
 from core.errors import ConfigError
 from core.identity import Platform, UserKey
-from core.settings import QuotaPeriod, load_settings
+from core.settings import QuotaPeriod
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +79,7 @@ def test_every_setting_is_documented() -> None:
     import re
     from pathlib import Path
 
-    from core.settings import Settings
+    from bots.settings import Settings
 
     root = Path(__file__).resolve().parents[2]
     names = {"EDITBOT_" + n.upper() for n in Settings.model_fields}
@@ -94,3 +95,37 @@ def test_env_example_loads_as_is(tmp_path) -> None:
     example = Path(__file__).resolve().parents[2] / ".env.example"
     s = load_settings(env_file=example)
     assert s.api_key is None and s.telegram_token is None and s.discord_dev_guild is None
+
+
+def test_each_platform_declares_its_own_settings() -> None:
+    """The core's settings are platform-neutral; each adapter's add only its own platform's names,
+    and the command's settings are exactly all of them."""
+    from adapters.discord_bot.settings import DiscordSettings
+    from adapters.telegram_bot.settings import TelegramSettings
+    from bots.settings import Settings
+    from core.settings import CoreSettings
+
+    core = set(CoreSettings.model_fields)
+    telegram = set(TelegramSettings.model_fields) - core
+    discord = set(DiscordSettings.model_fields) - core
+    assert not {n for n in core if n.startswith(("telegram", "discord"))}
+    assert telegram and all(n.startswith("telegram_") for n in telegram)
+    assert discord and all(n.startswith("discord_") for n in discord)
+    assert set(Settings.model_fields) == core | telegram | discord
+
+
+def test_an_adapter_names_its_bad_variable_and_hides_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.telegram_bot.settings import TelegramSettings
+    from core.settings import load
+
+    monkeypatch.setenv("EDITBOT_TELEGRAM_API_URL", "ftp://secret-host.example/bot")
+    with pytest.raises(ConfigError) as info:
+        load(TelegramSettings, env_file=None)
+    assert "EDITBOT_TELEGRAM_API_URL" in str(info.value) and "secret-host" not in str(info.value)
+
+
+def test_secrets_include_every_platforms_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in [("TELEGRAM_TOKEN", "tg-token"), ("DISCORD_TOKEN", "dc-token"), ("API_KEY", "sk-key")]:
+        monkeypatch.setenv("EDITBOT_" + name, value)
+    monkeypatch.setenv("EDITBOT_TELEGRAM_WEBHOOK_SECRET", "   ")
+    assert sorted(load_settings(env_file=None).secrets) == ["dc-token", "sk-key", "tg-token"]
