@@ -404,7 +404,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="sample gateway 0 with py-spy (baseline run)")
     parser.add_argument("--no-kill", action="store_true", help="only the baseline run")
     parser.add_argument(
-        "--profile-out", default="bench_scale_gateway.txt", help="where py-spy's collapsed stacks go"
+        "--profile-out",
+        default=str(Path(tempfile.gettempdir()) / "bench_scale_gateway.txt"),
+        help="where py-spy's collapsed stacks go",
     )
     return parser.parse_args()
 
