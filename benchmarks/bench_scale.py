@@ -1,6 +1,8 @@
 """Scaled out on one PostgreSQL: 2 gateways + 2 workers (``editbot run --role ...`` processes).
 
-The fake Telegram delivers by webhook through a round-robin load balancer over both gateways;
+The fake Telegram and Discord and the users run in a process of their own
+(:mod:`benchmarks.scale_load`), so their event loop does not compete with this driver's. The fake
+Telegram delivers by webhook through a round-robin load balancer over both gateways;
 the fake Discord has 2 shards, one per gateway; the fake edit API (its own process) answers after
 ``--latency`` seconds. Users send edits at ``--telegram`` and ``--discord`` per second for
 ``--seconds``; then the run drains. Run twice: as is (the baseline), and with one worker SIGKILLed
@@ -10,6 +12,7 @@ platform calls per second against the platforms' limits, and double charges, los
 (all must be 0). Loopback only; stops by itself.
 
     .venv/bin/python -m benchmarks.bench_scale [--seconds 40] [--telegram 4] [--discord 20] [--latency 5]
+        [--profile]  (py-spy samples gateway 0 during the baseline run) [--no-kill]
 """
 
 from __future__ import annotations
@@ -17,25 +20,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.storage.db import create_engine
-from tests.e2e.scale_cluster import Cluster, free_port
-from tests.fakes.discord_interactions import FakeInteraction
-from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.edit_api import DEFAULT_KEY, sample_png
-from tests.fakes.telegram_model import FakeChat
-from tests.fakes.telegram_server import FakeTelegram
+from tests.e2e.scale_cluster import Cluster, RoundRobin, free_port
+from tests.fakes.edit_api import DEFAULT_KEY
 from tests.integration.db_fixtures import DEFAULT_POSTGRES_URL, POSTGRES_ENV, postgres_schema
 
 TELEGRAM_LIMIT = 30.0  # messages a second per bot token
 DISCORD_LIMIT = 50.0  # requests a second per bot token
-SENDING = ("send", "edit", "copy", "forward", "delete", "answer")
 
 
 @dataclass
@@ -44,6 +45,15 @@ class RemoteAPI:
 
     base_url: str
     api_key: str = DEFAULT_KEY
+
+
+@dataclass
+class RemoteTelegram:
+    """The fake Telegram of the load process, as the cluster's settings need it."""
+
+    token: str
+    api_url: str
+    file_url: str
 
 
 @dataclass
@@ -56,60 +66,150 @@ class Run:
     duplicates: int = 0
     telegram_calls: list[float] = field(default_factory=list)
     discord_calls: list[float] = field(default_factory=list)
+    loop_lag_ms: list[float] = field(default_factory=list)
     jobs: dict[str, int] = field(default_factory=dict)
     double_charges: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    profile: str = ""
+    cpu: list[str] = field(default_factory=list)  # per process: on-CPU and run-queue time under load
 
 
-async def _watch(
-    run: Run, tg: FakeTelegram, dc: FakeDiscord, chats: dict[int, str], hits: dict[str, FakeInteraction]
-) -> None:
-    """Time first feedback and results as the fakes see them (polled every few milliseconds)."""
-    seen_tg = seen_dc = 0
-    photos: dict[str, int] = {}
-    while True:
-        now = time.perf_counter()
-        calls = tg.bot_calls
-        for call in calls[seen_tg:]:
-            key = chats.get(int(call.params.get("chat_id") or 0))
-            if call.method.startswith(SENDING):
-                run.telegram_calls.append(now)
-            if key is None:
-                continue
-            run.first.setdefault(key, now)
-            if call.method == "sendPhoto":
-                photos[key] = photos.get(key, 0) + 1
-                run.done.setdefault(key, now)
-        seen_tg = len(calls)
-        requests = dc.requests
-        run.discord_calls += [now] * (len(requests) - seen_dc)
-        seen_dc = len(requests)
-        for key, hit in hits.items():
-            if key not in run.first and hit.acknowledged:
-                run.first[key] = now
-            if key not in run.done and hit.original is not None and hit.original.files:
-                run.done[key] = now
-        run.duplicates = sum(n - 1 for n in photos.values() if n > 1)
-        await asyncio.sleep(0.005)
+class LoadProcess:
+    """``benchmarks.scale_load`` in its own process: the fakes and the users (JSON lines)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, args: argparse.Namespace) -> LoadProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.scale_load", "--seconds", str(args.seconds),
+            "--telegram", str(args.telegram), "--discord", str(args.discord),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
+        )  # fmt: skip
+        return cls(proc)
+
+    async def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the load process ended early")
+            if line.startswith(b"{"):
+                return dict(json.loads(line))
+
+    def tell(self, word: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(word.encode() + b"\n")
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+
+async def _profile(pid: int, seconds: float, out: Path) -> str:
+    """Sample process ``pid`` with py-spy for ``seconds``; the hottest frames, or why not."""
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy is None:
+        return "py-spy is not installed: no profile"
+    proc = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+        "--nonblocking", "--format", "raw", "--output", str(out),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await proc.wait()
+    try:
+        collapsed = await asyncio.to_thread(out.read_text)
+    except OSError:
+        return "py-spy could not sample the gateway"
+    return summarise_profile(collapsed)
+
+
+def summarise_profile(collapsed: str, top: int = 14) -> str:
+    """Where a sampled process spent its time: busy share, and the hottest own and total frames."""
+    total = idle = 0
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        total += n
+        leaf = frames[-1] if frames else ""
+        if "select (selectors.py" in leaf or (
+            "_run_once (asyncio/base_events.py" in leaf and len(frames) < 8
+        ):
+            idle += n
+            continue
+        own[leaf] = own.get(leaf, 0) + n
+        for frame in set(frames):
+            key = frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0] + ")"
+            inclusive[key] = inclusive.get(key, 0) + n
+    if not total:
+        return "no samples"
+    lines = [f"samples {total}; event loop waiting in select: {idle / total:.0%} of them"]
+    lines.append("  hottest frames (own time):")
+    for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    {n / total:5.1%}  {frame[:150]}")
+    lines.append("  most time under (inclusive):")
+    interesting = [
+        (k, n)
+        for k, n in inclusive.items()
+        if not k.startswith(("<module>", "run ", "_run_once", "run_forever"))
+    ]
+    for frame, n in sorted(interesting, key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    {n / total:5.1%}  {frame[:150]}")
+    return "\n".join(lines)
+
+
+def sched(pid: int) -> tuple[float, float]:
+    """Seconds process ``pid``'s threads ran on a CPU, and waited runnable for one (run queue)."""
+    ran = waited = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            on_cpu, queued, _ = (task / "schedstat").read_text().split()
+            ran += int(on_cpu) / 1e9
+            waited += int(queued) / 1e9
+    return ran, waited
+
+
+def cpu_report(
+    names: dict[str, int], before: dict[str, tuple[float, float]], seconds: float, sent: int
+) -> list[str]:
+    """Each process's CPU use over the load: share of one core, CPU ms per request, run-queue wait."""
+    lines = [f"machine: {os.cpu_count()} CPUs, load average {Path('/proc/loadavg').read_text().split()[0]}"]
+    for name, pid in names.items():
+        with contextlib.suppress(OSError):
+            ran, waited = sched(pid)
+            ran -= before[name][0]
+            waited -= before[name][1]
+            lines.append(
+                f"{name:<10} on CPU {ran / seconds:5.0%} of a core, "
+                f"{1000 * ran / max(1, sent):6.1f} ms CPU per request; "
+                f"waited for a CPU {waited / seconds:5.0%} of the time"
+            )
+    return lines
 
 
 async def one_run(args: argparse.Namespace, api: RemoteAPI, kill: bool) -> Run:
     """Start the deployment, load it, (maybe) kill a worker, drain, and read the database."""
     url = os.environ.get(POSTGRES_ENV) or DEFAULT_POSTGRES_URL
     run = Run()
+    load = await LoadProcess.start(args)
     with tempfile.TemporaryDirectory() as tmp:
-        async with (
-            FakeTelegram() as tg,
-            FakeDiscord() as dc,
-            postgres_schema(url) as schema,
-        ):
+        async with postgres_schema(url) as schema:
+            fakes = await load.read()
+            tg, dc = fakes["telegram"], fakes["discord"]
             engine = create_engine(url, schema=schema)
-            cluster = Cluster(tg, api, Path(tmp), url, schema, engine)  # type: ignore[arg-type]
+            cluster = Cluster(RemoteTelegram(**tg), api, Path(tmp), url, schema, engine)  # type: ignore[arg-type]
             cluster.env |= {
-                "EDITBOT_DISCORD_TOKEN": dc.token,
-                "EDITBOT_DISCORD_API_URL": dc.api_url,
-                "EDITBOT_DISCORD_GATEWAY_URL": dc.gateway_url,
+                "EDITBOT_DISCORD_TOKEN": dc["token"],
+                "EDITBOT_DISCORD_API_URL": dc["api_url"],
+                "EDITBOT_DISCORD_GATEWAY_URL": dc["gateway_url"],
                 "EDITBOT_DISCORD_SHARD_COUNT": "2",
                 # The lease: a SIGKILLed worker's jobs come back after 20 s (heartbeats every 5 s).
                 # Far shorter leases make a starved-but-alive worker lose its jobs to another.
@@ -119,82 +219,62 @@ async def one_run(args: argparse.Namespace, api: RemoteAPI, kill: bool) -> Run:
                 "EDITBOT_LOG_LEVEL": "WARNING",
                 "EDITBOT_API_TIMEOUT": "60",
             }
-            guilds = [dc.add_guild(f"Guild {i}") for i in range(6)]
             balancer = None
-            watcher = None
             try:
                 ports = [free_port() for _ in range(2)]
-                from tests.e2e.scale_cluster import RoundRobin
-
                 balancer = await RoundRobin([f"http://127.0.0.1:{p}/telegram-hook" for p in ports]).start()
+                gateways = []
                 for shard, port in enumerate(ports):
-                    await cluster.start(
-                        "gateway",
-                        telegram_webhook_url=balancer.url,
-                        telegram_webhook_listen="127.0.0.1",
-                        telegram_webhook_port=str(port),
-                        discord_shard_ids=str(shard),
-                        log_level="INFO",
+                    gateways.append(
+                        await cluster.start(
+                            "gateway",
+                            telegram_webhook_url=balancer.url,
+                            telegram_webhook_listen="127.0.0.1",
+                            telegram_webhook_port=str(port),
+                            discord_shard_ids=str(shard),
+                            log_level="INFO",
+                        )
                     )
                 workers = [
                     await cluster.start("worker", worker_concurrency=str(args.concurrency), log_level="INFO")
                     for _ in range(2)
                 ]
-                chats: dict[int, str] = {}
-                hits: dict[str, FakeInteraction] = {}
-                watcher = asyncio.create_task(_watch(run, tg, dc, chats, hits))
-                photo = sample_png(64, 64)
-                started = time.perf_counter()
-                ticks = int(args.seconds * 10)
-                carry_t = carry_d = 0.0
-                killed = False
-                for tick in range(ticks):
-                    if kill and not killed and tick >= ticks // 2:
-                        await cluster.kill(workers[0])
-                        workers.append(
-                            await cluster.start(
-                                "worker", worker_concurrency=str(args.concurrency), log_level="INFO"
-                            )
+                names = {f"gateway {i}": p.proc.pid for i, p in enumerate(gateways)}
+                names |= {f"worker {i}": p.proc.pid for i, p in enumerate(workers)}
+                names["load+fakes"] = load.proc.pid
+                before = {name: sched(pid) for name, pid in names.items()}
+                load.tell("go")
+                load_started = time.perf_counter()
+                profiling = None
+                if args.profile and not kill:
+                    out = Path(args.profile_out)
+                    profiling = asyncio.create_task(_profile(gateways[0].proc.pid, args.seconds * 0.8, out))
+                if kill:
+                    await asyncio.sleep(args.seconds / 2)
+                    await cluster.kill(workers[0])
+                    workers.append(
+                        await cluster.start(
+                            "worker", worker_concurrency=str(args.concurrency), log_level="INFO"
                         )
-                        killed = True
-                    carry_t += args.telegram / 10
-                    carry_d += args.discord / 10
-                    while carry_t >= 1:
-                        carry_t -= 1
-                        user = tg.user()
-                        chat: FakeChat = tg.private_chat(user)
-                        key = f"tg:{user.id}"
-                        chats[chat.id] = key
-                        run.sent[key] = time.perf_counter()
-                        tg.send_photo(chat, user, photo, caption="bench")
-                    sends = []
-                    while carry_d >= 1:
-                        carry_d -= 1
-                        n = len(hits) + len(sends)
-                        member = dc.add_user(f"user{n}")
-                        attachment = dc.add_attachment(photo, f"p{n}.png")
-                        guild = guilds[n % len(guilds)]
-                        run.sent[f"dc:{n}"] = time.perf_counter()
-                        sends.append(
-                            (
-                                f"dc:{n}",
-                                dc.slash_command(
-                                    "edit", {"image": attachment, "prompt": "bench"}, user=member, guild=guild
-                                ),
-                            )
-                        )
-                    for key, hit in zip(
-                        [k for k, _ in sends], await asyncio.gather(*(s for _, s in sends)), strict=True
-                    ):
-                        hits[key] = hit
-                    next_tick = started + (tick + 1) / 10
-                    await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+                    )
+                sent = int((await load.read())["sent"])
+                run.cpu = cpu_report(names, before, time.perf_counter() - load_started, sent)
                 deadline = time.perf_counter() + args.latency * 4 + 90
                 while time.perf_counter() < deadline:
-                    open_jobs = await cluster.open_jobs()
-                    if len(run.done) >= len(run.sent) and not open_jobs:
+                    total = await cluster.query("SELECT count(*) FROM jobs")
+                    if int(total[0][0]) >= sent and not await cluster.open_jobs():
                         break
                     await asyncio.sleep(0.2)
+                load.tell("stop")
+                seen = (await load.read())["seen"]
+                for name in ("sent", "first", "done"):
+                    setattr(run, name, dict(seen[name]))
+                run.duplicates = int(seen["duplicates"])
+                run.telegram_calls = list(seen["telegram_calls"])
+                run.discord_calls = list(seen["discord_calls"])
+                run.loop_lag_ms = list(seen["loop_lag_ms"])
+                if profiling is not None:
+                    run.profile = await profiling
                 rows = await cluster.query("SELECT status, count(*) FROM jobs GROUP BY status")
                 run.jobs = {str(s): int(n) for s, n in rows}
                 kinds = await cluster.query(
@@ -217,14 +297,11 @@ async def one_run(args: argparse.Namespace, api: RemoteAPI, kill: bool) -> Run:
                 )
                 run.double_charges = int(charged[0][0]) - int(billed[0][0])
             finally:
-                if watcher is not None:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watcher
                 await cluster.stop_all()
                 if balancer is not None:
                     await balancer.stop()
                 await engine.dispose()
+                await load.close()
     return run
 
 
@@ -279,6 +356,13 @@ def report(name: str, run: Run) -> dict[str, float]:
         f"double charges {run.double_charges}, lost jobs {lost}, stuck jobs {stuck}, "
         f"duplicate results {run.duplicates}; ended without result: {run.errors or 'none'}"
     )
+    lag = run.loop_lag_ms
+    print(f"load process's own event-loop lag p50 / p99   {_pct(lag, 0.5):.1f} / {_pct(lag, 0.99):.1f} ms")
+    for line in run.cpu:
+        print("  cpu:", line)
+    if run.profile:
+        print("gateway 0 profile (py-spy, during the load):")
+        print(run.profile)
     warnings = [w for w in run.warnings if "PyNaCl" not in w and "davey" not in w]
     for line in warnings[:8]:
         print("  log:", line[:600])
@@ -300,6 +384,8 @@ async def main(args: argparse.Namespace) -> None:
             f"edit API latency {args.latency:.1f} s"
         )
         base = report("baseline: no failure", await one_run(args, api, kill=False))
+        if args.no_kill:
+            return
         killed = await one_run(args, api, kill=True)
         hit = report("one worker SIGKILLed halfway (a replacement starts)", killed)
         print(f"\nthroughput with a killed worker / baseline: {hit['per_second'] / base['per_second']:.2f}")
@@ -315,6 +401,13 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--discord", type=float, default=20.0, help="Discord edits sent per second")
     parser.add_argument("--latency", type=float, default=5.0, help="seconds the edit API takes")
     parser.add_argument("--concurrency", type=int, default=100, help="EDITBOT_WORKER_CONCURRENCY")
+    parser.add_argument("--profile", action="store_true", help="sample gateway 0 with py-spy (baseline run)")
+    parser.add_argument("--no-kill", action="store_true", help="only the baseline run")
+    parser.add_argument(
+        "--profile-out",
+        default=str(Path(tempfile.gettempdir()) / "bench_scale_gateway.txt"),
+        help="where py-spy's collapsed stacks go",
+    )
     return parser.parse_args()
 
 

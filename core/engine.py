@@ -297,7 +297,7 @@ class ConversationEngine:
                 drawing = await self._drawing_help(origin)
                 return _say(SendText(origin, Text("help", {"drawing": drawing})))
             case "cancel":
-                cancelled = self.runner.cancel_user(origin.user)
+                cancelled = await self.runner.cancel(origin.user)
                 had_state = conv.state is not ConvState.IDLE
                 await self._save(replace(conv, state=ConvState.IDLE))
                 key = "cancelled" if had_state or cancelled else "nothing_to_cancel"

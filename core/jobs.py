@@ -13,6 +13,12 @@ Invariants:
   so whichever process takes over a job (:mod:`core.resume`) delivers a stored result instead
   of paying again, completes a half-sent delivery instead of refunding it, and retries a cut-off
   call at most once. A job showing its result is never cancelled (``/cancel``, a stop).
+- Fencing (issue 14): a job is run under the fencing token its claim got (``Job.claim``); every
+  write of the run is conditional on it. Before the result or a preview is shown the lease must
+  have been confirmed (a heartbeat or a fenced renewal) within half of ``stale_after`` on this
+  process's monotonic clock, which counts time spent stalled; else it is renewed first. A worker
+  that stalled past its lease while another took the job over (or ``/cancel`` ended it) stops at
+  that point (:class:`LeaseLost`): it neither writes, charges, refunds nor sends anything more.
 - A stop gives running jobs ``shutdown_grace`` seconds, then hands the rest back to the database
   for the next process (or refunds them and tells their users, with ``ResumeMode.REFUND``)
   while the bots can still send.
@@ -23,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -45,7 +52,7 @@ from core.actions import (
 from core.catalogue import ModelCatalogue, ModelSpec
 from core.clock import utcnow
 from core.editapi import EditRequest, EditResult
-from core.editapi.stream import PartialSink
+from core.editapi.stream import PartialImage, PartialSink
 from core.events import Origin, origin_from_json, origin_to_json
 from core.i18n import explain
 from core.identity import Platform, UserKey
@@ -59,7 +66,7 @@ from core.quotas.limits import LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
 from core.resume import ResumeMode, Resumption, plan
-from core.storage.protocol import Job, JobStatus, Store
+from core.storage.protocol import Job, JobStatus, LeaseLost, Store
 from core.telemetry import Telemetry
 from core.validation import EditSpec
 
@@ -130,6 +137,7 @@ class JobRunner:
         self._outboxes: dict[Platform, Outbox] = {}
         self._fetchers: dict[Platform, FileFetcher] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._leases: dict[str, float] = {}  # job -> when (monotonic) its lease was last confirmed
         self._settling: set[str] = set()  # jobs showing their result; they finish within moments
         self._owners: dict[str, UserKey] = {}
         self._waiting: list[str] = []
@@ -255,7 +263,8 @@ class JobRunner:
     async def _dispatch(self, job: Job, origin: Origin) -> None:
         """Run a new job in this process (a queue runner, :mod:`core.queue`, enqueues it instead)."""
         # Owned at once, so a crash while the job waits in the local queue is still recoverable.
-        await self._store.mark_running(job.id, self.worker_id)
+        if await self._store.mark_running(job.id, self.worker_id):
+            job = replace(job, claim=job.claim + 1)  # the fencing token this claim got
         if self._stopping:
             # Stored and charged, but this process is on its way out: the next one runs it, and
             # the user hears so now (that status message is stored, for the next one to replace).
@@ -268,6 +277,7 @@ class JobRunner:
 
     def _start_task(self, job: Job, origin: Origin) -> None:
         self._owners[job.id] = origin.user
+        self._leases[job.id] = time.monotonic()
         self._tasks[job.id] = asyncio.create_task(self._run(job, origin), name=f"job-{job.id}")
 
     async def _busy(self, user: UserKey) -> bool:
@@ -303,6 +313,10 @@ class JobRunner:
         for job_id in ids:
             self._tasks[job_id].cancel()
         return len(ids)
+
+    async def cancel(self, user: UserKey) -> int:
+        """``/cancel``: the user's jobs cancelled and refunded; the number cancelled."""
+        return self.cancel_user(user)
 
     async def recover(self) -> int:
         """Take over jobs whose worker stopped beating and resume, retry or refund each
@@ -340,7 +354,7 @@ class JobRunner:
 
     def _progress(self, job: Job, origin: Origin) -> ProgressReporter:
         async def remember(message_id: str | None) -> None:
-            await self._store.set_status_message(job.id, message_id)
+            await self._store.set_status_message(job.id, message_id, claim=job.claim or None)
 
         outbox = self._outboxes.get(origin.user.platform)
         return ProgressReporter(
@@ -364,7 +378,11 @@ class JobRunner:
             await asyncio.sleep(self.config.heartbeat_interval)
             try:
                 if self._tasks:
-                    await self._store.heartbeat(list(self._tasks), self.worker_id)
+                    beating, beat_at = list(self._tasks), time.monotonic()
+                    await self._store.heartbeat(beating, self.worker_id)
+                    for job_id in beating:
+                        if job_id in self._leases:
+                            self._leases[job_id] = beat_at
                 if not self._stopping:
                     await self.recover()
             except Exception:
@@ -398,7 +416,9 @@ class JobRunner:
                     result.usage.total_tokens if result.usage else None,
                     _cost(self.catalogue.spec(result.model or job.model), job, result),
                 )
-                await self._store.save_result(job.id, images, usage_tokens=usage_tokens, estimated_cost=cost)
+                await self._store.save_result(
+                    job.id, images, usage_tokens=usage_tokens, estimated_cost=cost, claim=job.claim or None
+                )
             delivered = await self._deliver(job, origin, progress, images)
             credits = self.credits.for_result(job.model, job.options, len(images), job.credits)
             await self._store.succeed(
@@ -407,8 +427,11 @@ class JobRunner:
                 usage_tokens=usage_tokens,
                 estimated_cost=cost,
                 result_refs=delivered,
+                claim=job.claim or None,
             )
             self.telemetry.end("delivered", credits)
+        except LeaseLost:
+            await asyncio.shield(self._lost(job, progress))
         except asyncio.CancelledError:
             if self._stopping:
                 await asyncio.shield(self._hand_back(job, origin, progress))
@@ -424,9 +447,46 @@ class JobRunner:
             log.exception("job %s failed unexpectedly", job.id)
             await self._finish_failed(job, origin, progress, "internal", {})
         finally:
-            self._tasks.pop(job.id, None)
-            self._owners.pop(job.id, None)
-            self._settling.discard(job.id)
+            # This process may have claimed the job again meanwhile (its own lease ran out): the
+            # new run's bookkeeping is not this one's to remove.
+            if self._tasks.get(job.id) is asyncio.current_task():
+                self._tasks.pop(job.id, None)
+                self._owners.pop(job.id, None)
+                self._leases.pop(job.id, None)
+                self._settling.discard(job.id)
+
+    async def _hold(self, job: Job) -> None:
+        """Renew the job's lease (raising :class:`LeaseLost` when it is lost) unless a heartbeat
+        confirmed it recently: a cheap check before anything the user would see."""
+        if not job.claim:
+            return
+        if time.monotonic() - self._leases.get(job.id, 0.0) < self.config.stale_after / 2:
+            return
+        await self._store.renew(job.id, job.claim)
+        self._leases[job.id] = time.monotonic()
+
+    async def _lost(self, job: Job, progress: ProgressReporter) -> None:
+        """Fenced out: another worker took the job over, or ``/cancel`` ended it. Stop without a
+        write, a charge, a refund or a message; only a status message of this run that a
+        cancel left on screen is removed."""
+        current = await self._store.get_job(job.id)
+        log.warning(
+            "job %s: lease %d lost (now %s, worker %s); stopping without delivering",
+            job.id,
+            job.claim,
+            current.status if current else None,
+            current.worker_id if current else None,
+        )
+        if (
+            current is not None
+            and current.status is JobStatus.CANCELLED
+            and current.worker_id == self.worker_id
+            and not current.delivery
+        ):
+            await progress.close()
+        else:
+            await progress.handed_over()
+        self.telemetry.end("lease_lost")
 
     async def _hand_back(self, job: Job, origin: Origin, progress: ProgressReporter) -> None:
         """A stop cut the job off before its result: the next process runs it, or it is refunded."""
@@ -450,6 +510,9 @@ class JobRunner:
         status: JobStatus = JobStatus.FAILED,
     ) -> None:
         current = await self._store.get_job(job.id)
+        if current is not None and job.claim and current.claim != job.claim:
+            await self._lost(job, progress)  # the job is another's now (or /cancel ended it)
+            return
         if current is not None and any(p.message_id == progress.message_id for p in current.delivery):
             await progress.handed_over()  # the status message shows the result: it stays
         else:
@@ -462,11 +525,12 @@ class JobRunner:
                 usage_tokens=current.usage_tokens,
                 estimated_cost=current.estimated_cost,
                 result_refs=result_refs(current.delivery),
+                claim=job.claim or None,
             )
             self.telemetry.end("delivered", current.credits)
             return
         self.telemetry.end(kind)
-        if not await self._store.fail(job.id, error_kind=kind, status=status):
+        if not await self._store.fail(job.id, error_kind=kind, status=status, claim=job.claim or None):
             return
         if kind == "cancelled":
             return  # the /cancel reply already said so
@@ -532,8 +596,13 @@ class JobRunner:
             output_format=outputs.output_format,
             output_compression=outputs.output_compression,
         )
-        await self._store.start_call(job.id, self.worker_id)
-        on_partial = progress.preview if previews and not several else None
+        await self._store.start_call(job.id, self.worker_id, claim=job.claim or None)
+
+        async def preview(partial: PartialImage) -> None:
+            await self._hold(job)  # a stalled worker's late previews must not cover the result
+            await progress.preview(partial)
+
+        on_partial = preview if previews and not several else None
         result = await self._editor.edit(request, on_partial)
         # Paid for from here on: never cancelled again (see the module's invariants).
         self._settling.add(job.id)
@@ -571,7 +640,7 @@ class JobRunner:
         recorded: list[DeliveredPart] = list(job.delivery)
 
         async def record(part: DeliveredPart) -> None:
-            await self._store.record_delivery(job.id, part, before=recorded)
+            await self._store.record_delivery(job.id, part, before=recorded, claim=job.claim or None)
             recorded.append(part)
 
         action = SendImage(
@@ -586,9 +655,12 @@ class JobRunner:
             record=record,
             status_message=progress.message_id,
         )
+        # Shown only under a lease that is ours, with at least half of it left for the upload
+        # (a stored answer cannot be cancelled any more: only a takeover could end the lease).
+        await self._hold(job)
         try:
             delivered = await outbox.send(action)
-        except errors.EditbotError:
+        except (errors.EditbotError, LeaseLost):
             raise
         except Exception as exc:
             log.warning("delivering job %s failed", job.id, exc_info=True)

@@ -21,6 +21,7 @@ from enum import Enum
 import discord
 
 from adapters.discord_bot import wording
+from adapters.discord_bot.metering import BudgetShort, progress_calls
 from adapters.discord_bot.translate import FOLLOWUP, refs_of
 from adapters.discord_bot.views import buttons_view
 from adapters.discord_bot.webhooks import Reply, Responder, TokenExpired, split
@@ -117,8 +118,9 @@ class DiscordOutbox:
             return  # the result or the error replaces the status in place
         # A live preview becomes the response's attachment; the result or an error replaces it.
         images = [image] if image is not None else None
-        # Progress is best effort: once the token is gone only the outcome is worth a channel post.
-        with contextlib.suppress(TokenExpired):
+        # Progress is best effort: once the token is gone only the outcome is worth a channel post,
+        # and where it uses the bot's global budget a short budget skips it (the next state is sent).
+        with progress_calls(), contextlib.suppress(TokenExpired, BudgetShort):
             await self._responder.edit_original(reply, wording.render(locale, text), images=images)
             self._mark_filled(reply)
 

@@ -22,7 +22,7 @@ import yarl
 from adapters.discord_bot.bot import EditBot, make_bot
 from adapters.discord_bot.direct import DiscordDirect
 from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
-from adapters.discord_bot.metering import meter_http, metered_webhooks
+from adapters.discord_bot.metering import DiscordGate, meter_http, metered_webhooks
 from adapters.discord_bot.settings import DiscordSettings
 from adapters.host import Host
 from core.errors import ConfigError
@@ -60,6 +60,9 @@ async def run_discord(
     """
     if settings.discord_token is None:
         raise ConfigError("EDITBOT_DISCORD_TOKEN is not set")
+    # Several processes (issue 14): Discord's 50 requests/s per token hold across them (REST calls
+    # with the bot token; interaction endpoints are not bound by it).
+    gate = DiscordGate(core.budget)
     with (
         discord_endpoints(settings.discord_api_url, settings.discord_gateway_url),
         metered_webhooks(core.telemetry),
@@ -67,7 +70,7 @@ async def run_discord(
         async with make_http_client() as http:
             fetcher = DiscordFetcher(http)
             bot = make_bot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
-            meter_http(bot, core.telemetry)
+            meter_http(bot, core.telemetry, gate)
             core.attach(Platform.DISCORD, bot.outbox, fetcher)
             core.alerts.attach(Platform.DISCORD, DiscordDirect(bot))  # owner alerts (issue 13)
             connect: asyncio.Task[None] | None = None

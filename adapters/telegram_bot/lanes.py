@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,16 @@ class LaneRateLimiter(BaseRateLimiter[str]):
             known = self._groups[chat_id] = Budget(self._group_rate, burst=self._group_burst)
         return known
 
+    async def admit(self, endpoint: str, data: dict[str, Any], lane: int) -> bool:
+        """Whether the call goes ahead at all (False: skipped as if sent; subclasses decide)."""
+        return True
+
+    def waited(self, endpoint: str, seconds: float) -> None:
+        """How long the call waited for its budget (subclasses report it)."""
+
+    def failed(self, endpoint: str) -> None:
+        """The call ended in a Telegram error (subclasses report it)."""
+
     async def process_request(
         self,
         callback: Callable[..., Coroutine[Any, Any, Result]],
@@ -145,26 +155,45 @@ class LaneRateLimiter(BaseRateLimiter[str]):
         data: dict[str, Any],
         rate_limit_args: str | None,
     ) -> Result:
-        """Take the call's budget in its lane, then run it; retry after ``RetryAfter``."""
+        """Take the call's budget in its lane, then run it; retry after ``RetryAfter``.
+
+        The one place PTB's arguments are handled: subclasses hook :meth:`admit`,
+        :meth:`waited` and :meth:`failed`.
+        """
         lane = {PROGRESS: LAST, RESULT: SECOND}.get(rate_limit_args or "", FIRST)
+        if not await self.admit(endpoint, data, lane):
+            return True
         chat_id = data.get("chat_id")
         group = _group_id(chat_id)
-        for attempt in range(self._max_retries + 1):
-            if group is not None:
-                await self._group(group).take(lane)
-            if chat_id is not None:
-                # Calls without a chat (getFile, getUpdates) do not count against the send limits.
-                await self._overall.take(lane)
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                if attempt == self._max_retries:
-                    raise
-                wait = exc.retry_after
-                seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
-                log.info("Telegram asked to wait %.1f s (%s); retrying", seconds, endpoint)
-                self._overall.pause(seconds + 0.1)
-        raise AssertionError("unreachable")
+        asked = time.monotonic()
+        in_calls = 0.0  # time spent in earlier attempts (a 429 retried) is not waiting
+        waited = 0.0
+        try:
+            for attempt in range(self._max_retries + 1):
+                if group is not None:
+                    await self._group(group).take(lane)
+                if chat_id is not None:
+                    # Calls without a chat (getFile, getUpdates) do not count against the send limits.
+                    await self._overall.take(lane)
+                started = time.monotonic()
+                waited = started - asked - in_calls
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as exc:
+                    if attempt == self._max_retries:
+                        raise
+                    wait = exc.retry_after
+                    seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+                    log.info("Telegram asked to wait %.1f s (%s); retrying", seconds, endpoint)
+                    self._overall.pause(seconds + 0.1)
+                finally:
+                    in_calls += time.monotonic() - started
+            raise AssertionError("unreachable")
+        except TelegramError:
+            self.failed(endpoint)
+            raise
+        finally:
+            self.waited(endpoint, max(0.0, waited))
 
 
 def _group_id(chat_id: object) -> int | str | None:

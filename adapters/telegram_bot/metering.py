@@ -7,16 +7,12 @@ Every Bot API call passes through the application's rate limiter with its method
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import TelegramError
-
-from adapters.telegram_bot.lanes import LaneRateLimiter
+from adapters.telegram_bot.lanes import LaneRateLimiter, Result
 from core.telemetry import Telemetry
 
-Result = bool | dict[str, Any] | list[dict[str, Any]]
+__all__ = ["MeteredRateLimiter", "Result"]
 
 
 class MeteredRateLimiter(LaneRateLimiter):
@@ -26,32 +22,10 @@ class MeteredRateLimiter(LaneRateLimiter):
         super().__init__(*args, **kwargs)
         self._telemetry = telemetry
 
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Result]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: str | None,
-    ) -> Result:
-        asked = time.monotonic()
-        in_calls = 0.0  # time spent in earlier attempts (a 429 retried) is not waiting
-        waited = 0.0
+    def waited(self, endpoint: str, seconds: float) -> None:
+        """Report the wait for the budget."""
+        self._telemetry.rate_limit_wait("telegram", seconds)
 
-        async def timed(*a: Any, **kw: Any) -> Result:
-            nonlocal in_calls, waited
-            started = time.monotonic()
-            waited = started - asked - in_calls
-            try:
-                return await callback(*a, **kw)
-            finally:
-                in_calls += time.monotonic() - started
-
-        try:
-            return await super().process_request(timed, args, kwargs, endpoint, data, rate_limit_args)
-        except TelegramError:
-            self._telemetry.platform_error("telegram", endpoint)
-            raise
-        finally:
-            self._telemetry.rate_limit_wait("telegram", max(0.0, waited))
+    def failed(self, endpoint: str) -> None:
+        """Count the failed call by method."""
+        self._telemetry.platform_error("telegram", endpoint)

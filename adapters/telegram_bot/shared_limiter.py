@@ -3,9 +3,9 @@
 Telegram counts messages per bot token: about 30 a second overall and 20 a minute per group,
 whichever process sends them. Every sending call first takes its share of the shared budgets
 (:class:`core.ratelimit.SharedBudget`, in PostgreSQL or Redis) and waits as long as they say;
-a ``sendChatAction`` (the "sending a photo" indicator, pure progress) is dropped instead when
-the budget is short, so results and errors go first. PTB's own per-process limiter and its 429
-retries stay underneath (:class:`MeteredRateLimiter`).
+progress (the progress lane: status edits and removals, queue positions; and ``sendChatAction``)
+is dropped instead when the budget is short, so results and errors go first. PTB's own
+per-process limiter and its 429 retries stay underneath (:class:`MeteredRateLimiter`).
 
 Issue 11's two-lane limiter can call the same budgets: :func:`budgets_for` names them.
 """
@@ -13,10 +13,10 @@ Issue 11's two-lane limiter can call the same budgets: :func:`budgets_for` names
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from adapters.telegram_bot.metering import MeteredRateLimiter, Result
+from adapters.telegram_bot.lanes import LAST
+from adapters.telegram_bot.metering import MeteredRateLimiter
 from core.ratelimit import Budget, Rate, SharedBudget
 from core.telemetry import Telemetry
 
@@ -52,23 +52,18 @@ class SharedTelegramLimiter(MeteredRateLimiter):
         self._shared_rate = overall
         self.dropped = 0
 
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Result]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: str | None,
-    ) -> Result:
+    async def admit(self, endpoint: str, data: dict[str, Any], lane: int) -> bool:
+        """Progress (the progress lane, chat actions) only when the shared budgets have room to
+        spare, else dropped (the core sends the newest state next time); everything else waits
+        for its turn in them."""
         budgets = budgets_for(endpoint, data, self._shared_rate)
-        if endpoint in _PROGRESS:
+        if lane == LAST or endpoint in _PROGRESS:
             for budget in budgets:
                 if not await self._budget.try_take(budget):
                     self.dropped += 1
-                    return True  # progress only: skipped while results need the budget
-        else:
-            waits = [await self._budget.reserve(budget) for budget in budgets]
-            if waits and max(waits) > 0:
-                await asyncio.sleep(max(waits))  # the shared budget's turn, not a guess
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+                    return False
+            return True
+        waits = [await self._budget.reserve(budget) for budget in budgets]
+        if waits and max(waits) > 0:
+            await asyncio.sleep(max(waits))  # the shared budget's turn, not a guess
+        return True

@@ -141,6 +141,12 @@ class Job:
     attempts: int = 0
     delivery: tuple[DeliveredPart, ...] = ()
     status_message: str | None = None
+    claim: int = 0  # the fencing token: bumped by every claim or takeover (issue 14)
+
+
+class LeaseLost(Exception):
+    """A fenced write found the job claimed by someone else since (or finished): the caller's
+    lease ran out while it stalled, and it must stop without touching the job or its messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,20 +271,39 @@ class Store(Protocol):
         usage_tokens: int | None,
         estimated_cost: float | None,
         result_refs: tuple[ImageRef, ...],
+        claim: int | None = None,
     ) -> bool:
         """Commit: status SUCCEEDED, usage adjusted from the reserved to the real ``credits``.
 
-        False (and nothing changed) when the job had already finished.
+        False (and nothing changed) when the job had already finished, or (with ``claim``, the
+        caller's fencing token) was claimed again since.
         """
         ...
 
-    async def fail(self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED) -> bool:
-        """Refund the reservation and finish the job as FAILED or CANCELLED; False if already finished."""
+    async def fail(
+        self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED, claim: int | None = None
+    ) -> bool:
+        """Refund the reservation and finish the job as FAILED or CANCELLED; False if already
+        finished (or, with ``claim``, claimed again since)."""
+        ...
+
+    async def renew(self, job_id: str, claim: int) -> None:
+        """Refresh the lease of a job still held under fencing token ``claim``, else raise
+        :class:`LeaseLost` (before the result is shown, issue 14)."""
+        ...
+
+    async def cancel_unanswered(self, platform: str, user_id: str) -> list[Job]:
+        """``/cancel`` across processes: cancel and refund the user's unfinished jobs whose result
+        is not stored yet, in one statement; the jobs cancelled. Their claim is bumped, so a worker
+        holding one stops at its next fenced write."""
         ...
 
     # -- crash safety (issue 10) ----------------------------------------------------------
 
-    async def start_call(self, job_id: str, worker_id: str) -> int:
+    # Fenced writes (issue 14): with ``claim`` (the worker's fencing token) each raises
+    # :class:`LeaseLost` when the job was claimed again or finished since.
+
+    async def start_call(self, job_id: str, worker_id: str, *, claim: int | None = None) -> int:
         """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
         ...
 
@@ -289,6 +314,7 @@ class Store(Protocol):
         *,
         usage_tokens: int | None,
         estimated_cost: float | None,
+        claim: int | None = None,
     ) -> None:
         """Keep the API's images with the job (stage ANSWERED) until the job finishes."""
         ...
@@ -298,13 +324,20 @@ class Store(Protocol):
         ...
 
     async def record_delivery(
-        self, job_id: str, part: DeliveredPart, *, before: Sequence[DeliveredPart] | None = None
+        self,
+        job_id: str,
+        part: DeliveredPart,
+        *,
+        before: Sequence[DeliveredPart] | None = None,
+        claim: int | None = None,
     ) -> None:
         """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING); ``before``
         is the delivery recorded so far when the caller (the job's owner) knows it."""
         ...
 
-    async def set_status_message(self, job_id: str, message_id: str | None) -> None:
+    async def set_status_message(
+        self, job_id: str, message_id: str | None, *, claim: int | None = None
+    ) -> None:
         """Remember (or with None forget) the job's progress message."""
         ...
 

@@ -167,6 +167,7 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
         attempts=int(row["attempts"]),
         delivery=tuple(DeliveredPart.from_json(dict(p)) for p in row["delivery"] or ()),
         status_message=row["status_message"],
+        claim=int(row["claims"]),
     )
 
 

@@ -12,7 +12,10 @@ Invariants:
   turns the lane served longest ago goes first; so one busy server cannot starve the others.
   Within a lane (and so within a user) jobs go oldest first (FIFO);
 - a job's queue position is computed from the same ordering, so every process shows the same
-  number, whichever of them runs the job;
+  number, whichever of them runs the job; ``jobs.shown_position`` is the number its status
+  message shows. When the queue moves, :meth:`SqlQueue.moved` sets it to the new one for the jobs
+  whose number changed and returns them, one process at a time (an advisory lock), so each
+  change is edited into the message by exactly one process, never with an older number;
 - a new job wakes the workers with ``NOTIFY editbot_jobs`` (payload: the schema, so test schemas
   sharing a server ignore each other); workers also poll, so a lost notification only delays.
 """
@@ -31,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import utcnow as _utcnow
+from core.queue import Moved
 from core.storage import rows, tables
 from core.storage.protocol import Job, JobStatus
 
@@ -45,6 +49,7 @@ SERVED_WINDOW = timedelta(hours=1)
 
 _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
+_MOVES_LOCK = 0x6564_6974_706F_73  # pg_advisory_xact_lock key serialising position refreshes
 
 
 def _lane() -> sa.ColumnElement[str]:
@@ -153,6 +158,7 @@ class SqlQueue:
                     worker_id=worker_id,
                     heartbeat_at=now,
                     started_at=sa.func.coalesce(_jobs.c.started_at, now),
+                    claims=_jobs.c.claims + 1,  # the new fencing token
                 )
                 .returning(*_jobs.c)
             )
@@ -161,12 +167,53 @@ class SqlQueue:
         return [(claimed[row.id], before[row.id]) for row in picked if row.id in claimed]
 
     async def position(self, job_id: str, stale_before: datetime) -> int | None:
-        """The job's place in the queue (1 = next), or None when it is not waiting."""
+        """The job's place in the queue (1 = next), or None when it is not waiting; remembered
+        as the position its status message shows (the caller shows it)."""
         order = _order(stale_before, self._clock() - SERVED_WINDOW)
-        query = sa.select(order.c.rank).where(order.c.id == job_id)
+        query = (
+            sa.update(_jobs)
+            .where(_jobs.c.id == job_id, _jobs.c.id == order.c.id)
+            .values(shown_position=order.c.rank)
+            .returning(order.c.rank)
+            .add_cte(order)
+        )
         async with self._sessions() as session, session.begin():
             rank = (await session.execute(query)).scalar()
         return None if rank is None else int(rank)
+
+    async def moved(self, stale_before: datetime) -> list[Moved]:
+        """Waiting jobs whose place in line changed since their status message showed it, now
+        recorded as shown (the caller edits the messages); in queue order."""
+        order = _order(stale_before, self._clock() - SERVED_WINDOW)
+        query = (
+            sa.update(_jobs)
+            .where(
+                _jobs.c.id == order.c.id,
+                _jobs.c.status == _QUEUED,
+                _jobs.c.status_message.is_not(None),
+                _jobs.c.shown_position.is_distinct_from(order.c.rank),
+            )
+            .values(shown_position=order.c.rank)
+            .returning(_jobs.c.id, _jobs.c.origin, _jobs.c.status_message, order.c.rank)
+            .add_cte(order)
+        )
+        async with self._sessions() as session, session.begin():
+            # One refresh at a time, each reading what the one before committed: a slower
+            # process can never write (and show) an older number over a newer one.
+            await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_MOVES_LOCK)))
+            found = (await session.execute(query)).all()
+        return sorted(
+            (Moved(row.id, dict(row.origin or {}), str(row.status_message), int(row.rank)) for row in found),
+            key=lambda m: m.position,
+        )
+
+    async def still_queued(self, job_ids: list[str]) -> set[str]:
+        """Those of ``job_ids`` that still wait (status QUEUED): a position is shown on no other."""
+        if not job_ids:
+            return set()
+        query = sa.select(_jobs.c.id).where(_jobs.c.id.in_(job_ids), _jobs.c.status == _QUEUED)
+        async with self._sessions() as session, session.begin():
+            return set((await session.execute(query)).scalars())
 
     async def waiting(self, stale_before: datetime) -> int:
         """How many jobs wait for a worker (metrics, benchmarks)."""

@@ -6,6 +6,10 @@ Invariants, on top of those of ``sql_store``:
   cutoff), so of several processes sweeping at once exactly one claims it;
 - a released (handed-back) job's heartbeat is the epoch, so the next process claims it at once;
 - the kept images of a job are deleted in the transaction that finishes the job (``SqlStore``);
+- fencing (issue 14): every claim, takeover or queued->running bumps ``jobs.claims``; a worker's
+  writes given its ``claim`` (the token it got) match only while the count is unchanged and the
+  job unfinished, and raise :class:`LeaseLost` otherwise, so a worker that stalled past its lease
+  cannot record anything over the worker that took the job over;
 - an inbox row is inserted once (``ON CONFLICT DO NOTHING``): a redelivered update is recognised;
   handled rows are kept a day for that, then deleted by the next sweep.
 """
@@ -23,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actions import DeliveredPart
 from core.storage import tables
-from core.storage.protocol import Job, JobStage, JobStatus, StoredUpdate
+from core.storage.protocol import Job, JobStage, JobStatus, LeaseLost, StoredUpdate
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 """``jobs.status`` values of jobs that can still change."""
@@ -37,6 +41,20 @@ _jobs = tables.jobs
 _results = tables.job_results
 _inbox = tables.inbox
 _UNFINISHED = UNFINISHED
+
+
+def held(job_id: str, claim: int | None) -> sa.ColumnElement[bool]:
+    """The job's row, and (given a fencing token) only while it is unfinished and not claimed since."""
+    if claim is None:
+        return _jobs.c.id == job_id
+    return sa.and_(_jobs.c.id == job_id, _jobs.c.claims == claim, _jobs.c.status.in_(_UNFINISHED))
+
+
+async def fenced(session: AsyncSession, statement: sa.Update, claim: int | None) -> None:
+    """Run an UPDATE built on :func:`held`; raise :class:`LeaseLost` when a token did not match."""
+    result = await session.execute(statement.returning(_jobs.c.id))
+    if claim is not None and result.first() is None:
+        raise LeaseLost(f"claim {claim} is no longer held")
 
 
 def upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -64,17 +82,26 @@ class RecoveryQueries:
             self, session: AsyncSession, condition: sa.ColumnElement[bool]
         ) -> Job | None: ...
 
-    async def start_call(self, job_id: str, worker_id: str) -> int:
+    async def start_call(self, job_id: str, worker_id: str, *, claim: int | None = None) -> int:
         """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
         async with self._write() as session:
             result = await session.execute(
                 sa.update(_jobs)
-                .where(_jobs.c.id == job_id, _jobs.c.status.in_(_UNFINISHED))
+                .where(held(job_id, claim), _jobs.c.status.in_(_UNFINISHED))
                 .values(stage=JobStage.CALLING.value, attempts=_jobs.c.attempts + 1)
                 .returning(_jobs.c.attempts)
             )
             attempts = result.scalar()
+        if attempts is None and claim is not None:
+            raise LeaseLost(f"claim {claim} is no longer held")
         return int(attempts or 0)
+
+    async def renew(self, job_id: str, claim: int) -> None:
+        """Refresh the lease of a job still held under ``claim``, else raise :class:`LeaseLost`."""
+        async with self._write() as session:
+            await fenced(
+                session, sa.update(_jobs).where(held(job_id, claim)).values(heartbeat_at=self._clock()), claim
+            )
 
     async def save_result(
         self,
@@ -83,23 +110,27 @@ class RecoveryQueries:
         *,
         usage_tokens: int | None,
         estimated_cost: float | None,
+        claim: int | None = None,
     ) -> None:
         """Keep the API's images with the job (stage ANSWERED) until the job finishes."""
         # No earlier images to remove: they are stored with the stage in one transaction, and a
-        # job whose images are stored is delivered from them, never asked again.
+        # job whose images are stored is delivered from them, never asked again. The fenced
+        # UPDATE goes first: a stale worker's images are never stored.
         async with self._write() as session:
+            await fenced(
+                session,
+                sa.update(_jobs)
+                .where(held(job_id, claim))
+                .values(
+                    stage=JobStage.ANSWERED.value, usage_tokens=usage_tokens, estimated_cost=estimated_cost
+                ),
+                claim,
+            )
             if images:
                 await session.execute(
                     sa.insert(_results),
                     [{"job_id": job_id, "idx": i, "data": d} for i, d in enumerate(images)],
                 )
-            await session.execute(
-                sa.update(_jobs)
-                .where(_jobs.c.id == job_id)
-                .values(
-                    stage=JobStage.ANSWERED.value, usage_tokens=usage_tokens, estimated_cost=estimated_cost
-                )
-            )
 
     async def job_result(self, job_id: str) -> list[bytes]:
         """The images kept by :meth:`save_result` (empty when none)."""
@@ -108,7 +139,12 @@ class RecoveryQueries:
             return [bytes(data) for data in (await session.execute(query)).scalars()]
 
     async def record_delivery(
-        self, job_id: str, part: DeliveredPart, *, before: Sequence[DeliveredPart] | None = None
+        self,
+        job_id: str,
+        part: DeliveredPart,
+        *,
+        before: Sequence[DeliveredPart] | None = None,
+        claim: int | None = None,
     ) -> None:
         """Add one sent message of the result to ``Job.delivery`` (stage DELIVERING).
 
@@ -121,17 +157,21 @@ class RecoveryQueries:
             else:
                 current = [p.to_json() for p in before]
             parts = [*(current or []), part.to_json()]
-            await session.execute(
+            await fenced(
+                session,
                 sa.update(_jobs)
-                .where(_jobs.c.id == job_id)
-                .values(delivery=parts, stage=JobStage.DELIVERING.value)
+                .where(held(job_id, claim))
+                .values(delivery=parts, stage=JobStage.DELIVERING.value),
+                claim,
             )
 
-    async def set_status_message(self, job_id: str, message_id: str | None) -> None:
+    async def set_status_message(
+        self, job_id: str, message_id: str | None, *, claim: int | None = None
+    ) -> None:
         """Remember (or with None forget) the job's progress message."""
         async with self._write() as session:
-            await session.execute(
-                sa.update(_jobs).where(_jobs.c.id == job_id).values(status_message=message_id)
+            await fenced(
+                session, sa.update(_jobs).where(held(job_id, claim)).values(status_message=message_id), claim
             )
 
     async def claim(self, job_id: str, worker_id: str, heartbeat_before: datetime) -> Job | None:
@@ -145,7 +185,12 @@ class RecoveryQueries:
                     _jobs.c.status.in_(_UNFINISHED),
                     _jobs.c.heartbeat_at < heartbeat_before,
                 )
-                .values(status=JobStatus.RUNNING.value, worker_id=worker_id, heartbeat_at=now)
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    worker_id=worker_id,
+                    heartbeat_at=now,
+                    claims=_jobs.c.claims + 1,
+                )
                 .returning(_jobs.c.id)
             )
             if result.first() is None:

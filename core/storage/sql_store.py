@@ -44,13 +44,14 @@ from core.storage.protocol import (
     ConvState,
     Job,
     JobActivity,
+    JobStage,
     JobStatus,
     LimitOverride,
     QuotaScope,
     UsageSnapshot,
 )
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
-from core.storage.sql_recovery import RecoveryQueries, upsert
+from core.storage.sql_recovery import RecoveryQueries, held, upsert
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -271,12 +272,13 @@ class SqlStore(RecoveryQueries):
             )
 
     async def _finish(
-        self, session: AsyncSession, job_id: str, values: dict[str, Any]
+        self, session: AsyncSession, job_id: str, values: dict[str, Any], claim: int | None = None
     ) -> sa.RowMapping | None:
-        """Move an unfinished job to a final status; None when it had already finished."""
+        """Move an unfinished job (still held under ``claim``, if given) to a final status; None
+        when it had already finished or was claimed again."""
         result = await session.execute(
             sa.update(_jobs)
-            .where(_jobs.c.id == job_id, _jobs.c.status.in_(_UNFINISHED))
+            .where(held(job_id, claim), _jobs.c.status.in_(_UNFINISHED))
             .values(**values, finished_at=self._clock())
             .returning(_jobs.c.reserved_credits, _jobs.c.scopes, _jobs.c.period_start)
         )
@@ -303,7 +305,13 @@ class SqlStore(RecoveryQueries):
             result = await session.execute(
                 sa.update(_jobs)
                 .where(_jobs.c.id == job_id, _jobs.c.status == JobStatus.QUEUED.value)
-                .values(status=JobStatus.RUNNING.value, worker_id=worker_id, started_at=now, heartbeat_at=now)
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    worker_id=worker_id,
+                    started_at=now,
+                    heartbeat_at=now,
+                    claims=_jobs.c.claims + 1,
+                )
                 .returning(_jobs.c.id)
             )
             return result.first() is not None
@@ -331,10 +339,12 @@ class SqlStore(RecoveryQueries):
         usage_tokens: int | None,
         estimated_cost: float | None,
         result_refs: tuple[ImageRef, ...],
+        claim: int | None = None,
     ) -> bool:
         """Commit: status SUCCEEDED, usage adjusted from the reserved to the real ``credits``.
 
-        False (and nothing changed) when the job had already finished.
+        False (and nothing changed) when the job had already finished, or was claimed again
+        since the fencing token ``claim``.
         """
         if credits < 0:
             raise ValueError("a job cannot be charged negative credits")
@@ -349,6 +359,7 @@ class SqlStore(RecoveryQueries):
                     "estimated_cost": estimated_cost,
                     "result_refs": rows.refs_to_json(result_refs),
                 },
+                claim,
             )
             if row is None:
                 return False
@@ -356,17 +367,50 @@ class SqlStore(RecoveryQueries):
             await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
         return True
 
-    async def fail(self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED) -> bool:
-        """Refund the reservation and finish the job as FAILED or CANCELLED; False if already finished."""
+    async def fail(
+        self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED, claim: int | None = None
+    ) -> bool:
+        """Refund the reservation and finish the job as FAILED or CANCELLED; False if already
+        finished (or claimed again since the fencing token ``claim``)."""
         if status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise ValueError(f"fail() finishes a job as failed or cancelled, not {status}")
         async with self._write() as session:
-            row = await self._finish(session, job_id, {"status": status.value, "error_kind": error_kind})
+            row = await self._finish(
+                session, job_id, {"status": status.value, "error_kind": error_kind}, claim
+            )
             if row is None:
                 return False
             await self._adjust(session, row["scopes"], row["period_start"], -row["reserved_credits"])
             await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
         return True
+
+    async def cancel_unanswered(self, platform: str, user_id: str) -> list[Job]:
+        """Cancel and refund the user's unfinished jobs with no stored result; the jobs cancelled.
+
+        One conditional UPDATE picks and finishes them (a job a worker answers meanwhile is not
+        matched: its result is shown), bumping the fencing token so its worker stops.
+        """
+        async with self._write() as session:
+            result = await session.execute(
+                sa.update(_jobs)
+                .where(
+                    _jobs.c.platform == platform,
+                    _jobs.c.user_id == user_id,
+                    _jobs.c.status.in_(_UNFINISHED),
+                    _jobs.c.stage.in_((JobStage.RESERVED.value, JobStage.CALLING.value)),
+                )
+                .values(
+                    status=JobStatus.CANCELLED.value,
+                    error_kind="cancelled",
+                    finished_at=self._clock(),
+                    claims=_jobs.c.claims + 1,
+                )
+                .returning(*_jobs.c)
+            )
+            cancelled = list(result.mappings())
+            for row in cancelled:
+                await self._adjust(session, row["scopes"], row["period_start"], -row["reserved_credits"])
+        return [rows.job_from_row(row) for row in cancelled]
 
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:
         """The user's queued or running jobs, oldest first."""

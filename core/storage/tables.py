@@ -130,6 +130,10 @@ jobs = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("delivery", _json(), nullable=False, server_default=sa.text("'[]'")),
     sa.Column("status_message", sa.String(64), nullable=True),
+    # scale-out (issue 14): the fencing token, bumped by every claim or takeover; and the place in
+    # line the status message of a waiting job shows (so one process edits it when it changes).
+    sa.Column("claims", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("shown_position", sa.Integer(), nullable=True),
     sa.UniqueConstraint("idempotency_key"),
     sa.CheckConstraint("credits >= 0 AND reserved_credits >= 0", name="credits_nonnegative"),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status_valid"),

@@ -34,8 +34,8 @@ APP_TABLES = {
     "painter_drawings",  # issue 15
     "painter_nonces",
 }
-HEAD = "0006_scale_out"
-BEFORE_HEAD = "0005_painter"  # what `editbot db downgrade` (one step) leaves
+HEAD = "0007_fencing"
+BEFORE_HEAD = "0006_scale_out"  # what `editbot db downgrade` (one step) leaves
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -142,3 +142,20 @@ async def test_one_slot_still_serves_lanes_in_turn(
         order.append(job.prompt)
         assert await store.succeed(job.id, credits=1, usage_tokens=None, estimated_cost=None, result_refs=())
     assert order == ["busy-0", "quiet-0", "busy-1", "busy-2"]
+
+
+async def test_each_change_of_a_place_in_line_is_reported_once_with_the_newest_number(
+    store: SqlStore, queue: SqlQueue, clock: FakeClock
+) -> None:
+    jobs = [await enqueue(store, clock, f"p{i}", community=None, user=f"u{i}") for i in range(3)]
+    for job in jobs:
+        assert await queue.position(job.id, clock.now - STALE) is not None  # shown by the gateway
+        await store.set_status_message(job.id, f"m-{job.prompt}")
+    assert await queue.moved(clock.now - STALE) == []  # nothing moved yet
+    [(first, _)] = await queue.claim("w1", 1, clock.now - STALE)
+    assert first.id == jobs[0].id and first.claim == 1
+    # Concurrent refreshes: each change goes to exactly one of them.
+    reports = await asyncio.gather(*(queue.moved(clock.now - STALE) for _ in range(4)))
+    moved = [m for report in reports for m in report]
+    assert sorted((m.status_message, m.position) for m in moved) == [("m-p1", 1), ("m-p2", 2)]
+    assert await queue.still_queued([j.id for j in jobs]) == {jobs[1].id, jobs[2].id}

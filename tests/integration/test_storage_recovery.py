@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.actions import DeliveredPart
-from core.storage.protocol import JobStage, JobStatus, StoredUpdate
+from core.storage.protocol import JobStage, JobStatus, LeaseLost, StoredUpdate
 from core.storage.sql_store import SqlStore
 from tests.integration.db_fixtures import FakeClock, image, make_job, scopes
 
@@ -81,3 +81,62 @@ async def test_the_inbox_skips_redeliveries_and_replays_what_a_dead_worker_left(
     clock.now += timedelta(days=2)
     await store.inbox_claim("telegram", clock.now, "x")
     assert await store.inbox_put(StoredUpdate("telegram", "101", {}), "alive")  # forgotten since
+
+
+async def test_a_worker_fenced_out_by_a_takeover_writes_nothing(
+    timed_store: SqlStore, clock: FakeClock
+) -> None:
+    store = timed_store
+    job, _ = await store.create_job(make_job("k-fence"), scopes())
+    await store.mark_running(job.id, "stalled")
+    mine = await store.get_job(job.id)
+    assert mine is not None and mine.claim == 1
+    assert await store.start_call(job.id, "stalled", claim=1) == 1
+    clock.now += timedelta(seconds=91)
+    taken = await store.claim(job.id, "taker", clock.now - timedelta(seconds=90))
+    assert taken is not None and taken.claim == 2
+    # Every write of the stalled worker under its old token is refused, and changes nothing.
+    with pytest.raises(LeaseLost):
+        await store.save_result(job.id, [b"late"], usage_tokens=1, estimated_cost=None, claim=1)
+    with pytest.raises(LeaseLost):
+        await store.record_delivery(job.id, DeliveredPart("photo", 0, "9"), claim=1)
+    with pytest.raises(LeaseLost):
+        await store.set_status_message(job.id, "9", claim=1)
+    with pytest.raises(LeaseLost):
+        await store.renew(job.id, 1)
+    assert not await store.succeed(
+        job.id, credits=1, usage_tokens=1, estimated_cost=None, result_refs=(), claim=1
+    )
+    assert not await store.fail(job.id, error_kind="internal", claim=1)
+    assert await store.job_result(job.id) == []
+    # The taker's token holds.
+    await store.renew(job.id, 2)
+    await store.save_result(job.id, [b"ok"], usage_tokens=1, estimated_cost=None, claim=2)
+    assert await store.succeed(
+        job.id, credits=1, usage_tokens=1, estimated_cost=None, result_refs=(), claim=2
+    )
+    done = await store.get_job(job.id)
+    assert done is not None and done.status is JobStatus.SUCCEEDED and done.stage is JobStage.ANSWERED
+    assert (await store.usage("user", "telegram:u1", job.period_start)).used == 1
+
+
+async def test_cancel_refunds_the_user_s_unanswered_jobs_and_fences_their_worker(
+    timed_store: SqlStore,
+) -> None:
+    store = timed_store
+    waiting, _ = await store.create_job(make_job("k-wait"), scopes())
+    running, _ = await store.create_job(make_job("k-run"), scopes())
+    answered, _ = await store.create_job(make_job("k-done"), scopes())
+    other, _ = await store.create_job(make_job("k-other", user_id="u2"), scopes(user_id="u2"))
+    await store.mark_running(running.id, "w")
+    await store.mark_running(answered.id, "w")
+    await store.save_result(answered.id, [b"shown"], usage_tokens=None, estimated_cost=None, claim=1)
+    cancelled = await store.cancel_unanswered("telegram", "u1")
+    assert {j.id for j in cancelled} == {waiting.id, running.id}
+    assert all(j.status is JobStatus.CANCELLED for j in cancelled)
+    with pytest.raises(LeaseLost):
+        await store.start_call(running.id, "w", claim=1)
+    assert (await store.usage("user", "telegram:u1", waiting.period_start)).used == 1  # the answered one
+    assert await store.cancel_unanswered("telegram", "u1") == []  # refunded once
+    still = await store.get_job(other.id)
+    assert still is not None and still.status is JobStatus.QUEUED

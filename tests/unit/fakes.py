@@ -26,6 +26,7 @@ from core.storage.protocol import (
     JobActivity,
     JobStage,
     JobStatus,
+    LeaseLost,
     LimitOverride,
     QuotaScope,
     StoredUpdate,
@@ -96,9 +97,51 @@ class FakeStore:
             return False
         now = self.clock()
         self.jobs[job_id] = replace(
-            job, status=JobStatus.RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now
+            job,
+            status=JobStatus.RUNNING,
+            worker_id=worker_id,
+            started_at=now,
+            heartbeat_at=now,
+            claim=job.claim + 1,
         )
         return True
+
+    def _fence(self, job_id: str, claim: int | None) -> Job:
+        """The job, when ``claim`` (if given) still holds it; else :class:`LeaseLost`."""
+        job = self.jobs[job_id]
+        if claim is not None and (job.claim != claim or job.status.finished):
+            raise LeaseLost(f"claim {claim} is no longer held")
+        return job
+
+    def _holds(self, job_id: str, claim: int | None) -> bool:
+        try:
+            self._fence(job_id, claim)
+        except LeaseLost:
+            return False
+        return True
+
+    async def renew(self, job_id: str, claim: int) -> None:
+        job = self._fence(job_id, claim)
+        self.jobs[job_id] = replace(job, heartbeat_at=self.clock())
+
+    async def cancel_unanswered(self, platform: str, user_id: str) -> list[Job]:
+        cancelled = []
+        for job in list(self.jobs.values()):
+            if (job.platform, job.user_id) != (platform, user_id) or job.status.finished:
+                continue
+            if job.stage.has_result:
+                continue
+            self._adjust(job, -job.credits)
+            job = replace(
+                job,
+                status=JobStatus.CANCELLED,
+                error_kind="cancelled",
+                finished_at=self.clock(),
+                claim=job.claim + 1,
+            )
+            self.jobs[job.id] = job
+            cancelled.append(job)
+        return cancelled
 
     async def heartbeat(self, job_ids: list[str], worker_id: str) -> None:
         for job_id in job_ids:
@@ -114,9 +157,10 @@ class FakeStore:
         usage_tokens: int | None,
         estimated_cost: float | None,
         result_refs: tuple[ImageRef, ...],
+        claim: int | None = None,
     ) -> bool:
         job = self.jobs[job_id]
-        if job.status.finished:
+        if job.status.finished or not self._holds(job_id, claim):
             return False
         self._adjust(job, credits - job.credits)
         self.results.pop(job_id, None)
@@ -131,9 +175,11 @@ class FakeStore:
         )
         return True
 
-    async def fail(self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED) -> bool:
+    async def fail(
+        self, job_id: str, *, error_kind: str, status: JobStatus = JobStatus.FAILED, claim: int | None = None
+    ) -> bool:
         job = self.jobs[job_id]
-        if job.status.finished:
+        if job.status.finished or not self._holds(job_id, claim):
             return False
         self._adjust(job, -job.credits)
         self.results.pop(job_id, None)
@@ -145,8 +191,8 @@ class FakeStore:
             k = (scope.kind, scope.key, job.period_start)
             self.counters[k] = max(0, self.counters.get(k, 0) + delta)
 
-    async def start_call(self, job_id: str, worker_id: str) -> int:
-        job = self.jobs[job_id]
+    async def start_call(self, job_id: str, worker_id: str, *, claim: int | None = None) -> int:
+        job = self._fence(job_id, claim)
         self.jobs[job_id] = replace(job, stage=JobStage.CALLING, attempts=job.attempts + 1)
         return job.attempts + 1
 
@@ -157,7 +203,9 @@ class FakeStore:
         *,
         usage_tokens: int | None,
         estimated_cost: float | None,
+        claim: int | None = None,
     ) -> None:
+        self._fence(job_id, claim)
         self.results[job_id] = list(images)
         self.jobs[job_id] = replace(
             self.jobs[job_id],
@@ -170,19 +218,28 @@ class FakeStore:
         return list(self.results.get(job_id, []))
 
     async def record_delivery(
-        self, job_id: str, part: DeliveredPart, *, before: Sequence[DeliveredPart] | None = None
+        self,
+        job_id: str,
+        part: DeliveredPart,
+        *,
+        before: Sequence[DeliveredPart] | None = None,
+        claim: int | None = None,
     ) -> None:
-        job = self.jobs[job_id]
+        job = self._fence(job_id, claim)
         self.jobs[job_id] = replace(job, delivery=(*job.delivery, part), stage=JobStage.DELIVERING)
 
-    async def set_status_message(self, job_id: str, message_id: str | None) -> None:
-        self.jobs[job_id] = replace(self.jobs[job_id], status_message=message_id)
+    async def set_status_message(
+        self, job_id: str, message_id: str | None, *, claim: int | None = None
+    ) -> None:
+        self.jobs[job_id] = replace(self._fence(job_id, claim), status_message=message_id)
 
     async def claim(self, job_id: str, worker_id: str, heartbeat_before: datetime) -> Job | None:
         job = self.jobs.get(job_id)
         if job is None or job.status.finished or (job.heartbeat_at or heartbeat_before) >= heartbeat_before:
             return None
-        job = replace(job, status=JobStatus.RUNNING, worker_id=worker_id, heartbeat_at=self.clock())
+        job = replace(
+            job, status=JobStatus.RUNNING, worker_id=worker_id, heartbeat_at=self.clock(), claim=job.claim + 1
+        )
         self.jobs[job_id] = job
         return job
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.telegram_bot.lanes import PROGRESS, RESULT
 from adapters.telegram_bot.shared_limiter import GROUP_RATE, SharedTelegramLimiter, budgets_for
 from core.ratelimit import Budget
 from core.telemetry import Telemetry
@@ -54,5 +55,28 @@ async def test_results_reserve_and_progress_is_dropped_when_short() -> None:
             ("reserve", "telegram:global"),
             ("reserve", "telegram:chat:-5"),
         ]
+    finally:
+        await limiter.shutdown()
+
+
+async def test_status_edits_on_the_progress_lane_are_dropped_when_short_results_never() -> None:
+    budget = FakeBudget(short=True)
+    limiter = SharedTelegramLimiter(Telemetry(), budget, max_retries=0)
+    calls: list[str] = []
+
+    async def call(*args: Any, **kwargs: Any) -> bool:
+        calls.append("sent")
+        return True
+
+    await limiter.initialize()
+    try:
+        edit = {"chat_id": 7, "message_id": 3}
+        assert await limiter.process_request(call, (), {}, "editMessageText", edit, PROGRESS) is True
+        assert calls == [] and limiter.dropped == 1
+        await limiter.process_request(call, (), {}, "editMessageMedia", edit, RESULT)
+        assert calls == ["sent"] and budget.asked[-1] == ("reserve", "telegram:global")
+        budget.short = False
+        await limiter.process_request(call, (), {}, "editMessageText", edit, PROGRESS)
+        assert calls == ["sent", "sent"]
     finally:
         await limiter.shutdown()
