@@ -216,7 +216,9 @@ async def discord_burst(users: int, latency: float, profile: str | None) -> dict
             }
 
 
-async def main(platforms: list[str], sizes: list[int], latency: float, profile: str | None) -> None:
+async def main(
+    platforms: list[str], sizes: list[int], latency: float, profile: str | None, sql: bool = False
+) -> None:
     for platform in platforms:
         print(
             f"\n{platform.capitalize()} burst, API latency {latency:.1f} s, EDITBOT_API_CONCURRENCY = N"
@@ -246,6 +248,9 @@ async def main(platforms: list[str], sizes: list[int], latency: float, profile: 
                 f"  bot CPU per edit: {r['cpu'] / n * 1000:.1f} ms   DB statements per edit: "
                 f"{r['statements'] / n:.1f}   bot peak RSS: {r['rss_mb']:.0f} MB"
             )
+            if sql:
+                for text, k in r["sql"].items():
+                    print(f"    {k / n:6.2f}  {text}")
 
 
 if __name__ == "__main__":
@@ -255,6 +260,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--users", type=int, nargs="+", default=[50, 100, 200])
     parser.add_argument("--latency", type=float, default=5.0)
+    parser.add_argument("--sql", action="store_true", help="list the statements run, by kind")
     parser.add_argument("--profile", help="a folder: the bot process writes cProfile stats there")
     ns = parser.parse_args()
-    asyncio.run(main(ns.platform, ns.users, ns.latency, ns.profile))
+    asyncio.run(main(ns.platform, ns.users, ns.latency, ns.profile, ns.sql))

@@ -6,7 +6,7 @@ stdin/stdout, one command a line, one JSON answer a line:
 
 - ``reset``: zero the counters (statements; CPU time and, with ``--profile``, the profiler start here);
 - ``idle``: wait until no edit runs;
-- ``stats``: ``{"cpu": s, "statements": n, "rss_mb": m}`` since the last reset (CPU of this process only,
+- ``stats``: CPU s, statements and their kinds, peak RSS MB, since the last reset (CPU of this process only,
   every thread; RSS is the process's peak);
 - ``quit``: stop the bot as SIGTERM would; with ``--profile PATH`` the profile is written there first.
 
@@ -22,6 +22,7 @@ import os
 import resource
 import sys
 import time
+from collections import Counter
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -88,12 +89,15 @@ async def serve(values: dict[str, Any], profile_path: str | None) -> None:
     settings = load_settings(env_file=None, **values)
     configure_logging(settings)  # INFO to stderr, as ``editbot run`` logs
     statements = 0
+    kinds: Counter[str] = Counter()
 
-    def count(*_: Any) -> None:
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         nonlocal statements
         statements += 1
+        kinds[" ".join(sql.split())[:70]] += 1
 
-    profiler = cProfile.Profile() if profile_path else None
+    # The event loop's own CPU time (worker threads' work is in ``stats`` but not in the profile).
+    profiler = cProfile.Profile(time.thread_time) if profile_path else None
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -115,13 +119,19 @@ async def serve(values: dict[str, Any], profile_path: str | None) -> None:
             answer: dict[str, Any] = {}
             if line == "reset":
                 statements, cpu0 = 0, time.process_time()
+                kinds.clear()
                 if profiler is not None:
                     profiler.enable()
             elif line == "idle":
                 await core.runner.wait_idle()
             elif line == "stats":
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                answer = {"cpu": time.process_time() - cpu0, "statements": statements, "rss_mb": rss}
+                answer = {
+                    "cpu": time.process_time() - cpu0,
+                    "statements": statements,
+                    "rss_mb": rss,
+                    "sql": dict(kinds.most_common()),
+                }
             elif line == "quit":
                 if profiler is not None:
                     profiler.disable()
