@@ -73,23 +73,23 @@ class LimitResolver:
         """Scopes with their effective limits, and the user's block, for ``user`` in ``community``."""
         policy = self.policy
         glob = (LimitKind.GLOBAL.value, GLOBAL_KEY)
+        who = (str(user.platform), user.user_id)
         if community is None:
             own = (LimitKind.USER.value, user_scope_key(user))
-            found = await self._store.get_limits([own, glob])
+            found, blocks = await self._store.limits_and_blocks([own, glob], *who)
             scopes = [QuotaScope("user", own[1], found.get(own, policy.user_limit))]
         else:
             ckey = community_scope_key(community)
             member = (LimitKind.MEMBER.value, member_scope_key(community, user))
             members = (LimitKind.MEMBERS.value, ckey)
             pool = (LimitKind.COMMUNITY.value, ckey)
-            found = await self._store.get_limits([member, members, pool, glob])
+            found, blocks = await self._store.limits_and_blocks([member, members, pool, glob], *who)
             member_limit = found.get(member, found.get(members, policy.user_limit))
             scopes = [
                 QuotaScope("member", member[1], member_limit),
                 QuotaScope("community", ckey, found.get(pool, policy.community_limit)),
             ]
         scopes.append(QuotaScope("global", GLOBAL_KEY, found.get(glob, policy.global_limit)))
-        blocks = await self._store.blocks_of(str(user.platform), user.user_id)
         blocked = None
         if EVERYWHERE in blocks:
             blocked = "everywhere"

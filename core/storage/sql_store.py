@@ -31,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.actions import DeliveredPart
 from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
@@ -158,8 +159,8 @@ class SqlStore(RecoveryQueries):
         """
         if job.credits < 0:
             raise ValueError("a job cannot reserve negative credits")
-        if job.status is not JobStatus.QUEUED:
-            raise ValueError("a new job must be QUEUED")
+        if job.status is not JobStatus.QUEUED and (job.status is not JobStatus.RUNNING or not job.worker_id):
+            raise ValueError("a new job must be QUEUED, or RUNNING with its worker")
         ordered = _lock_order(scopes)
         created_at = job.created_at or self._clock()
         job = replace(job, created_at=created_at, heartbeat_at=job.heartbeat_at or created_at)
@@ -334,10 +335,13 @@ class SqlStore(RecoveryQueries):
         usage_tokens: int | None,
         estimated_cost: float | None,
         result_refs: tuple[ImageRef, ...],
+        delivery: Sequence[DeliveredPart] | None = None,
     ) -> bool:
         """Commit: status SUCCEEDED, usage adjusted from the reserved to the real ``credits``.
 
-        False (and nothing changed) when the job had already finished.
+        ``delivery`` (when given) is stored in the same UPDATE: the result's last part, recorded
+        with the commit rather than on its own. False (and nothing changed) when the job had
+        already finished.
         """
         if credits < 0:
             raise ValueError("a job cannot be charged negative credits")
@@ -351,6 +355,7 @@ class SqlStore(RecoveryQueries):
                     "usage_tokens": usage_tokens,
                     "estimated_cost": estimated_cost,
                     "result_refs": rows.refs_to_json(result_refs),
+                    **({} if delivery is None else {"delivery": [p.to_json() for p in delivery]}),
                 },
             )
             if row is None:
@@ -388,6 +393,26 @@ class SqlStore(RecoveryQueries):
         async with self._read() as session:
             result = await session.execute(query)
             return [rows.job_from_row(row) for row in result.mappings()]
+
+    async def seen_or_active(
+        self, idempotency_key: str, platform: str, user_id: str
+    ) -> tuple[bool, list[Job]]:
+        """Whether a job exists under ``idempotency_key``, and the user's active jobs, in one statement."""
+        active = sa.and_(
+            _jobs.c.platform == platform, _jobs.c.user_id == user_id, _jobs.c.status.in_(_UNFINISHED)
+        )
+        query = (
+            sa.select(_jobs)
+            .where(sa.or_(_jobs.c.idempotency_key == idempotency_key, active))
+            .order_by(_jobs.c.created_at, _jobs.c.id)
+        )
+        async with self._read() as session:
+            found = [rows.job_from_row(row) for row in (await session.execute(query)).mappings()]
+        seen = any(j.idempotency_key == idempotency_key for j in found)
+        unfinished = [
+            j for j in found if j.platform == platform and j.user_id == user_id and not j.status.finished
+        ]
+        return seen, unfinished
 
     async def stale_jobs(self, heartbeat_before: datetime) -> list[Job]:
         """Unfinished jobs whose worker has not been heard from since ``heartbeat_before``, oldest first."""
@@ -521,6 +546,33 @@ class SqlStore(RecoveryQueries):
                 sa.select(c.scope).where(c.platform == platform, c.user_id == user_id)
             )
             return frozenset(result)
+
+    async def limits_and_blocks(
+        self, keys: Sequence[tuple[str, str]], platform: str, user_id: str
+    ) -> tuple[dict[tuple[str, str], int], frozenset[str]]:
+        """:meth:`get_limits` and :meth:`blocks_of` in one statement (``UNION ALL``, told apart by a flag)."""
+        lc, bc = _limits.c, _blocks.c
+        limits = sa.select(
+            sa.literal(0).label("is_block"),
+            lc.scope_kind.label("kind"),
+            lc.scope_key.label("key"),
+            lc.credit_limit,
+        ).where(sa.tuple_(lc.scope_kind, lc.scope_key).in_([tuple(k) for k in keys]) if keys else sa.false())
+        blocks = sa.select(
+            sa.literal(1).label("is_block"),
+            sa.literal("").label("kind"),
+            bc.scope.label("key"),
+            sa.literal(0),
+        ).where(bc.platform == platform, bc.user_id == user_id)
+        found: dict[tuple[str, str], int] = {}
+        blocked: set[str] = set()
+        async with self._read() as session:
+            for row in await session.execute(sa.union_all(limits, blocks)):
+                if row[0]:
+                    blocked.add(row[2])
+                else:
+                    found[(row[1], row[2])] = int(row[3])
+        return found, frozenset(blocked)
 
     async def set_block(
         self, platform: str, user_id: str, where: str, blocked: bool, audit: AuditEntry
