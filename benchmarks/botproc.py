@@ -6,8 +6,8 @@ stdin/stdout, one command a line, one JSON answer a line:
 
 - ``reset``: zero the counters (statements; CPU time and, with ``--profile``, the profiler start here);
 - ``idle``: wait until no edit runs;
-- ``stats``: CPU s, statements and their kinds, peak RSS MB, since the last reset (CPU of this process only,
-  every thread; RSS is the process's peak);
+- ``stats``: since the last reset, this process's CPU seconds (``cpu``: every thread; ``loop_cpu``: the
+  event loop's thread alone), the statements and their kinds; and the peak RSS in MB;
 - ``quit``: stop the bot as SIGTERM would; with ``--profile PATH`` the profile is written there first.
 
 The child runs exactly what ``editbot run`` runs (core, bot, job runner), on the settings it is given.
@@ -113,12 +113,12 @@ async def serve(values: dict[str, Any], profile_path: str | None) -> None:
             await stack.enter_async_context(run_discord(settings, core, guild_ready_timeout=0.05))
         await stack.enter_async_context(core.running())
         sa.event.listen(core.database.sync_engine, "before_cursor_execute", count)
-        cpu0 = time.process_time()
+        cpu0, loop0 = time.process_time(), time.thread_time()
         print("ready", flush=True)
         while line := (await reader.readline()).decode().strip():
             answer: dict[str, Any] = {}
             if line == "reset":
-                statements, cpu0 = 0, time.process_time()
+                statements, cpu0, loop0 = 0, time.process_time(), time.thread_time()
                 kinds.clear()
                 if profiler is not None:
                     profiler.enable()
@@ -128,6 +128,7 @@ async def serve(values: dict[str, Any], profile_path: str | None) -> None:
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 answer = {
                     "cpu": time.process_time() - cpu0,
+                    "loop_cpu": time.thread_time() - loop0,
                     "statements": statements,
                     "rss_mb": rss,
                     "sql": dict(kinds.most_common()),
