@@ -36,7 +36,7 @@ from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
-from core.storage.db import READ_ONLY
+from core.storage.db import SINGLE_READ
 from core.storage.protocol import (
     AuditEntry,
     Conversation,
@@ -104,9 +104,9 @@ class SqlStore(RecoveryQueries):
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that only reads (on SQLite it does not take the write lock)."""
+        """One SELECT (every caller runs exactly one): no write lock, and on SQLite no transaction."""
         async with self._sessions() as session, session.begin():
-            await session.connection(execution_options=dict(READ_ONLY))
+            await session.connection(execution_options=dict(SINGLE_READ))
             yield session
 
     # -- conversations -------------------------------------------------------------------
