@@ -16,7 +16,11 @@ Invariants, on top of those in :mod:`core.storage.protocol`:
   can race reservations and each other without losing an update;
 - every admin change and its audit row commit together or not at all;
 - ``heartbeat_at`` starts at ``created_at``, so a job no worker ever picked up turns stale too;
-- saving an IDLE conversation deletes it (IDLE conversations are not stored).
+- saving an IDLE conversation deletes it (IDLE conversations are not stored);
+- reading a conversation reads its user's preferences in the same statement; the next
+  ``get_preferences`` of that user within a second takes them instead of reading again (once),
+  and ``set_preferences`` drops them: as fresh as two reads a moment apart (issue 11: an edit's
+  statements).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import pairwise
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +61,9 @@ _jobs = tables.jobs
 _usage = tables.usage
 _conversations = tables.conversations
 _preferences = tables.preferences
+
+# How long preferences read with a conversation stand in for reading them again (see the module).
+_PREFETCH_SECONDS = 1.0
 _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
@@ -95,6 +103,8 @@ class SqlStore(RecoveryQueries):
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        # (platform, user id) -> (when read, stored options): preferences read with a conversation.
+        self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -112,14 +122,28 @@ class SqlStore(RecoveryQueries):
     # -- conversations -------------------------------------------------------------------
 
     async def get_conversation(self, key: ConversationKey) -> Conversation | None:
-        """The stored conversation, or None."""
-        c = _conversations.c
-        query = sa.select(_conversations).where(
-            c.platform == key.platform, c.chat_id == key.chat_id, c.user_id == key.user_id
+        """The stored conversation, or None (its user's preferences come along, see the module)."""
+        c, p = _conversations.c, _preferences.c
+        defaults = (
+            sa.select(p.options).where(p.platform == key.platform, p.user_id == key.user_id).scalar_subquery()
+        )
+        one_row = sa.select(sa.literal(1).label("one")).subquery()
+        query = sa.select(_conversations, defaults.label("user_defaults")).select_from(
+            one_row.outerjoin(
+                _conversations,
+                sa.and_(c.platform == key.platform, c.chat_id == key.chat_id, c.user_id == key.user_id),
+            )
         )
         async with self._read() as session:
-            row = (await session.execute(query)).mappings().first()
-        return None if row is None else rows.conversation_from_row(row)
+            row = (await session.execute(query)).mappings().one()
+        self._prefetch(key.platform, key.user_id, row["user_defaults"])
+        return None if row["platform"] is None else rows.conversation_from_row(row)
+
+    def _prefetch(self, platform: str, user_id: str, data: Any) -> None:
+        now = monotonic()
+        if len(self._prefetched) > 1000:  # bounded: unused entries are dropped once stale
+            self._prefetched = {k: v for k, v in self._prefetched.items() if now - v[0] < _PREFETCH_SECONDS}
+        self._prefetched[(platform, user_id)] = (now, data)
 
     async def save_conversation(self, conversation: Conversation) -> None:
         """Insert or replace; sets ``updated_at`` to now. An IDLE conversation is deleted instead."""
@@ -442,6 +466,9 @@ class SqlStore(RecoveryQueries):
 
     async def get_preferences(self, platform: str, user_id: str) -> EditOptions:
         """The user's saved defaults (all None when never set)."""
+        prefetched = self._prefetched.pop((platform, user_id), None)
+        if prefetched is not None and monotonic() - prefetched[0] < _PREFETCH_SECONDS:
+            return rows.options_from_json(prefetched[1])
         p = _preferences.c
         async with self._read() as session:
             data = await session.scalar(
@@ -451,6 +478,7 @@ class SqlStore(RecoveryQueries):
 
     async def set_preferences(self, platform: str, user_id: str, options: EditOptions) -> None:
         """Save the user's defaults."""
+        self._prefetched.pop((platform, user_id), None)
         values = {
             "platform": platform,
             "user_id": user_id,
