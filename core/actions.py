@@ -102,7 +102,7 @@ def result_refs(parts: Sequence[DeliveredPart]) -> tuple[ImageRef, ...]:
     return tuple(by_index[i] for i in sorted(by_index))
 
 
-Recorder = Callable[[DeliveredPart], Awaitable[None]]
+Recorder = Callable[[DeliveredPart, bool], Awaitable[None]]
 """Stores one sent part of a result before the next is sent (``SendImage.record``)."""
 
 
@@ -136,10 +136,10 @@ class SendImage:
         """The part already delivered, if any."""
         return next((p for p in self.delivered if p.kind == kind and p.index == index), None)
 
-    async def sent(self, part: DeliveredPart) -> None:
-        """Record a part just sent."""
+    async def sent(self, part: DeliveredPart, *, final: bool = False) -> None:
+        """Record a part just sent; ``final``: nothing more follows (its record may go with the commit)."""
         if self.record is not None:
-            await self.record(part)
+            await self.record(part, final)
 
 
 @dataclass(frozen=True, slots=True)

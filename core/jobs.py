@@ -214,15 +214,20 @@ class JobRunner:
         some credits are left), the community's or the bot-wide cap's (``GlobalQuotaExceeded``).
         """
         # A redelivered update is answered by its first delivery: never "busy", never charged twice.
-        if await self._store.job_by_key(idempotency_key) is not None:
+        seen, active = await self._store.seen_or_active(
+            idempotency_key, str(origin.user.platform), origin.user.user_id
+        )
+        if seen:
             return None
-        if await self._busy(origin.user):
+        if await self._busy(origin.user, active):
             # Another process may have created this very job since the lookup above.
             if await self._store.job_by_key(idempotency_key) is not None:
                 return None
             raise errors.Busy()
         scopes = await self.limits.scopes(origin)
         now = self._clock()
+        # Run here: the job is stored already owned (no separate "running" write per edit).
+        owned = self._runs_new_jobs_here()
         job = Job(
             id=uuid.uuid4().hex,
             idempotency_key=idempotency_key,
@@ -239,6 +244,16 @@ class JobRunner:
             credits=self.credits.for_edit(spec.model, spec.options),
             period_start=self.policy.period_start(now),
         )
+        if owned:
+            # Its first claim: the fencing token a takeover would bump.
+            job = replace(
+                job,
+                status=JobStatus.RUNNING,
+                worker_id=self.worker_id,
+                started_at=now,
+                heartbeat_at=now,
+                claim=1,
+            )
         try:
             job, created = await self._store.create_job(job, scopes)
         except errors.QuotaExceeded as exc:
@@ -262,8 +277,11 @@ class JobRunner:
 
     async def _dispatch(self, job: Job, origin: Origin) -> None:
         """Run a new job in this process (a queue runner, :mod:`core.queue`, enqueues it instead)."""
-        # Owned at once, so a crash while the job waits in the local queue is still recoverable.
-        if await self._store.mark_running(job.id, self.worker_id):
+        # Owned at once, so a crash while the job waits in the local queue is still recoverable
+        # (``submit`` stores it owned, with its first fencing token; a job created otherwise is
+        # taken here).
+        taken = job.status is JobStatus.RUNNING and job.worker_id == self.worker_id
+        if not taken and await self._store.mark_running(job.id, self.worker_id):
             job = replace(job, claim=job.claim + 1)  # the fencing token this claim got
         if self._stopping:
             # Stored and charged, but this process is on its way out: the next one runs it, and
@@ -275,19 +293,23 @@ class JobRunner:
             return
         self._start_task(job, origin)
 
+    def _runs_new_jobs_here(self) -> bool:
+        """Whether :meth:`_dispatch` runs new jobs in this process (a queue runner leaves them queued)."""
+        return type(self)._dispatch is JobRunner._dispatch
+
     def _start_task(self, job: Job, origin: Origin) -> None:
         self._owners[job.id] = origin.user
         self._leases[job.id] = time.monotonic()
         self._tasks[job.id] = asyncio.create_task(self._run(job, origin), name=f"job-{job.id}")
 
-    async def _busy(self, user: UserKey) -> bool:
+    async def _busy(self, user: UserKey, active: list[Job]) -> bool:
         """True while the user has an edit that is not finished.
 
         A result reaches the user a moment before its job is committed; a user who answers that
         fast must not be told they are busy, so this process's jobs that are showing their result
-        are waited for (they end within moments, delivered or refunded).
+        are waited for (they end within moments, delivered or refunded). ``active``: the user's
+        unfinished jobs, as just read.
         """
-        active = await self._store.active_jobs(user.platform, user.user_id)
         # Ours and showing the result, or ending this very moment (its task already gone: the
         # result is often the last step, so the user can answer within that moment).
         ending = [
@@ -419,7 +441,7 @@ class JobRunner:
                 await self._store.save_result(
                     job.id, images, usage_tokens=usage_tokens, estimated_cost=cost, claim=job.claim or None
                 )
-            delivered = await self._deliver(job, origin, progress, images)
+            delivered, delivery = await self._deliver(job, origin, progress, images)
             credits = self.credits.for_result(job.model, job.options, len(images), job.credits)
             await self._store.succeed(
                 job.id,
@@ -428,6 +450,7 @@ class JobRunner:
                 estimated_cost=cost,
                 result_refs=delivered,
                 claim=job.claim or None,
+                delivery=delivery,
             )
             self.telemetry.end("delivered", credits)
         except LeaseLost:
@@ -623,8 +646,13 @@ class JobRunner:
 
     async def _deliver(
         self, job: Job, origin: Origin, progress: ProgressReporter, images: Sequence[bytes]
-    ) -> tuple[ImageRef, ...]:
-        """Show the result, recording each message sent; returns where the images now live."""
+    ) -> tuple[tuple[ImageRef, ...], tuple[DeliveredPart, ...] | None]:
+        """Show the result, recording each message sent; returns where the images now live, and
+        the delivery for the commit to store when its final part is not stored yet.
+
+        A final part (nothing follows it) is stored by the commit, which comes next: a crash
+        between the two leaves the same window as one between sending and recording it.
+        """
         results = tuple(
             await asyncio.gather(
                 *(asyncio.to_thread(_output, data, job.id, i) for i, data in enumerate(images))
@@ -638,10 +666,16 @@ class JobRunner:
         await progress.settle()
         as_document = _wants_file(job)
         recorded: list[DeliveredPart] = list(job.delivery)
+        unstored: list[DeliveredPart] = []  # sent as the final part: stored with the commit
 
-        async def record(part: DeliveredPart) -> None:
+        async def record(part: DeliveredPart, final: bool = False) -> None:
+            if final:
+                unstored.append(part)
+                recorded.append(part)
+                return
             await self._store.record_delivery(job.id, part, before=recorded, claim=job.claim or None)
             recorded.append(part)
+            unstored.clear()
 
         action = SendImage(
             origin,
@@ -660,9 +694,15 @@ class JobRunner:
         await self._hold(job)
         try:
             delivered = await outbox.send(action)
-        except (errors.EditbotError, LeaseLost):
-            raise
-        except Exception as exc:
+        except BaseException as exc:
+            if unstored:  # shown, so paid for: the failure path must see it
+                await asyncio.shield(
+                    self._store.record_delivery(
+                        job.id, unstored[-1], before=recorded[:-1], claim=job.claim or None
+                    )
+                )
+            if isinstance(exc, errors.EditbotError | LeaseLost) or not isinstance(exc, Exception):
+                raise
             log.warning("delivering job %s failed", job.id, exc_info=True)
             raise errors.DeliveryFailed() from exc
         if delivered is not None and delivered.status_replaced:
@@ -671,8 +711,9 @@ class JobRunner:
             await progress.close()  # after the result: its removal never delays what the user waits for
         if not recorded and delivered is not None:
             # An outbox that does not record its parts (the console) delivered it in one go.
-            await record(DeliveredPart("message", 0, delivered.message_id or "", delivered.images))
-        return delivered.images if delivered is not None and delivered.images else result_refs(recorded)
+            await record(DeliveredPart("message", 0, delivered.message_id or "", delivered.images), True)
+        refs = delivered.images if delivered is not None and delivered.images else result_refs(recorded)
+        return refs, (tuple(recorded) if unstored else None)
 
 
 def _quota_refusal(exc: errors.QuotaExceeded, needed: int, reset: str) -> errors.QuotaExceeded:

@@ -189,7 +189,7 @@ class DiscordOutbox:
         except discord.HTTPException as exc:
             raise errors.DeliveryFailed(f"Discord refused the result: {exc}") from exc
         refs = refs_of(message.attachments)
-        await action.sent(DeliveredPart("message", 0, str(message.id), refs))
+        await action.sent(DeliveredPart("message", 0, str(message.id), refs), final=True)
         return Delivered(message_id=str(message.id), images=refs, status_replaced=replaced)
 
     async def answer(self, origin: Origin, handled: Handled, acked: Acked) -> None:

@@ -229,8 +229,8 @@ class TelegramOutbox:
             int(action.status_message) if action.status_message else None
         )
 
-        async def sent(part: DeliveredPart) -> None:
-            await action.sent(part)
+        async def sent(part: DeliveredPart, *, final: bool = False) -> None:
+            await action.sent(part, final=final)
             parts.append(part)
 
         try:
@@ -241,7 +241,11 @@ class TelegramOutbox:
                         part = await self._into_status(origin, status, photos[0], caption, markup)
                     if part is None:
                         part = await self._single(origin, photos[0], action.images[0], caption, markup)
-                    await sent(part)
+                    # The common case: the photo is the whole result (no file, no sticker follows).
+                    only = not (
+                        action.job_id and (action.as_document or _needs_document(action.images[0], photos[0]))
+                    )
+                    await sent(part, final=only and not action.cutout)
             else:
                 if action.part("album") is None and not any(p.kind == "document" for p in parts):
                     media = [

@@ -83,22 +83,22 @@ class LimitResolver:
         """Scopes with their effective limits, and the user's block, for ``user`` in ``community``."""
         policy = self.policy
         glob = (LimitKind.GLOBAL.value, GLOBAL_KEY)
+        who = (str(user.platform), user.user_id)
         pool: QuotaScope | None = None
         if community is None:
             mine = (LimitKind.USER.value, user_scope_key(user))
-            found = await self._store.get_limits([mine, glob])
+            found, blocks = await self._store.limits_and_blocks([mine, glob], *who)
             own = QuotaScope(LimitKind.USER, mine[1], found.get(mine, policy.user_limit))
         else:
             ckey = community_scope_key(community)
             member = (LimitKind.MEMBER.value, member_scope_key(community, user))
             members = (LimitKind.MEMBERS.value, ckey)
             shared = (LimitKind.COMMUNITY.value, ckey)
-            found = await self._store.get_limits([member, members, shared, glob])
+            found, blocks = await self._store.limits_and_blocks([member, members, shared, glob], *who)
             member_limit = found.get(member, found.get(members, policy.user_limit))
             own = QuotaScope(LimitKind.MEMBER, member[1], member_limit)
             pool = QuotaScope(LimitKind.COMMUNITY, ckey, found.get(shared, policy.community_limit))
         everyone = QuotaScope(LimitKind.GLOBAL, GLOBAL_KEY, found.get(glob, policy.global_limit))
-        blocks = await self._store.blocks_of(str(user.platform), user.user_id)
         blocked = None
         if EVERYWHERE in blocks:
             blocked = BlockScope.EVERYWHERE

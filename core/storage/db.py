@@ -8,7 +8,9 @@ SQLite is made safe for concurrent use:
   emits ``BEGIN IMMEDIATE``: a transaction takes the write lock before its first statement. With
   the driver's default deferred BEGIN, two transactions can both read, then both try to write; one
   of them gets ``SQLITE_BUSY`` at once (the busy timeout cannot help, waiting would deadlock).
-  Read-only work may pass :data:`READ_ONLY` as execution options to begin a deferred transaction.
+  Read-only work may pass :data:`READ_ONLY` as execution options to begin a deferred transaction,
+  and a single SELECT :data:`SINGLE_READ` to run without one (SQLite runs a lone statement
+  atomically on its own; it saves a ``BEGIN`` round trip through the driver's thread per read).
 
 PostgreSQL runs on asyncpg with a bounded, pre-pinged pool. ``schema`` puts every connection in
 one schema (``search_path``), which is how tests share a server without seeing each other.
@@ -41,7 +43,10 @@ BEGIN_OPTION = "editbot_sqlite_begin"
 READ_ONLY: Mapping[str, Any] = {BEGIN_OPTION: "DEFERRED"}
 """Execution options for a read-only transaction: on SQLite it does not take the write lock."""
 
-_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+SINGLE_READ: Mapping[str, Any] = {BEGIN_OPTION: "NONE"}
+"""Execution options for work that is one SELECT: on SQLite no ``BEGIN`` at all (autocommit)."""
+
+_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE", "NONE"})
 
 # Drivers the store is written and tested against; bare URLs are given these drivers.
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -167,4 +172,5 @@ def _make_sqlite_safe(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         mode = str(connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")).upper()
         if mode not in _BEGIN_MODES:
             raise ValueError(f"{BEGIN_OPTION} must be one of {sorted(_BEGIN_MODES)}, not {mode!r}")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "NONE":
+            connection.exec_driver_sql(f"BEGIN {mode}")

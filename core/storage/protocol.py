@@ -272,8 +272,12 @@ class Store(Protocol):
         estimated_cost: float | None,
         result_refs: tuple[ImageRef, ...],
         claim: int | None = None,
+        delivery: Sequence[DeliveredPart] | None = None,
     ) -> bool:
         """Commit: status SUCCEEDED, usage adjusted from the reserved to the real ``credits``.
+
+        ``delivery``, when given, replaces ``Job.delivery`` in the same write (its last part was
+        not recorded on its own).
 
         False (and nothing changed) when the job had already finished, or (with ``claim``, the
         caller's fencing token) was claimed again since.
@@ -369,6 +373,12 @@ class Store(Protocol):
         """The user's queued or running jobs."""
         ...
 
+    async def seen_or_active(
+        self, idempotency_key: str, platform: str, user_id: str
+    ) -> tuple[bool, list[Job]]:
+        """Whether a job exists under ``idempotency_key``, and the user's :meth:`active_jobs`, in one read."""
+        ...
+
     async def stale_jobs(self, heartbeat_before: datetime) -> list[Job]:
         """Unfinished jobs whose worker has not been heard from since ``heartbeat_before``."""
         ...
@@ -403,6 +413,12 @@ class Store(Protocol):
 
     async def blocks_of(self, platform: str, user_id: str) -> frozenset[str]:
         """Where the user is blocked: community scope keys, and ``*`` for everywhere."""
+        ...
+
+    async def limits_and_blocks(
+        self, keys: Sequence[tuple[str, str]], platform: str, user_id: str
+    ) -> tuple[dict[tuple[str, str], int], frozenset[str]]:
+        """:meth:`get_limits` and :meth:`blocks_of` in one read (what every edit asks first)."""
         ...
 
     async def set_block(

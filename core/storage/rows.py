@@ -128,6 +128,7 @@ def job_values(job: Job, scopes: Iterable[QuotaScope]) -> dict[str, Any]:
         "attempts": job.attempts,
         "delivery": delivery_to_json(job.delivery),
         "status_message": job.status_message,
+        "claims": job.claim,
     }
 
 

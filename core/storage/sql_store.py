@@ -16,7 +16,11 @@ Invariants, on top of those in :mod:`core.storage.protocol`:
   can race reservations and each other without losing an update;
 - every admin change and its audit row commit together or not at all;
 - ``heartbeat_at`` starts at ``created_at``, so a job no worker ever picked up turns stale too;
-- saving an IDLE conversation deletes it (IDLE conversations are not stored).
+- saving an IDLE conversation deletes it (IDLE conversations are not stored);
+- reading a conversation reads its user's preferences in the same statement; the next
+  ``get_preferences`` of that user within a second takes them instead of reading again (once),
+  and ``set_preferences`` drops them: as fresh as two reads a moment apart (issue 11: an edit's
+  statements).
 """
 
 from __future__ import annotations
@@ -26,17 +30,19 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.actions import DeliveredPart
 from core.clock import utcnow as _utcnow
 from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
-from core.storage.db import READ_ONLY
+from core.storage.db import SINGLE_READ
 from core.storage.protocol import (
     AuditEntry,
     Conversation,
@@ -57,6 +63,9 @@ _jobs = tables.jobs
 _usage = tables.usage
 _conversations = tables.conversations
 _preferences = tables.preferences
+
+# How long preferences read with a conversation stand in for reading them again (see the module).
+_PREFETCH_SECONDS = 1.0
 _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
@@ -92,6 +101,8 @@ class SqlStore(RecoveryQueries):
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        # (platform, user id) -> (when read, stored options): preferences read with a conversation.
+        self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -101,22 +112,36 @@ class SqlStore(RecoveryQueries):
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that only reads (on SQLite it does not take the write lock)."""
+        """One SELECT (every caller runs exactly one): no write lock, and on SQLite no transaction."""
         async with self._sessions() as session, session.begin():
-            await session.connection(execution_options=dict(READ_ONLY))
+            await session.connection(execution_options=dict(SINGLE_READ))
             yield session
 
     # -- conversations -------------------------------------------------------------------
 
     async def get_conversation(self, key: ConversationKey) -> Conversation | None:
-        """The stored conversation, or None."""
-        c = _conversations.c
-        query = sa.select(_conversations).where(
-            c.platform == key.platform, c.chat_id == key.chat_id, c.user_id == key.user_id
+        """The stored conversation, or None (its user's preferences come along, see the module)."""
+        c, p = _conversations.c, _preferences.c
+        defaults = (
+            sa.select(p.options).where(p.platform == key.platform, p.user_id == key.user_id).scalar_subquery()
+        )
+        one_row = sa.select(sa.literal(1).label("one")).subquery()
+        query = sa.select(_conversations, defaults.label("user_defaults")).select_from(
+            one_row.outerjoin(
+                _conversations,
+                sa.and_(c.platform == key.platform, c.chat_id == key.chat_id, c.user_id == key.user_id),
+            )
         )
         async with self._read() as session:
-            row = (await session.execute(query)).mappings().first()
-        return None if row is None else rows.conversation_from_row(row)
+            row = (await session.execute(query)).mappings().one()
+        self._prefetch(key.platform, key.user_id, row["user_defaults"])
+        return None if row["platform"] is None else rows.conversation_from_row(row)
+
+    def _prefetch(self, platform: str, user_id: str, data: Any) -> None:
+        now = monotonic()
+        if len(self._prefetched) > 1000:  # bounded: unused entries are dropped once stale
+            self._prefetched = {k: v for k, v in self._prefetched.items() if now - v[0] < _PREFETCH_SECONDS}
+        self._prefetched[(platform, user_id)] = (now, data)
 
     async def save_conversation(self, conversation: Conversation) -> None:
         """Insert or replace; sets ``updated_at`` to now. An IDLE conversation is deleted instead."""
@@ -156,8 +181,8 @@ class SqlStore(RecoveryQueries):
         """
         if job.credits < 0:
             raise ValueError("a job cannot reserve negative credits")
-        if job.status is not JobStatus.QUEUED:
-            raise ValueError("a new job must be QUEUED")
+        if job.status is not JobStatus.QUEUED and (job.status is not JobStatus.RUNNING or not job.worker_id):
+            raise ValueError("a new job must be QUEUED, or RUNNING with its worker")
         ordered = _lock_order(scopes)
         created_at = job.created_at or self._clock()
         job = replace(job, created_at=created_at, heartbeat_at=job.heartbeat_at or created_at)
@@ -340,11 +365,13 @@ class SqlStore(RecoveryQueries):
         estimated_cost: float | None,
         result_refs: tuple[ImageRef, ...],
         claim: int | None = None,
+        delivery: Sequence[DeliveredPart] | None = None,
     ) -> bool:
         """Commit: status SUCCEEDED, usage adjusted from the reserved to the real ``credits``.
 
-        False (and nothing changed) when the job had already finished, or was claimed again
-        since the fencing token ``claim``.
+        ``delivery`` (when given) is stored in the same UPDATE: the result's last part, recorded
+        with the commit rather than on its own. False (and nothing changed) when the job had
+        already finished, or was claimed again since the fencing token ``claim``.
         """
         if credits < 0:
             raise ValueError("a job cannot be charged negative credits")
@@ -358,6 +385,7 @@ class SqlStore(RecoveryQueries):
                     "usage_tokens": usage_tokens,
                     "estimated_cost": estimated_cost,
                     "result_refs": rows.refs_to_json(result_refs),
+                    **({} if delivery is None else {"delivery": [p.to_json() for p in delivery]}),
                 },
                 claim,
             )
@@ -423,6 +451,26 @@ class SqlStore(RecoveryQueries):
             result = await session.execute(query)
             return [rows.job_from_row(row) for row in result.mappings()]
 
+    async def seen_or_active(
+        self, idempotency_key: str, platform: str, user_id: str
+    ) -> tuple[bool, list[Job]]:
+        """Whether a job exists under ``idempotency_key``, and the user's active jobs, in one statement."""
+        active = sa.and_(
+            _jobs.c.platform == platform, _jobs.c.user_id == user_id, _jobs.c.status.in_(_UNFINISHED)
+        )
+        query = (
+            sa.select(_jobs)
+            .where(sa.or_(_jobs.c.idempotency_key == idempotency_key, active))
+            .order_by(_jobs.c.created_at, _jobs.c.id)
+        )
+        async with self._read() as session:
+            found = [rows.job_from_row(row) for row in (await session.execute(query)).mappings()]
+        seen = any(j.idempotency_key == idempotency_key for j in found)
+        unfinished = [
+            j for j in found if j.platform == platform and j.user_id == user_id and not j.status.finished
+        ]
+        return seen, unfinished
+
     async def stale_jobs(self, heartbeat_before: datetime) -> list[Job]:
         """Unfinished jobs whose worker has not been heard from since ``heartbeat_before``, oldest first."""
         query = (
@@ -451,6 +499,9 @@ class SqlStore(RecoveryQueries):
 
     async def get_preferences(self, platform: str, user_id: str) -> EditOptions:
         """The user's saved defaults (all None when never set)."""
+        prefetched = self._prefetched.pop((platform, user_id), None)
+        if prefetched is not None and monotonic() - prefetched[0] < _PREFETCH_SECONDS:
+            return rows.options_from_json(prefetched[1])
         p = _preferences.c
         async with self._read() as session:
             data = await session.scalar(
@@ -460,6 +511,7 @@ class SqlStore(RecoveryQueries):
 
     async def set_preferences(self, platform: str, user_id: str, options: EditOptions) -> None:
         """Save the user's defaults."""
+        self._prefetched.pop((platform, user_id), None)
         values = {
             "platform": platform,
             "user_id": user_id,
@@ -555,6 +607,33 @@ class SqlStore(RecoveryQueries):
                 sa.select(c.scope).where(c.platform == platform, c.user_id == user_id)
             )
             return frozenset(result)
+
+    async def limits_and_blocks(
+        self, keys: Sequence[tuple[str, str]], platform: str, user_id: str
+    ) -> tuple[dict[tuple[str, str], int], frozenset[str]]:
+        """:meth:`get_limits` and :meth:`blocks_of` in one statement (``UNION ALL``, told apart by a flag)."""
+        lc, bc = _limits.c, _blocks.c
+        limits = sa.select(
+            sa.literal(0).label("is_block"),
+            lc.scope_kind.label("kind"),
+            lc.scope_key.label("key"),
+            lc.credit_limit,
+        ).where(sa.tuple_(lc.scope_kind, lc.scope_key).in_([tuple(k) for k in keys]) if keys else sa.false())
+        blocks = sa.select(
+            sa.literal(1).label("is_block"),
+            sa.literal("").label("kind"),
+            bc.scope.label("key"),
+            sa.literal(0),
+        ).where(bc.platform == platform, bc.user_id == user_id)
+        found: dict[tuple[str, str], int] = {}
+        blocked: set[str] = set()
+        async with self._read() as session:
+            for row in await session.execute(sa.union_all(limits, blocks)):
+                if row[0]:
+                    blocked.add(row[2])
+                else:
+                    found[(row[1], row[2])] = int(row[3])
+        return found, frozenset(blocked)
 
     async def set_block(
         self, platform: str, user_id: str, where: str, blocked: bool, audit: AuditEntry

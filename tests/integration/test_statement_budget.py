@@ -23,10 +23,10 @@ from tests.unit.engine_world import World
 # Reserving a job: the job row and one statement for every counter.
 RESERVE_BUDGET = 2
 # One private-chat edit from the photo to the committed result (issue 11: 18 before, the target
-# 10). Today: 6 reads (conversation, preferences, key, active jobs, limits, blocks), the job and
-# its counters (2), owned (1), call started (1), images kept (2), delivery recorded (1), committed
-# and images dropped (2).
-EDIT_BUDGET = 15
+# 10). Today: 3 reads (conversation with preferences, key seen or active jobs, limits with blocks),
+# the job stored already owned and its counters (2), call started (1), images kept (2), committed
+# with the delivery's last part and images dropped (2).
+EDIT_BUDGET = 10
 
 
 @contextmanager

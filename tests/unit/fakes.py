@@ -158,6 +158,7 @@ class FakeStore:
         estimated_cost: float | None,
         result_refs: tuple[ImageRef, ...],
         claim: int | None = None,
+        delivery: Sequence[DeliveredPart] | None = None,
     ) -> bool:
         job = self.jobs[job_id]
         if job.status.finished or not self._holds(job_id, claim):
@@ -166,6 +167,7 @@ class FakeStore:
         self.results.pop(job_id, None)
         self.jobs[job_id] = replace(
             job,
+            delivery=job.delivery if delivery is None else tuple(delivery),
             status=JobStatus.SUCCEEDED,
             credits=credits,
             usage_tokens=usage_tokens,
@@ -277,6 +279,11 @@ class FakeStore:
             if j.platform == platform and j.user_id == user_id and not j.status.finished
         ]
 
+    async def seen_or_active(
+        self, idempotency_key: str, platform: str, user_id: str
+    ) -> tuple[bool, list[Job]]:
+        return await self.job_by_key(idempotency_key) is not None, await self.active_jobs(platform, user_id)
+
     async def stale_jobs(self, heartbeat_before: datetime) -> list[Job]:
         return [
             j
@@ -338,6 +345,11 @@ class FakeStore:
 
     async def blocks_of(self, platform: str, user_id: str) -> frozenset[str]:
         return frozenset(w for (p, u, w) in self.blocks if (p, u) == (platform, user_id))
+
+    async def limits_and_blocks(
+        self, keys: Sequence[tuple[str, str]], platform: str, user_id: str
+    ) -> tuple[dict[tuple[str, str], int], frozenset[str]]:
+        return await self.get_limits(keys), await self.blocks_of(platform, user_id)
 
     async def set_block(
         self, platform: str, user_id: str, where: str, blocked: bool, audit: AuditEntry
