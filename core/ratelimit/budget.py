@@ -18,6 +18,7 @@ Implementations: :class:`core.storage.sql_budget.SqlBudget` (PostgreSQL) and
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,6 +59,25 @@ class SharedBudget(Protocol):
     async def try_take(self, budget: Budget, cost: float = 1.0, *, headroom: float = 0.5) -> bool:
         """Take ``cost`` units if they are free now and ``headroom`` of the burst stays free."""
         ...
+
+
+class GcraStore(ABC):
+    """:class:`SharedBudget` over a store that runs one GCRA step atomically (:meth:`_take`)."""
+
+    @abstractmethod
+    async def _take(self, budget: Budget, cost: float, limit: float) -> float | None:
+        """Run :func:`gcra` on ``budget``'s stored ``tat``: seconds ``tat`` now runs ahead, or
+        None (and nothing changed) when that would pass ``limit``."""
+
+    async def reserve(self, budget: Budget, cost: float = 1.0) -> float:
+        """Take ``cost`` units whatever the state; seconds to wait before using them (0: now)."""
+        ahead = await self._take(budget, cost, float("inf"))
+        assert ahead is not None
+        return max(0.0, ahead - budget.rate.window)
+
+    async def try_take(self, budget: Budget, cost: float = 1.0, *, headroom: float = 0.5) -> bool:
+        """Take ``cost`` units if they are free now and ``headroom`` of the burst stays free."""
+        return await self._take(budget, cost, budget.rate.window * (1.0 - headroom)) is not None
 
 
 def gcra(tat: float | None, now: float, rate: Rate, cost: float, limit: float) -> tuple[float, float] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.ratelimit.budget import Budget
+from core.ratelimit.budget import Budget, GcraStore
 
 _SCRIPT = """
 local t = redis.call('TIME')
@@ -24,7 +24,7 @@ return string.format('%.6f', ahead)
 """
 
 
-class RedisBudget:
+class RedisBudget(GcraStore):
     """GCRA buckets in Redis; ``client`` is a ``redis.asyncio.Redis``."""
 
     def __init__(self, client: Any, *, prefix: str = "editbot:budget:") -> None:
@@ -36,16 +36,6 @@ class RedisBudget:
         args = [cost, budget.rate.interval, min(limit, 1e12)]
         ahead = await self._script(keys=[self._prefix + budget.key], args=args)
         return None if ahead is None else float(ahead)
-
-    async def reserve(self, budget: Budget, cost: float = 1.0) -> float:
-        """Take ``cost`` units whatever the state; seconds to wait before using them (0: now)."""
-        ahead = await self._take(budget, cost, float("inf"))
-        assert ahead is not None
-        return max(0.0, ahead - budget.rate.window)
-
-    async def try_take(self, budget: Budget, cost: float = 1.0, *, headroom: float = 0.5) -> bool:
-        """Take ``cost`` units if they are free now and ``headroom`` of the burst stays free."""
-        return await self._take(budget, cost, budget.rate.window * (1.0 - headroom)) is not None
 
 
 async def open_redis(url: str) -> Any:

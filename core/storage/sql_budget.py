@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.ratelimit.budget import Budget
+from core.ratelimit.budget import Budget, GcraStore
 
 # Seconds since the epoch on the database's clock.
 _NOW = "extract(epoch from clock_timestamp())"
@@ -30,7 +30,7 @@ _TAKE = sa.text(
 )
 
 
-class SqlBudget:
+class SqlBudget(GcraStore):
     """GCRA buckets (:mod:`core.ratelimit.budget`) in the ``rate_budgets`` table."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -41,13 +41,3 @@ class SqlBudget:
         async with self._sessions() as session, session.begin():
             ahead = (await session.execute(_TAKE, params)).scalar()
         return None if ahead is None else float(ahead)
-
-    async def reserve(self, budget: Budget, cost: float = 1.0) -> float:
-        """Take ``cost`` units whatever the state; seconds to wait before using them (0: now)."""
-        ahead = await self._take(budget, cost, float("inf"))
-        assert ahead is not None
-        return max(0.0, ahead - budget.rate.window)
-
-    async def try_take(self, budget: Budget, cost: float = 1.0, *, headroom: float = 0.5) -> bool:
-        """Take ``cost`` units if they are free now and ``headroom`` of the burst stays free."""
-        return await self._take(budget, cost, budget.rate.window * (1.0 - headroom)) is not None

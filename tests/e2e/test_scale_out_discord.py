@@ -71,12 +71,18 @@ async def test_two_shards_in_two_gateways_and_a_worker_delivers(
     for n, guild in enumerate(guilds):
         photo = fake.add_attachment(sample_png(48, 48), f"p{n}.png")
         hits.append(await fake.slash_command("edit", {"image": photo, "prompt": f"shard {n}"}, guild=guild))
-    results = [
-        await hit.wait_for_original(
-            lambda m: m.files and not m.deleted and not m.content.startswith("🖌"), timeout=60
-        )
-        for hit in hits
-    ]
+    try:
+        results = [
+            await hit.wait_for_original(
+                lambda m: m.files and not m.deleted and not m.content.startswith("🖌"), timeout=60
+            )
+            for hit in hits
+        ]
+    except TimeoutError:
+        jobs = await cluster.query("SELECT prompt, status, stage, claims, worker_id, error_kind FROM jobs")
+        shown = [(h.original.content if h.original else None) for h in hits]
+        logs = "\n".join(p.output[-2000:] for p in cluster.processes)
+        raise AssertionError(f"responses {shown}, jobs {jobs}\n{logs}") from None
     assert [r.content for r in results] == ["shard 0", "shard 1"]
     assert sorted(r.value("prompt") for r in api.requests) == ["shard 0", "shard 1"]
 
