@@ -192,6 +192,7 @@ class FakeEditAPI:
         self._runner: web.AppRunner | None = None
         self.cache_renders = False  # benchmarks: equal requests get the image rendered the first time
         self._renders: dict[Any, list[bytes]] = {}
+        self._partials: dict[tuple[int, int, int], str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> FakeEditAPI:
@@ -349,6 +350,16 @@ class FakeEditAPI:
             self._renders[key] = await asyncio.to_thread(_render, received, plan)
         return self._renders[key]
 
+    async def _partial_b64(self, final: bytes, index: int, count: int) -> str:
+        """A partial image as base64; with ``cache_renders`` made once per final picture."""
+        key = (hash(final), index, count)
+        if not self.cache_renders or key not in self._partials:
+            encoded = _b64(await asyncio.to_thread(partial_image, final, index, count))
+            if not self.cache_renders:
+                return encoded
+            self._partials[key] = encoded
+        return self._partials[key]
+
     # -- handlers --------------------------------------------------------------------------
     async def _edit(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -393,7 +404,7 @@ class FakeEditAPI:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             await self._wait_if_held()
-            (final,) = await asyncio.to_thread(_render, req, {**plan, "n": 1})
+            (final,) = await self._rendered(req, {**plan, "n": 1})
             resp = web.StreamResponse(
                 headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
             )
@@ -408,9 +419,9 @@ class FakeEditAPI:
                 if fault is not None and index == after:
                     return await self._break_stream(request, resp, fault)
                 await asyncio.sleep(self.stream_interval)
-                partial = await asyncio.to_thread(partial_image, final, index, plan["partials"])
+                partial = await self._partial_b64(final, index, plan["partials"])
                 body = {"type": "image_edit.partial_image", "partial_image_index": index, **common}
-                await self._event(resp, "image_edit.partial_image", {**body, "b64_json": _b64(partial)})
+                await self._event(resp, "image_edit.partial_image", {**body, "b64_json": partial})
             if fault is not None:
                 return await self._break_stream(request, resp, fault)
             await asyncio.sleep(self.stream_interval + self.latency)
