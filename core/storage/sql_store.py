@@ -246,16 +246,7 @@ class SqlStore(RecoveryQueries):
         done = {(row.scope_kind, row.scope_key) for row in charged}
         for scope in ordered:
             if (scope.kind, scope.key) not in done:
-                where = _usage_row(scope.kind, scope.key, period)
-                # Read only to explain the refusal; the decision was the statement's.
-                row = (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
-                used, bonus = (int(row.used), int(row.bonus)) if row is not None else (0, 0)
-                raise QuotaExceeded(
-                    f"{scope.kind} quota exhausted",
-                    scope=scope.kind,
-                    used=used,
-                    limit=max(0, (scope.limit or 0) + bonus),
-                )
+                raise await _refusal(session, scope, period)
 
     async def _reserve(
         self, session: AsyncSession, scope: QuotaScope, credits: int, period: datetime
@@ -272,15 +263,7 @@ class SqlStore(RecoveryQueries):
             update = update.where(_usage.c.used + credits <= scope.limit + _usage.c.bonus)
         charged = await session.execute(update.values(used=_usage.c.used + credits).returning(_usage.c.used))
         if charged.first() is None:
-            # Read only to explain the refusal; the decision was the UPDATE's.
-            row = (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
-            used, bonus = (int(row.used), int(row.bonus)) if row is not None else (0, 0)
-            raise QuotaExceeded(
-                f"{scope.kind} quota exhausted",
-                scope=scope.kind,
-                used=used,
-                limit=max(0, (scope.limit or 0) + bonus),
-            )
+            raise await _refusal(session, scope, period)
 
     async def _adjust(
         self, session: AsyncSession, scopes: Iterable[Sequence[str]], period: datetime, delta: int
@@ -743,3 +726,13 @@ class SqlStore(RecoveryQueries):
         async with self._read() as session:
             result = await session.execute(query)
             return [rows.activity_from_row(row) for row in result.mappings()]
+
+
+async def _refusal(session: AsyncSession, scope: QuotaScope, period: datetime) -> QuotaExceeded:
+    """Why ``scope`` refused a reservation: read only to explain it (the decision was the write's)."""
+    where = _usage_row(scope.kind, scope.key, period)
+    row = (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
+    used, bonus = (int(row.used), int(row.bonus)) if row is not None else (0, 0)
+    return QuotaExceeded(
+        f"{scope.kind} quota exhausted", scope=scope.kind, used=used, limit=max(0, (scope.limit or 0) + bonus)
+    )
