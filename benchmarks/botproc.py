@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from bots.bootstrap import open_core
 from bots.logs import configure_logging
-from core.settings import load_settings
+from bots.settings import load_settings
 
 
 def log_file(path: Path | None) -> BinaryIO:
