@@ -17,6 +17,7 @@ How each kind is acknowledged (and why):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -42,6 +43,10 @@ from core.events import (
 from core.refs import ImageRef
 
 log = logging.getLogger(__name__)
+
+ACK_WITHIN = 2.0
+"""Seconds an edit may take to be stored before its interaction is acknowledged anyway: Discord
+gives up on an interaction not acknowledged within 3 s."""
 
 
 async def report_failure(interaction: discord.Interaction[Any]) -> None:
@@ -80,8 +85,28 @@ class DiscordHandlers:
         "thinking…" with nothing behind it. Nothing started (a refusal): a private answer. Nothing
         started and nothing to say: this interaction's job already exists (delivered twice, or to
         two processes) and whoever created it answers.
+
+        Under a burst (a busy database or event loop) storing can take longer than Discord waits:
+        after ``ACK_WITHIN`` seconds the interaction is acknowledged first, so the user keeps the
+        edit rather than "The application did not respond"; only a crash in that window would
+        leave a "thinking…" unanswered.
         """
-        handled = await self._engine.handle(origin, event, acknowledge=ack)
+        lock = asyncio.Lock()
+
+        async def ack_once() -> None:
+            async with lock:
+                if not interaction.response.is_done():
+                    await ack()
+
+        handling = asyncio.ensure_future(self._engine.handle(origin, event, acknowledge=ack_once))
+        done, _ = await asyncio.wait({handling}, timeout=ACK_WITHIN)
+        if not done:
+            log.info("interaction %s acknowledged before its job was stored (slow to store)", interaction.id)
+            try:
+                await ack_once()
+            except discord.NotFound:  # expired already: the job, if stored, answers in the channel
+                log.warning("interaction %s expired before it was acknowledged", interaction.id)
+        handled = await handling
         if interaction.response.is_done():  # acknowledged: a job was stored (it may have failed since)
             await self._outbox.answer(origin, handled, acked)
         elif handled.actions:

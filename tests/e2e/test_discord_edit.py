@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from tests.e2e.discord_harness import DiscordHarness, history, picture
 from tests.fakes.edit_api import expected_edit, mask_png, same_pixels, sample_png
 
@@ -92,3 +94,23 @@ async def test_edit_image_on_an_embed_and_on_a_message_without_image(dc: Discord
     reply = await dc.private_reply(hit)
     assert hit.modal is None and "has no image I can edit" in reply.content
     assert len(dc.api.requests) == 1
+
+
+async def test_an_edit_is_acknowledged_in_time_while_the_database_is_busy(dc: DiscordHarness) -> None:
+    """Another writer holds the database longer than Discord waits for an acknowledgement: the
+    interaction is acknowledged anyway, and the edit is stored and delivered once the lock goes."""
+    await dc.restart(preview_images=0)
+    busy = sqlite3.connect(dc.tmp / "bot.db", timeout=30, check_same_thread=False)
+    try:
+        busy.execute("BEGIN IMMEDIATE")  # the write lock, as a burst of other edits would hold it
+        hit = await dc.edit(dc.photo(sample_png(64, 64), "p.png"), "slow day")
+        assert hit.response_type == 5 and hit.deferred  # within Discord's 3 s, not expired
+        (stored,) = busy.execute("SELECT count(*) FROM jobs").fetchone()
+        assert stored == 0  # acknowledged before its job could be stored
+    finally:
+        busy.rollback()
+        busy.close()
+    result = await dc.result(hit)
+    assert result.content == "slow day"
+    await dc.idle()
+    assert len(dc.api.requests) == 1 and "1 of 10" in await dc.usage()
