@@ -70,7 +70,10 @@ async def test_two_shards_in_two_gateways_and_a_worker_delivers(
     hits = []
     for n, guild in enumerate(guilds):
         photo = fake.add_attachment(sample_png(48, 48), f"p{n}.png")
-        hits.append(await fake.slash_command("edit", {"image": photo, "prompt": f"shard {n}"}, guild=guild))
+        # One user each: a user's second edit while the first runs would be refused as busy.
+        owner = fake.users[guild.owner_id]
+        options = {"image": photo, "prompt": f"shard {n}"}
+        hits.append(await fake.slash_command("edit", options, user=owner, guild=guild))
     try:
         results = [
             await hit.wait_for_original(
