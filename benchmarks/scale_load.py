@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tests.fakes.discord_interactions import FakeInteraction
+from tests.fakes.discord_models import FakeGuild
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import sample_png
 from tests.fakes.telegram_model import FakeChat
@@ -82,11 +83,24 @@ def _say(doc: dict[str, Any]) -> None:
     print(json.dumps(doc), flush=True)
 
 
+async def _guilds_on_both_shards(dc: FakeDiscord, per_shard: int) -> list[FakeGuild]:
+    """Guilds spread evenly over the 2 shards (Discord routes a guild by ``(id >> 22) % shards``, and ids
+    made in the same millisecond share that: guilds made in one go may all land on one shard)."""
+    by_shard: dict[int, list[FakeGuild]] = {0: [], 1: []}
+    while min(len(g) for g in by_shard.values()) < per_shard:
+        guild = dc.add_guild(f"Guild {sum(len(g) for g in by_shard.values())}")
+        on = by_shard[(guild.id >> 22) % 2]
+        if len(on) < per_shard:
+            on.append(guild)
+        await asyncio.sleep(0.002)  # the next id gets another millisecond
+    return [g for pair in zip(by_shard[0], by_shard[1], strict=True) for g in pair]
+
+
 async def main(args: argparse.Namespace) -> None:
     """Serve the fakes, load them when told, report when told."""
     seen = Seen()
     async with FakeTelegram() as tg, FakeDiscord() as dc:
-        guilds = [dc.add_guild(f"Guild {i}") for i in range(6)]
+        guilds = await _guilds_on_both_shards(dc, per_shard=3)
         _say(
             {
                 "telegram": {"token": tg.token, "api_url": tg.api_url, "file_url": tg.file_url},
