@@ -26,10 +26,11 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from benchmarks.scale_load import Seen
 from core.storage.db import create_engine
 from tests.e2e.scale_cluster import Cluster, RoundRobin, free_port
 from tests.fakes.edit_api import DEFAULT_KEY
@@ -57,16 +58,9 @@ class RemoteTelegram:
 
 
 @dataclass
-class Run:
-    """What one run measured."""
+class Run(Seen):
+    """What one run measured: what the users saw (the load process's :class:`Seen`), and more."""
 
-    sent: dict[str, float] = field(default_factory=dict)  # request -> when sent
-    first: dict[str, float] = field(default_factory=dict)  # request -> first feedback
-    done: dict[str, float] = field(default_factory=dict)  # request -> result shown
-    duplicates: int = 0
-    telegram_calls: list[float] = field(default_factory=list)
-    discord_calls: list[float] = field(default_factory=list)
-    loop_lag_ms: list[float] = field(default_factory=list)
     jobs: dict[str, int] = field(default_factory=dict)
     double_charges: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -267,12 +261,8 @@ async def one_run(args: argparse.Namespace, api: RemoteAPI, kill: bool) -> Run:
                     await asyncio.sleep(0.2)
                 load.tell("stop")
                 seen = (await load.read())["seen"]
-                for name in ("sent", "first", "done"):
-                    setattr(run, name, dict(seen[name]))
-                run.duplicates = int(seen["duplicates"])
-                run.telegram_calls = list(seen["telegram_calls"])
-                run.discord_calls = list(seen["discord_calls"])
-                run.loop_lag_ms = list(seen["loop_lag_ms"])
+                for name in (f.name for f in fields(Seen)):
+                    setattr(run, name, seen[name])
                 if profiling is not None:
                     run.profile = await profiling
                 rows = await cluster.query("SELECT status, count(*) FROM jobs GROUP BY status")

@@ -58,7 +58,7 @@ async def _watch(
             if key is None:
                 continue
             seen.first.setdefault(key, now)
-            if call.method == "sendPhoto":
+            if _is_result(call.method, call.params):
                 photos[key] = photos.get(key, 0) + 1
                 seen.done.setdefault(key, now)
         seen_tg = len(calls)
@@ -68,11 +68,33 @@ async def _watch(
         for key, hit in hits.items():
             if key not in seen.first and hit.acknowledged:
                 seen.first[key] = now
-            if key not in seen.done and hit.original is not None and hit.original.files:
+            original = hit.original
+            if (
+                key not in seen.done
+                and original is not None
+                and original.files
+                and not _preview(original.content)
+            ):
                 seen.done[key] = now
         seen.duplicates = sum(n - 1 for n in photos.values() if n > 1)
         await asyncio.sleep(0.005)
         seen.loop_lag_ms.append(1000 * (time.perf_counter() - now - 0.005))
+
+
+def _preview(caption: str | None) -> bool:
+    """A live preview's caption (the result replaces it in the same message)."""
+    return (caption or "").startswith("🖌")
+
+
+def _is_result(method: str, params: dict[str, Any]) -> bool:
+    """A Telegram call that shows a result: a photo sent, or the status message turned into it."""
+    if method == "sendPhoto":
+        return not _preview(params.get("caption"))
+    if method == "editMessageMedia":
+        media = params.get("media")
+        media = json.loads(media) if isinstance(media, str) else media or {}
+        return not _preview(media.get("caption"))
+    return False
 
 
 async def _line() -> str:
