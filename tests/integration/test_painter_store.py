@@ -11,14 +11,14 @@ from core.storage.painter import DRAWING_TTL, SqlPainterStore
 from tests.integration.db_fixtures import TestDatabase
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
-ANN = UserKey(Platform.TELEGRAM, "42")
+ANN = UserKey(Platform.TELEGRAM, "4242424242")  # long enough never to occur in a random id by chance
 
 
 async def test_drawings_are_kept_by_random_id_and_purged_by_age(database: TestDatabase) -> None:
     store = SqlPainterStore(create_sessionmaker(database.engine))
     first = await store.put_drawing(ANN, b"\x89PNG one", NOW)
     second = await store.put_drawing(ANN, b"\x89PNG two", NOW)
-    assert first != second and len(first) >= 32 and "42" not in first
+    assert first != second and len(first) >= 32 and ANN.user_id not in first
     assert await store.get_drawing(first) == b"\x89PNG one"
     assert await store.get_drawing("nope") is None
     await store.put_drawing(ANN, b"\x89PNG later", NOW + DRAWING_TTL + timedelta(seconds=1))
