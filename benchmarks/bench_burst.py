@@ -92,7 +92,7 @@ async def telegram_burst(users: int, latency: float, profile: str | None) -> dic
             async with BotProcess(
                 settings, profile=profile_path(profile, "telegram", users), log=Path(tmp) / "bot.log"
             ) as bot:
-                api.latency = latency
+                api.latency, api.cache_renders = latency, True  # the fakes must not set the pace
                 people = [fake.user() for _ in range(users)]
                 chats = [fake.private_chat(p) for p in people]
                 bystander = fake.user()
@@ -181,7 +181,7 @@ async def discord_burst(users: int, latency: float, profile: str | None) -> dict
             async with BotProcess(
                 settings, profile=profile_path(profile, "discord", users), log=Path(tmp) / "bot.log"
             ) as bot:
-                api.latency = latency
+                api.latency, api.cache_renders = latency, True  # the fakes must not set the pace
                 people = [fake.add_user(f"user{i}") for i in range(users)]
                 bystander = fake.add_user("bystander")
                 photos = [

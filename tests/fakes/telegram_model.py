@@ -146,6 +146,7 @@ class FileStore:
         self._by_id: dict[str, StoredFile] = {}
         self._by_path: dict[str, StoredFile] = {}
         self._counter = itertools.count(1)
+        self._photo_renditions: dict[bytes, list[tuple[bytes, int, int]]] = {}
 
     def add(self, data: bytes, kind: str, extension: str, declared_size: int | None = None) -> StoredFile:
         """Store bytes and mint a file_id / file_unique_id / file_path for them."""
@@ -178,6 +179,28 @@ class FileStore:
         Like Telegram, the largest size is capped at 2560 px and is itself a recompressed JPEG.
         Raises ValueError for bytes Pillow cannot read.
         """
+        sizes: list[JSON] = []
+        for jpeg, width, height in self._renditions(data):
+            stored = self.add(jpeg, "photo", "jpg")
+            sizes.append(
+                {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "width": width,
+                    "height": height,
+                    "file_size": stored.size,
+                }
+            )
+        for size in sizes:
+            self._by_id[size["file_id"]].photo_group = sizes
+        return sizes
+
+    def _renditions(self, data: bytes) -> list[tuple[bytes, int, int]]:
+        """The JPEG sizes of an uploaded photo, made once per distinct upload (a burst of equal
+        results would otherwise spend the fake's CPU, not the bot's, on re-encoding them)."""
+        known = self._photo_renditions.get(data)
+        if known is not None:
+            return known
         with Image.open(io.BytesIO(data)) as opened:
             image = ImageOps.exif_transpose(opened)
             if image.mode in ("RGBA", "LA", "P"):
@@ -188,26 +211,15 @@ class FileStore:
             else:
                 image = image.convert("RGB")
         longest = max(image.size)
-        targets = [s for s in PHOTO_STEPS if s < longest] + [min(longest, PHOTO_MAX_SIDE)]
-        sizes: list[JSON] = []
-        for target in targets:
+        renditions = []
+        for target in [s for s in PHOTO_STEPS if s < longest] + [min(longest, PHOTO_MAX_SIDE)]:
             scaled = image.copy()
             scaled.thumbnail((target, target), Image.Resampling.LANCZOS)
             buffer = io.BytesIO()
             scaled.save(buffer, "JPEG", quality=JPEG_QUALITY)
-            stored = self.add(buffer.getvalue(), "photo", "jpg")
-            sizes.append(
-                {
-                    "file_id": stored.file_id,
-                    "file_unique_id": stored.file_unique_id,
-                    "width": scaled.width,
-                    "height": scaled.height,
-                    "file_size": stored.size,
-                }
-            )
-        for size in sizes:
-            self._by_id[size["file_id"]].photo_group = sizes
-        return sizes
+            renditions.append((buffer.getvalue(), scaled.width, scaled.height))
+        self._photo_renditions[data] = renditions
+        return renditions
 
     def thumbnail(self, data: bytes) -> JSON | None:
         """A 320 px JPEG PhotoSize for an image document, or None when the bytes are not an image."""
@@ -263,6 +275,10 @@ class StoredMessage:
     bot: BotAccount | None  # the sending bot, None when a user sent it
     deleted: bool = False
     history: list[JSON] = field(default_factory=list)
+    # The last snapshot and what it was taken of: edits replace ``raw`` (never mutate it), so an
+    # unchanged ``raw``, flag and history mean an unchanged snapshot. Waiters re-read chats on
+    # every change; deep-copying each message each time had cost a 200-user burst half its CPU.
+    seen: tuple[JSON, bool, int, ChatMessage] | None = field(default=None, repr=False, compare=False)
 
     @property
     def message_id(self) -> int:
@@ -358,6 +374,15 @@ class ChatMessage:
 
 def snapshot(message: StoredMessage, files: FileStore) -> ChatMessage:
     """Freeze a stored message into what a user sees."""
+    seen = message.seen
+    if seen is not None and seen[0] is message.raw and seen[1:3] == (message.deleted, len(message.history)):
+        return seen[3]
+    taken = _freeze(message, files)
+    message.seen = (message.raw, message.deleted, len(message.history), taken)
+    return taken
+
+
+def _freeze(message: StoredMessage, files: FileStore) -> ChatMessage:
     raw = copy.deepcopy(message.raw)
     sizes = raw.get("photo") or []
     photo = files.get(sizes[-1]["file_id"]) if sizes else None
