@@ -66,6 +66,7 @@ from core.quotas.limits import LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
 from core.resume import ResumeMode, Resumption, plan
+from core.storage.gate import background
 from core.storage.protocol import Job, JobStatus, LeaseLost, Store
 from core.telemetry import Telemetry
 from core.validation import EditSpec
@@ -396,6 +397,7 @@ class JobRunner:
         )
 
     async def _sweep_forever(self) -> None:
+        background()  # heartbeats and recovery wait behind what users wait for
         while True:
             await asyncio.sleep(self.config.heartbeat_interval)
             try:
@@ -420,6 +422,8 @@ class JobRunner:
             log.warning("could not tell %s about a job", origin.user, exc_info=True)
 
     async def _run(self, job: Job, origin: Origin) -> None:
+        # A running job's bookkeeping waits behind the writes users wait for (taking in messages).
+        background()
         self.telemetry.begin(job)
         progress = self._progress(job, origin)
         try:

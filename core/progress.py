@@ -19,6 +19,7 @@ from core.actions import Outbox, OutputImage, Phase, SendProgress, Text
 from core.editapi.stream import PartialImage
 from core.events import Origin
 from core.imaging import describe
+from core.storage.gate import background
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class ProgressReporter:
         self._task: asyncio.Task[None] | None = None
         self._previews = previews
         self._showing_preview = False
+        self._editing = False  # the send in flight edits a status message that exists
 
     def update(self, phase: Phase, text: Text) -> None:
         """Record the newest state; it is sent as soon as the previous send is done.
@@ -88,6 +90,7 @@ class ProgressReporter:
 
     async def _run(self) -> None:
         assert self._outbox is not None
+        background()  # storing the status message's id: the message itself is already on screen
         while True:
             if self._latest is None:
                 self._idle.set()
@@ -98,11 +101,14 @@ class ProgressReporter:
                 continue
             if (action.phase, action.text) == self._last_sent and action.image is None:
                 continue
+            self._editing = self._message_id is not None and action.phase is not Phase.DONE
             try:
                 await self._send(replace(action, message_id=self._message_id))
                 self._last_sent = (action.phase, action.text)
             except Exception:  # a failed status update must never fail the edit itself
                 log.warning("progress update for job %s failed", self._job_id, exc_info=True)
+            finally:
+                self._editing = False
             if action.phase is Phase.DONE:
                 self._idle.set()
                 return
@@ -155,8 +161,20 @@ class ProgressReporter:
                 wait.cancel()
 
     async def settle(self) -> None:
-        """Drop an update not yet sent and wait for the one being sent (the result comes next)."""
+        """Drop an update not yet sent, and one being sent if it only edits the status (the
+        result comes next and replaces it); wait for the status message's creation.
+
+        Under a burst an edit or preview waits in the platform's progress lane behind other
+        users' first feedback and results: the result must not wait behind its own preview.
+        """
         self._latest = None
+        if self._editing and self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            self._idle.set()
+            return
         await self.flush()
 
     async def flush(self) -> None:

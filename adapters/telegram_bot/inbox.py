@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, Message, Update
 
+from core.storage.gate import background
 from core.storage.protocol import Store, StoredUpdate
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ class Inbox(asyncio.Queue[object]):
 
     async def _done(self, update_id: int) -> None:
         try:
-            await self._store.inbox_done(PLATFORM, str(update_id))
+            with background():  # the update was answered: this mark is bookkeeping
+                await self._store.inbox_done(PLATFORM, str(update_id))
         except Exception:  # handled all the same; at worst it is replayed once (idempotent)
             log.warning("could not mark update %s handled", update_id, exc_info=True)
 

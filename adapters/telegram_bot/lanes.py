@@ -3,12 +3,15 @@
 Telegram allows a bot about 30 calls a second overall and 20 a minute per group. Under a burst
 that budget decides how soon each user hears from the bot, so it is spent in this order:
 
-- the first lane: first feedback (a new status message), errors, command replies — every call not
-  marked otherwise; then results (``rate_limit_args=RESULT``), so that under a burst a user who has
-  not heard from the bot yet is answered before another user's finished edit is shown;
-- the progress lane (``rate_limit_args=PROGRESS``): status edits and removals. They wait while
-  any first-lane call waits for the same budget; the core sends only the newest state of each
-  job (:class:`core.progress.ProgressReporter`), so a short budget merges them.
+- first, replies: command replies, errors, refusals — every call not marked otherwise. They are
+  few and short, and a user who just asked something should not wait behind a crowd's edits;
+- then first feedback (``rate_limit_args=FEEDBACK``): a job's new status message;
+- then results (``rate_limit_args=RESULT``), so that under a burst a user who has not heard from
+  the bot yet is answered before another user's finished edit is shown;
+- last, progress (``rate_limit_args=PROGRESS``): status edits, live previews and removals. They
+  wait while any other call waits for the same budget; the core sends only the newest state of
+  each job (:class:`core.progress.ProgressReporter`) and drops it once the result is ready, so a
+  short budget merges or drops them.
 
 Invariants: calls take budget in priority order, FIFO within a lane; a group call takes its
 group's budget before the overall one (so it never holds overall budget while it waits for its
@@ -33,13 +36,17 @@ from telegram.ext import BaseRateLimiter
 log = logging.getLogger(__name__)
 
 PROGRESS = "progress"
-"""``rate_limit_args`` of a call that may wait behind everything else (status edits)."""
+"""``rate_limit_args`` of a call that may wait behind everything else (status edits, previews)."""
 RESULT = "result"
 """``rate_limit_args`` of a result: after first feedback and replies (a user who has not heard from
 the bot yet comes first), before progress."""
+FEEDBACK = "feedback"
+"""``rate_limit_args`` of a job's first feedback: after replies, before results."""
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
-FIRST, SECOND, LAST = 0, 1, 2
+LAST = 3
+"""The progress lane's number (lanes are served lowest first)."""
+_LANES = {FEEDBACK: 1, RESULT: 2, PROGRESS: LAST}  # anything else: 0, replies
 _MAX_GROUPS = 512
 
 
@@ -160,7 +167,7 @@ class LaneRateLimiter(BaseRateLimiter[str]):
         The one place PTB's arguments are handled: subclasses hook :meth:`admit`,
         :meth:`waited` and :meth:`failed`.
         """
-        lane = {PROGRESS: LAST, RESULT: SECOND}.get(rate_limit_args or "", FIRST)
+        lane = _LANES.get(rate_limit_args or "", 0)
         if not await self.admit(endpoint, data, lane):
             return True
         chat_id = data.get("chat_id")

@@ -29,7 +29,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
 
 from adapters.telegram_bot import wording
-from adapters.telegram_bot.lanes import PROGRESS, RESULT
+from adapters.telegram_bot.lanes import FEEDBACK, PROGRESS, RESULT
 from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
 from core import errors
@@ -167,10 +167,21 @@ class TelegramOutbox:
             return None
         return PainterLinks(self._painter_url, self._bot.username, origin.is_private)
 
-    async def text(self, origin: Origin, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
-        """A plain reply to the origin's message."""
+    async def text(
+        self,
+        origin: Origin,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        lane: str | None = None,
+    ) -> Message:
+        """A plain reply to the origin's message (``lane``: see :mod:`adapters.telegram_bot.lanes`)."""
         return await self._bot.send_message(
-            text=cut(text, TEXT_MAX), reply_parameters=_reply(origin), reply_markup=markup, **_where(origin)
+            text=cut(text, TEXT_MAX),
+            reply_parameters=_reply(origin),
+            reply_markup=markup,
+            rate_limit_args=lane,
+            **_where(origin),
         )
 
     async def _progress(self, action: SendProgress) -> Delivered | None:
@@ -190,8 +201,8 @@ class TelegramOutbox:
         if action.image is not None:
             return await self._preview(action, known, text)
         if known is None:
-            # The first feedback: it goes in the first lane, like any reply.
-            message = await self.text(origin, text)
+            # The first feedback: after replies to commands, before results.
+            message = await self.text(origin, text, lane=FEEDBACK)
             self._status[job] = message.message_id
             return Delivered(message_id=str(message.message_id))
         self._status[job] = known
@@ -205,12 +216,15 @@ class TelegramOutbox:
                 # The status shows a preview (a photo): its caption carries the text.
                 with contextlib.suppress(BadRequest):
                     await self._bot.edit_message_caption(
-                        caption=cut(text, CAPTION_MAX), chat_id=int(origin.chat.chat_id), message_id=known
+                        caption=cut(text, CAPTION_MAX),
+                        chat_id=int(origin.chat.chat_id),
+                        message_id=known,
+                        rate_limit_args=PROGRESS,
                     )
                 return Delivered(message_id=str(known))
             if "not found" in lowered or "can't be edited" in lowered:
                 # Deleted by the user (or too old to edit): a new status message takes its place.
-                message = await self.text(origin, text)
+                message = await self.text(origin, text, lane=PROGRESS)
                 self._status[job] = message.message_id
                 return Delivered(message_id=str(message.message_id))
             if "not modified" not in lowered:
@@ -398,6 +412,7 @@ class TelegramOutbox:
                     media=InputMediaPhoto(photo.data, caption=caption, filename=photo.filename),
                     chat_id=chat_id,
                     message_id=known,
+                    rate_limit_args=PROGRESS,
                 )
                 self._status[job] = known
                 return Delivered(message_id=str(known))
@@ -405,9 +420,13 @@ class TelegramOutbox:
                 if "not modified" in exc.message.lower():
                     return Delivered(message_id=str(known))
             with contextlib.suppress(TelegramError):
-                await self._bot.delete_message(chat_id=chat_id, message_id=known)
+                await self._bot.delete_message(chat_id=chat_id, message_id=known, rate_limit_args=PROGRESS)
         message = await self._bot.send_photo(
-            photo=photo.data, caption=caption, reply_parameters=_reply(origin), **_where(origin)
+            photo=photo.data,
+            caption=caption,
+            reply_parameters=_reply(origin),
+            rate_limit_args=PROGRESS,
+            **_where(origin),
         )
         self._status[job] = message.message_id
         return Delivered(message_id=str(message.message_id))

@@ -43,6 +43,7 @@ from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
 from core.storage.db import SINGLE_READ
+from core.storage.gate import gate_for
 from core.storage.protocol import (
     AuditEntry,
     Conversation,
@@ -103,11 +104,13 @@ class SqlStore(RecoveryQueries):
         self._clock = clock
         # (platform, user id) -> (when read, stored options): preferences read with a conversation.
         self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._gate = gate_for(sessions)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that commits on success and rolls back on any exception."""
-        async with self._sessions() as session, session.begin():
+        """A transaction that commits on success and rolls back on any exception; on SQLite it
+        waits its turn at the process's :class:`core.storage.gate.WriteGate` first."""
+        async with self._gate.hold(), self._sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -1,4 +1,5 @@
-"""The Telegram call budget's two lanes: first feedback and results before progress, FIFO within a lane."""
+"""The Telegram call budget's lanes: replies, then first feedback, then results, then progress; FIFO
+within a lane."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from adapters.telegram_bot.lanes import FIRST, LAST, PROGRESS, Budget, LaneRateLimiter
+from adapters.telegram_bot.lanes import FEEDBACK, LAST, PROGRESS, RESULT, Budget, LaneRateLimiter
+
+FIRST = 0
 
 
 async def test_first_lane_is_served_before_waiting_progress() -> None:
@@ -27,6 +30,30 @@ async def test_first_lane_is_served_before_waiting_progress() -> None:
     await asyncio.gather(*progress, *first)
     assert order == [f"reply {i}" for i in range(3)] + [f"progress {i}" for i in range(3)]
     await budget.close()
+
+
+async def test_calls_are_served_by_their_lane_whatever_their_arrival() -> None:
+    limiter = LaneRateLimiter(rate=100.0)
+    order: list[str] = []
+
+    async def callback(name: str) -> bool:
+        order.append(name)
+        return True
+
+    async def call(name: str, lane: str | None) -> None:
+        await limiter.process_request(callback, (name,), {}, "sendMessage", {"chat_id": 7}, lane)
+
+    await asyncio.gather(*(call(f"burst {i}", None) for i in range(100)))  # the budget is spent
+    order.clear()
+    queued = []
+    # Arriving worst first: a crowd's previews, results and first feedback, then one /usage reply.
+    for lane in (PROGRESS, RESULT, FEEDBACK, None):
+        for i in range(2):
+            queued.append(asyncio.create_task(call(f"{lane or 'reply'} {i}", lane)))
+            await asyncio.sleep(0)
+    await asyncio.gather(*queued)
+    assert order == [f"{name} {i}" for name in ("reply", FEEDBACK, RESULT, PROGRESS) for i in range(2)]
+    await limiter.shutdown()
 
 
 async def test_group_calls_and_progress_marks_reach_their_budgets() -> None:
