@@ -19,6 +19,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
     InputMediaPhoto,
     Message,
     ReplyParameters,
@@ -38,10 +39,12 @@ from core.actions import (
     Button,
     Delivered,
     DeliveredPart,
+    FullSizeOffer,
     OutputImage,
     Phase,
     SendChart,
     SendError,
+    SendFiles,
     SendImage,
     SendProgress,
     SendText,
@@ -62,6 +65,7 @@ PHOTO_MAX_SIDE_SUM = 10_000
 # Telegram recompresses photos to at most this long side; larger results also go as a file.
 PHOTO_DISPLAY_SIDE = 2560
 DOCUMENT_MAX_BYTES = int(FileSizeLimit.FILESIZE_UPLOAD)
+ALBUM_MAX = 10  # sendMediaGroup's limit
 CAPTION_MAX = int(MessageLimit.CAPTION_LENGTH)
 TEXT_MAX = int(MessageLimit.MAX_TEXT_LENGTH)
 DOWNLOAD_MAX_BYTES = int(FileSizeLimit.FILESIZE_DOWNLOAD)
@@ -149,6 +153,8 @@ class TelegramOutbox:
                 return await self._progress(action)
             case SendImage():
                 return await self._result(action)
+            case SendFiles(origin=origin, images=images):
+                await self._files(origin, images)
             case (
                 SendChart(origin=origin, image=image, caption=caption)
                 | ShowDrawing(origin=origin, image=image, caption=caption)
@@ -219,15 +225,40 @@ class TelegramOutbox:
 
     async def _result(self, action: SendImage) -> Delivered:
         """Send the result as recorded parts: the photo (or album and a buttons message), then the
-        full-size files. Parts an interrupted attempt already sent are skipped."""
-        origin, loc = action.origin, action.origin.locale
-        markup = keyboard(action.buttons, loc)
+        full-size files. Parts an interrupted attempt already sent are skipped.
+
+        Where a photo loses something and the user did not ask for a file, the files are kept
+        behind a "Full size" button instead (``SendImage.full_size``): the photo alone is the
+        result, three calls per edit. They are kept while the photo uploads; should keeping
+        fail, the files follow the photo as before.
+        """
+        loc = action.origin.locale
         caption = cut(action.caption, CAPTION_MAX)
         photos = list(await asyncio.gather(*(asyncio.to_thread(_as_photo, image) for image in action.images)))
+        offer = _full_size(action, photos)
+        markup = keyboard(action.buttons + ((offer.button,) if offer else ()), loc)
+        keeping = asyncio.ensure_future(_keep(offer)) if offer is not None else None
         parts = list(action.delivered)
         status = self._status.pop(action.job_id, None) or (
             int(action.status_message) if action.status_message else None
         )
+        try:
+            return await self._parts(action, photos, caption, markup, status, keeping, parts)
+        finally:
+            if keeping is not None:
+                await keeping  # never left running: it catches its own failures
+
+    async def _parts(
+        self,
+        action: SendImage,
+        photos: list[OutputImage],
+        caption: str,
+        markup: InlineKeyboardMarkup | None,
+        status: int | None,
+        keeping: asyncio.Future[bool] | None,
+        parts: list[DeliveredPart],
+    ) -> Delivered:
+        origin, loc = action.origin, action.origin.locale
 
         async def sent(part: DeliveredPart, *, final: bool = False) -> None:
             await action.sent(part, final=final)
@@ -242,9 +273,8 @@ class TelegramOutbox:
                     if part is None:
                         part = await self._single(origin, photos[0], action.images[0], caption, markup)
                     # The common case: the photo is the whole result (no file, no sticker follows).
-                    only = not (
-                        action.job_id and (action.as_document or _needs_document(action.images[0], photos[0]))
-                    )
+                    lossy = keeping is None and _needs_document(action.images[0], photos[0])
+                    only = not (action.job_id and (action.as_document or lossy))
                     await sent(part, final=only and not action.cutout)
             else:
                 if action.part("album") is None and not any(p.kind == "document" for p in parts):
@@ -265,8 +295,9 @@ class TelegramOutbox:
                         refs = tuple(ref for m in album if (ref := photo_ref(m)) is not None)
                         await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
             shown = len(photos) == 1 or any(p.kind == "album" for p in parts)
+            kept = keeping is not None and await keeping
             for i, image in enumerate(action.images):
-                wanted = action.as_document or not shown or _needs_document(image, photos[i])
+                wanted = action.as_document or not shown or (not kept and _needs_document(image, photos[i]))
                 if wanted and not any(p.kind == "document" and p.index == i for p in parts):
                     first = len(photos) == 1 or (not shown and i == 0)
                     doc = await self._send_document(origin, image, caption if first else None)
@@ -291,6 +322,23 @@ class TelegramOutbox:
             images=result_refs(parts),
             status_replaced=replaced,
         )
+
+    async def _files(self, origin: Origin, images: tuple[OutputImage, ...]) -> None:
+        """Files as they are, replying to the message that asked (several: one album of files)."""
+        fits = [image for image in images if len(image.data) <= DOCUMENT_MAX_BYTES]
+        if len(fits) == 1:
+            await self._send_document(origin, fits[0], None)
+        elif fits:
+            for start in range(0, len(fits), ALBUM_MAX):
+                media = [
+                    InputMediaDocument(
+                        image.data, filename=image.filename, disable_content_type_detection=True
+                    )
+                    for image in fits[start : start + ALBUM_MAX]
+                ]
+                await self._bot.send_media_group(
+                    media=media, reply_parameters=_reply(origin), **_where(origin)
+                )
 
     async def _into_status(
         self,
@@ -417,6 +465,26 @@ def _as_photo(image: OutputImage) -> OutputImage:
     return fit_for_upload(
         image.data, PHOTO_MAX_BYTES, max_side_sum=PHOTO_MAX_SIDE_SUM, name=image.filename.rsplit(".", 1)[0]
     )
+
+
+def _full_size(action: SendImage, photos: list[OutputImage]) -> FullSizeOffer | None:
+    """The offer taken up: some photo loses something, and the user did not ask for a file (then
+    the file is part of the result) nor does the result lack its buttons."""
+    offer = action.full_size
+    if offer is None or action.as_document or not action.job_id or not action.buttons:
+        return None
+    lossy = any(_needs_document(image, photo) for image, photo in zip(action.images, photos, strict=True))
+    return offer if lossy else None
+
+
+async def _keep(offer: FullSizeOffer) -> bool:
+    """Keep the files for the button; False (they go with the photo instead) when that failed."""
+    try:
+        await offer.keep()
+    except Exception:
+        log.warning("could not keep the full-size result: sending the file with the photo", exc_info=True)
+        return False
+    return True
 
 
 def _needs_document(original: OutputImage, photo: OutputImage) -> bool:
