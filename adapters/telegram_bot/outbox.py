@@ -236,14 +236,17 @@ class TelegramOutbox:
         caption = cut(action.caption, CAPTION_MAX)
         photos = list(await asyncio.gather(*(asyncio.to_thread(_as_photo, image) for image in action.images)))
         offer = _full_size(action, photos)
-        markup = keyboard(action.buttons + ((offer.button,) if offer else ()), loc)
+        # Where the files themselves are the result (Telegram refused the photos) the button
+        # has nothing to add: those messages get the plain buttons.
+        plain = keyboard(action.buttons, loc)
+        markup = keyboard((*action.buttons, offer.button), loc) if offer else plain
         keeping = asyncio.ensure_future(_keep(offer)) if offer is not None else None
         parts = list(action.delivered)
         status = self._status.pop(action.job_id, None) or (
             int(action.status_message) if action.status_message else None
         )
         try:
-            return await self._parts(action, photos, caption, markup, status, keeping, parts)
+            return await self._parts(action, photos, caption, (markup, plain), status, keeping, parts)
         finally:
             if keeping is not None:
                 await keeping  # never left running: it catches its own failures
@@ -253,12 +256,13 @@ class TelegramOutbox:
         action: SendImage,
         photos: list[OutputImage],
         caption: str,
-        markup: InlineKeyboardMarkup | None,
+        markups: tuple[InlineKeyboardMarkup | None, InlineKeyboardMarkup | None],
         status: int | None,
         keeping: asyncio.Future[bool] | None,
         parts: list[DeliveredPart],
     ) -> Delivered:
         origin, loc = action.origin, action.origin.locale
+        markup, plain = markups  # with "Full size" when it was offered, and without
 
         async def sent(part: DeliveredPart, *, final: bool = False) -> None:
             await action.sent(part, final=final)
@@ -271,7 +275,7 @@ class TelegramOutbox:
                     if status is not None:
                         part = await self._into_status(origin, status, photos[0], caption, markup)
                     if part is None:
-                        part = await self._single(origin, photos[0], action.images[0], caption, markup)
+                        part = await self._single(origin, photos[0], action.images[0], caption, markups)
                     # The common case: the photo is the whole result (no file, no sticker follows).
                     lossy = keeping is None and _needs_document(action.images[0], photos[0])
                     only = not (action.job_id and (action.as_document or lossy))
@@ -308,11 +312,12 @@ class TelegramOutbox:
                     sticker = await asyncio.to_thread(sticker_webp, image.data)
                     message = await self._bot.send_sticker(sticker=sticker, **_where(origin))
                     await sent(DeliveredPart("sticker", i, str(message.message_id)))
-            if len(photos) > 1 and markup is not None and action.part("buttons") is None:
+            below = markup if shown else plain
+            if len(photos) > 1 and below is not None and action.part("buttons") is None:
                 # Last, so "the results above" holds whether they came as an album, files or both.
                 text = wording.render(loc, Text("results_above", {"count": len(photos)}))
                 await sent(
-                    DeliveredPart("buttons", 0, str((await self.text(origin, text, markup)).message_id))
+                    DeliveredPart("buttons", 0, str((await self.text(origin, text, below)).message_id))
                 )
         except Forbidden as exc:
             raise errors.DeliveryFailed(str(exc)) from exc
@@ -375,9 +380,11 @@ class TelegramOutbox:
         photo: OutputImage,
         original: OutputImage,
         caption: str,
-        markup: InlineKeyboardMarkup | None,
+        markups: tuple[InlineKeyboardMarkup | None, InlineKeyboardMarkup | None],
     ) -> DeliveredPart:
-        """One result as a photo; as a file when Telegram refuses the photo (extreme proportions)."""
+        """One result as a photo; as a file when Telegram refuses the photo (extreme proportions),
+        then without a "Full size" button (the file is the full size)."""
+        markup, plain = markups
         try:
             message = await self._bot.send_photo(
                 photo=photo.data,
@@ -390,7 +397,7 @@ class TelegramOutbox:
             if "photo" not in exc.message.lower():
                 raise
             log.info("Telegram refused the result as a photo (%s): sending it as a file", exc.message)
-            doc = await self._send_document(origin, original, caption, markup)
+            doc = await self._send_document(origin, original, caption, plain)
             if doc is None:
                 raise errors.DeliveryFailed(exc.message) from exc
             return DeliveredPart("document", 0, doc[0], (doc[1],))
