@@ -233,7 +233,7 @@ class Outbox(Protocol):
     ``upload_limit`` is the largest image file the platform shows as sent (None: no limit), so the
     runner can ask the API for a format that fits instead of re-encoding the result.
     ``keeps_png`` is False where the platform recompresses every photo (Telegram): a PNG would be
-    shown as a JPEG anyway and need a second, full-size file, so the runner asks for JPEG.
+    shown as a JPEG anyway and its full size offered behind a button, so the runner asks for JPEG.
     """
 
     upload_limit: int | None

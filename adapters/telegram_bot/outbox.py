@@ -5,6 +5,8 @@ single result photo takes its place (editMessageMedia, buttons attached) instead
 and a new message: three Bot API calls per edit in the common case (status, getFile, result).
 No chat action is sent while a status message shows progress. Status edits travel in the rate
 limiter's progress lane (:mod:`adapters.telegram_bot.lanes`), behind first feedback and results.
+A photo that loses something to Telegram's recompression (a PNG, more than 2560 px) does not
+bring a fourth call for its file: the file waits behind a "Full size" button (issue 11).
 """
 
 from __future__ import annotations
