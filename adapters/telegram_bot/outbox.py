@@ -497,8 +497,9 @@ async def _keep(offer: FullSizeOffer) -> bool:
 
 
 def _needs_document(original: OutputImage, photo: OutputImage) -> bool:
-    """Send the file too when Telegram's JPEG recompression would lose something: lossless or
-    transparent results (PNG, WEBP), results re-encoded to fit, or results larger than Telegram shows."""
+    """Whether Telegram's JPEG recompression loses something (the file then goes with the photo,
+    or waits behind "Full size"): lossless or transparent results (PNG, WEBP), results re-encoded
+    to fit, or results larger than Telegram shows."""
     return (
         photo.data is not original.data
         or original.content_type != "image/jpeg"
