@@ -658,11 +658,7 @@ class JobRunner:
         # nothing the user does not need first is awaited before the upload.
         await progress.settle()
         as_document = wants_file(job)
-        hours = self.config.full_size_hours
-        expires = self._clock() + timedelta(hours=hours)
-        offer = (
-            full_size_offer(self._store, job.id, images, expires) if hours > 0 and not as_document else None
-        )
+        offer = full_size_offer(self._store, job, images, self.config.full_size_hours, self._clock())
         recorded: list[DeliveredPart] = list(job.delivery)
         unstored: list[DeliveredPart] = []  # sent as the final part: stored with the commit
 

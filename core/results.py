@@ -51,16 +51,19 @@ def output_image(data: bytes, job_id: str, index: int) -> OutputImage:
 
 
 def full_size_offer(
-    store: Store, job_id: str, images: Sequence[bytes], expires_at: datetime
-) -> FullSizeOffer:
-    """The offer an adapter takes up where its photo loses something: keep ``images`` until
-    ``expires_at`` and show the button."""
-    kept = tuple(images)
+    store: Store, job: Job, images: Sequence[bytes], hours: float, now: datetime
+) -> FullSizeOffer | None:
+    """The offer an adapter takes up where its photo loses something: keep ``images`` for
+    ``hours`` and show the button. None when the files go with the result anyway: the keep time
+    is 0 (``EDITBOT_FULL_SIZE_HOURS``), or the user asked for a file (:func:`wants_file`)."""
+    if hours <= 0 or wants_file(job):
+        return None
+    kept, expires_at = tuple(images), now + timedelta(hours=hours)
 
     async def keep() -> None:
-        await store.keep_full_size(job_id, kept, expires_at)
+        await store.keep_full_size(job.id, kept, expires_at)
 
-    return FullSizeOffer(Button(FULL_SIZE, job_id, Text("button_full_size")), keep)
+    return FullSizeOffer(Button(FULL_SIZE, job.id, Text("button_full_size")), keep)
 
 
 async def full_size_reply(store: Store, origin: Origin, job_id: str, now: datetime) -> Action:
