@@ -67,7 +67,6 @@ PHOTO_MAX_SIDE_SUM = 10_000
 # Telegram recompresses photos to at most this long side; larger results also go as a file.
 PHOTO_DISPLAY_SIDE = 2560
 DOCUMENT_MAX_BYTES = int(FileSizeLimit.FILESIZE_UPLOAD)
-ALBUM_MAX = 10  # sendMediaGroup's limit
 CAPTION_MAX = int(MessageLimit.CAPTION_LENGTH)
 TEXT_MAX = int(MessageLimit.MAX_TEXT_LENGTH)
 DOWNLOAD_MAX_BYTES = int(FileSizeLimit.FILESIZE_DOWNLOAD)
@@ -331,21 +330,17 @@ class TelegramOutbox:
         )
 
     async def _files(self, origin: Origin, images: tuple[OutputImage, ...]) -> None:
-        """Files as they are, replying to the message that asked (several: one album of files)."""
+        """Files as they are, replying to the message that asked; several go as one album of
+        files (a result has at most 10 images, sendMediaGroup's limit)."""
         fits = [image for image in images if len(image.data) <= DOCUMENT_MAX_BYTES]
         if len(fits) == 1:
             await self._send_document(origin, fits[0], None)
         elif fits:
-            for start in range(0, len(fits), ALBUM_MAX):
-                media = [
-                    InputMediaDocument(
-                        image.data, filename=image.filename, disable_content_type_detection=True
-                    )
-                    for image in fits[start : start + ALBUM_MAX]
-                ]
-                await self._bot.send_media_group(
-                    media=media, reply_parameters=_reply(origin), **_where(origin)
-                )
+            media = [
+                InputMediaDocument(image.data, filename=image.filename, disable_content_type_detection=True)
+                for image in fits
+            ]
+            await self._bot.send_media_group(media=media, reply_parameters=_reply(origin), **_where(origin))
 
     async def _into_status(
         self,
