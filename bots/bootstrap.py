@@ -202,6 +202,7 @@ async def open_core(
                 resume=settings.resume_interrupted,
                 shutdown_grace=settings.shutdown_grace,
                 preview_images=settings.preview_images,
+                full_size_hours=settings.full_size_hours,
             ),
             credits=settings.credit_table(catalogue),
             limits=LimitResolver(store, policy),

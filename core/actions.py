@@ -107,6 +107,19 @@ Recorder = Callable[[DeliveredPart, bool], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
+class FullSizeOffer:
+    """The full-size files behind a button instead of in the chat (issue 11).
+
+    An adapter whose photos lose something (Telegram recompresses them) calls ``keep`` and adds
+    ``button`` under the result instead of sending the original files with it. ``keep`` may be
+    called again for the same result (a resumed delivery): it keeps the same files.
+    """
+
+    button: Button
+    keep: Callable[[], Awaitable[None]] = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class SendImage:
     """The result of an edit: one or several images, a caption, buttons.
 
@@ -119,6 +132,8 @@ class SendImage:
     Delivery is a recorded step: adapters skip the parts listed in ``delivered`` (sent by an
     earlier, interrupted attempt) and call ``record`` after each message they send, so a crash in
     between never sends a part twice or refunds a shown result.
+    ``full_size`` (None: send the files as before) offers the original files behind a button where
+    a photo would lose something and the user did not ask for a file (``as_document``).
     """
 
     origin: Origin
@@ -131,6 +146,7 @@ class SendImage:
     delivered: tuple[DeliveredPart, ...] = ()
     record: Recorder | None = field(default=None, compare=False)
     status_message: str | None = None
+    full_size: FullSizeOffer | None = None
 
     def part(self, kind: str, index: int = 0) -> DeliveredPart | None:
         """The part already delivered, if any."""
@@ -171,6 +187,15 @@ class SendError:
 
 
 @dataclass(frozen=True, slots=True)
+class SendFiles:
+    """Images sent as files, exactly as they are (no recompression), in reply to
+    ``origin.reply_to``: the originals behind a result's "Full size" button."""
+
+    origin: Origin
+    images: tuple[OutputImage, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SendChart:
     """A chart for admins (``/stats``): one picture with a caption, no job and no buttons."""
 
@@ -189,7 +214,7 @@ class ShowDrawing:
     caption: Text
 
 
-Action = SendText | SendImage | SendProgress | SendError | SendChart | ShowDrawing
+Action = SendText | SendImage | SendProgress | SendError | SendChart | ShowDrawing | SendFiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +233,7 @@ class Outbox(Protocol):
     ``upload_limit`` is the largest image file the platform shows as sent (None: no limit), so the
     runner can ask the API for a format that fits instead of re-encoding the result.
     ``keeps_png`` is False where the platform recompresses every photo (Telegram): a PNG would be
-    shown as a JPEG anyway and need a second, full-size file, so the runner asks for JPEG.
+    shown as a JPEG anyway and its full size offered behind a button, so the runner asks for JPEG.
     """
 
     upload_limit: int | None

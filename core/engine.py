@@ -8,6 +8,7 @@ States (``core.storage.protocol.ConvState``) and what moves between them:
     any --photo with caption / EditSubmitted--> job, IDLE
     any --/cancel--> IDLE (and the user's running edits are cancelled and refunded)
     any --"retry" button--> CONFIRM_RETRY --"yes" button--> job, IDLE
+    any --"full size" button--> the result's original files, free (no state change)
     AWAITING_* --drawing from the painter page--> AWAITING_PROMPT (the drawing is the mask)
     any --/draw (DrawRequested)--> AWAITING_MASK_OR_PROMPT, with a one-time painter link
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import overload
 
-from core import errors
+from core import errors, results
 from core.actions import Action, Button, SendError, SendText, ShowDrawing, Text
 from core.admin import ADMIN_COMMANDS, AdminService
 from core.catalogue import BUILTIN_CATALOGUE, DEFAULT_MODEL, ModelCatalogue
@@ -354,6 +355,9 @@ class ConversationEngine:
                 return _say(
                     SendText(origin, Text("retry_confirm", {"credits": job.credits}), buttons=buttons)
                 )
+            case results.FULL_SIZE:
+                # Free: the originals of a result already paid for.
+                return _say(await results.full_size_reply(self._store, origin, job_id, self.runner.now()))
             case "retry_confirm":
                 # Keyed by the original job and the presser, so a double tap or a second "yes" runs once.
                 key = f"retry:{job_id}:{origin.user}"

@@ -159,7 +159,8 @@ class EditSubmitted:
 
 @dataclass(frozen=True, slots=True)
 class ButtonPressed:
-    """A button under a result: ``action`` is ``edit_again``, ``retry`` or ``retry_confirm``."""
+    """A button under a result: ``action`` is ``edit_again``, ``retry``, ``retry_confirm`` or
+    ``full_size`` (:data:`core.results.FULL_SIZE`)."""
 
     action: str
     job_id: str

@@ -38,10 +38,8 @@ from typing import Protocol
 
 from core import errors
 from core.actions import (
-    Button,
     DeliveredPart,
     Outbox,
-    OutputImage,
     Phase,
     SendError,
     SendImage,
@@ -65,6 +63,7 @@ from core.quotas.credits import CreditTable
 from core.quotas.limits import LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
+from core.results import full_size_offer, output_image, result_buttons, wants_file
 from core.resume import ResumeMode, Resumption, plan
 from core.storage.gate import background
 from core.storage.protocol import Job, JobStatus, LeaseLost, Store
@@ -97,14 +96,7 @@ class JobConfig:
     resume: ResumeMode = ResumeMode.RETRY
     shutdown_grace: float = 25.0
     preview_images: int = 2  # partial images a streamed edit asks for (the client's partial_images)
-
-
-def result_buttons(job_id: str) -> tuple[Button, ...]:
-    """The buttons under every result."""
-    return (
-        Button("edit_again", job_id, Text("button_edit_again")),
-        Button("retry", job_id, Text("button_retry")),
-    )
+    full_size_hours: float = 24.0  # how long originals stay behind a "Full size" button; 0: sent at once
 
 
 class JobRunner:
@@ -409,6 +401,7 @@ class JobRunner:
                             self._leases[job_id] = beat_at
                 if not self._stopping:
                     await self.recover()
+                await self._store.purge_full_size(self._clock())  # kept originals past their time
             except Exception:
                 log.exception("job sweep failed; will try again")
 
@@ -609,7 +602,7 @@ class JobRunner:
             inputs.size,
             outbox.upload_limit if outbox else None,
             # A file is sent as it came, so a user who sent a file gets lossless PNG back.
-            keeps_png=(outbox.keeps_png or _wants_file(job)) if outbox else True,
+            keeps_png=(outbox.keeps_png or wants_file(job)) if outbox else True,
         )
         request = EditRequest(
             inputs=inputs,
@@ -659,7 +652,7 @@ class JobRunner:
         """
         results = tuple(
             await asyncio.gather(
-                *(asyncio.to_thread(_output, data, job.id, i) for i, data in enumerate(images))
+                *(asyncio.to_thread(output_image, data, job.id, i) for i, data in enumerate(images))
             )
         )
         outbox = self._outboxes.get(origin.user.platform)
@@ -668,7 +661,8 @@ class JobRunner:
         # No "sending" phase: the result itself replaces the status (or follows it at once), and
         # nothing the user does not need first is awaited before the upload.
         await progress.settle()
-        as_document = _wants_file(job)
+        as_document = wants_file(job)
+        offer = full_size_offer(self._store, job, images, self.config.full_size_hours, self._clock())
         recorded: list[DeliveredPart] = list(job.delivery)
         unstored: list[DeliveredPart] = []  # sent as the final part: stored with the commit
 
@@ -692,6 +686,7 @@ class JobRunner:
             delivered=job.delivery,
             record=record,
             status_message=progress.message_id,
+            full_size=offer,
         )
         # Shown only under a lease that is ours, with at least half of it left for the upload
         # (a stored answer cannot be cancelled any more: only a takeover could end the lease).
@@ -738,12 +733,6 @@ def _quota_refusal(exc: errors.QuotaExceeded, needed: int, reset: str) -> errors
     return refusal(str(exc), **details)
 
 
-def _wants_file(job: Job) -> bool:
-    """The result goes as a file too: a cut-out (a photo would lose its transparency to the
-    platform's recompression), or inputs the user sent as files."""
-    return bool(job.options.cutout) or any(ref.as_document for ref in job.images)
-
-
 def _cost(spec: ModelSpec, job: Job, result: EditResult) -> float | None:
     """The edit's estimated US dollars; never fails the job (it has been delivered)."""
     try:
@@ -752,9 +741,3 @@ def _cost(spec: ModelSpec, job: Job, result: EditResult) -> float | None:
     except Exception:
         log.warning("could not estimate the cost of job %s", job.id, exc_info=True)
         return None
-
-
-def _output(data: bytes, job_id: str, index: int) -> OutputImage:
-    width, height, content_type, ext = describe(data)
-    suffix = f"-{index + 1}" if index else ""
-    return OutputImage(data, f"edit-{job_id[:8]}{suffix}.{ext}", content_type, width, height)

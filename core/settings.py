@@ -90,6 +90,10 @@ class CoreSettings(BaseSettings):
     resume_interrupted: ResumeMode = ResumeMode.RETRY
     shutdown_grace: float = Field(default=25.0, ge=0)
 
+    # load (issue 11): hours a result's original files stay behind its "Full size" button on a
+    # platform whose photos lose something; 0: no button, the files go with the photo at once
+    full_size_hours: float = Field(default=24.0, ge=0)
+
     # service operation (issue 13)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT

@@ -28,6 +28,7 @@ from core.actions import (
     OutputImage,
     SendChart,
     SendError,
+    SendFiles,
     SendImage,
     SendProgress,
     SendText,
@@ -92,6 +93,9 @@ class ConsoleOutbox:
             case SendChart(image=image, caption=caption) | ShowDrawing(image=image, caption=caption):
                 path = await self._save(image)
                 self._say(f"{wording.render(loc, caption)}: {path} ({image.width}x{image.height})")
+            case SendFiles(images=images):
+                for image in images:
+                    self._say(f"file: {await self._save(image)} ({image.width}x{image.height})")
             case SendImage(job_id=job_id, images=images):
                 refs = []
                 for image in images:

@@ -35,6 +35,7 @@ from core.actions import (
     Phase,
     SendChart,
     SendError,
+    SendFiles,
     SendImage,
     SendProgress,
     SendText,
@@ -106,6 +107,9 @@ class DiscordOutbox:
                     await self._notice(reply, locale, wording.render(locale, caption), None, True, (image,))
                 case ShowDrawing(image=image, caption=caption):
                     await self._replace(reply, locale, wording.render(locale, caption), (image,))
+                case SendFiles(images=images):
+                    # Discord keeps uploads as they are, so it never offers "Full size"; shown anyway.
+                    await self._notice(reply, locale, "", None, False, images)
         return None
 
     def _view(self, buttons: tuple[Button, ...], locale: str) -> discord.ui.View | None:

@@ -45,7 +45,7 @@ from core.i18n import cut
 log = logging.getLogger(__name__)
 
 SIMPLE_COMMANDS = frozenset({"start", "help", "cancel", "skip", "usage"})
-BUTTON_PATTERN = r"^(edit_again|retry|retry_confirm):[0-9a-f]+$"
+BUTTON_PATTERN = r"^(edit_again|retry|retry_confirm|full_size):[0-9a-f]+$"
 ALERT_MAX = 200  # answerCallbackQuery's text limit
 
 
@@ -159,7 +159,7 @@ class TelegramHandlers:
         await self._outbox.send(SendText(origin, Text("send_photo_first")))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """ "Edit again", "Retry" and its confirmation, under results.
+        """ "Edit again", "Retry" and its confirmation, and "Full size", under results.
 
         The engine decides first, so a refusal (someone else's button, a result that is gone)
         can be the press's own alert instead of a message in the chat; every press is answered,

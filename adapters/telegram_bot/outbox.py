@@ -5,6 +5,8 @@ single result photo takes its place (editMessageMedia, buttons attached) instead
 and a new message: three Bot API calls per edit in the common case (status, getFile, result).
 No chat action is sent while a status message shows progress. Status edits travel in the rate
 limiter's progress lane (:mod:`adapters.telegram_bot.lanes`), behind first feedback and results.
+A photo that loses something to Telegram's recompression (a PNG, more than 2560 px) does not
+bring a fourth call for its file: the file waits behind a "Full size" button (issue 11).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
     InputMediaPhoto,
     Message,
     ReplyParameters,
@@ -38,10 +41,12 @@ from core.actions import (
     Button,
     Delivered,
     DeliveredPart,
+    FullSizeOffer,
     OutputImage,
     Phase,
     SendChart,
     SendError,
+    SendFiles,
     SendImage,
     SendProgress,
     SendText,
@@ -149,6 +154,8 @@ class TelegramOutbox:
                 return await self._progress(action)
             case SendImage():
                 return await self._result(action)
+            case SendFiles(origin=origin, images=images):
+                await self._files(origin, images)
             case (
                 SendChart(origin=origin, image=image, caption=caption)
                 | ShowDrawing(origin=origin, image=image, caption=caption)
@@ -233,15 +240,44 @@ class TelegramOutbox:
 
     async def _result(self, action: SendImage) -> Delivered:
         """Send the result as recorded parts: the photo (or album and a buttons message), then the
-        full-size files. Parts an interrupted attempt already sent are skipped."""
-        origin, loc = action.origin, action.origin.locale
-        markup = keyboard(action.buttons, loc)
+        full-size files. Parts an interrupted attempt already sent are skipped.
+
+        Where a photo loses something and the user did not ask for a file, the files are kept
+        behind a "Full size" button instead (``SendImage.full_size``): the photo alone is the
+        result, three calls per edit. They are kept while the photo uploads; should keeping
+        fail, the files follow the photo as before.
+        """
+        loc = action.origin.locale
         caption = cut(action.caption, CAPTION_MAX)
         photos = list(await asyncio.gather(*(asyncio.to_thread(_as_photo, image) for image in action.images)))
+        offer = _full_size(action, photos)
+        # Where the files themselves are the result (Telegram refused the photos) the button
+        # has nothing to add: those messages get the plain buttons.
+        plain = keyboard(action.buttons, loc)
+        markup = keyboard((*action.buttons, offer.button), loc) if offer else plain
+        keeping = asyncio.ensure_future(_keep(offer)) if offer is not None else None
         parts = list(action.delivered)
         status = self._status.pop(action.job_id, None) or (
             int(action.status_message) if action.status_message else None
         )
+        try:
+            return await self._parts(action, photos, caption, (markup, plain), status, keeping, parts)
+        finally:
+            if keeping is not None:
+                await keeping  # never left running: it catches its own failures
+
+    async def _parts(
+        self,
+        action: SendImage,
+        photos: list[OutputImage],
+        caption: str,
+        markups: tuple[InlineKeyboardMarkup | None, InlineKeyboardMarkup | None],
+        status: int | None,
+        keeping: asyncio.Future[bool] | None,
+        parts: list[DeliveredPart],
+    ) -> Delivered:
+        origin, loc = action.origin, action.origin.locale
+        markup, plain = markups  # with "Full size" when it was offered, and without
 
         async def sent(part: DeliveredPart, *, final: bool = False) -> None:
             await action.sent(part, final=final)
@@ -254,11 +290,10 @@ class TelegramOutbox:
                     if status is not None:
                         part = await self._into_status(origin, status, photos[0], caption, markup)
                     if part is None:
-                        part = await self._single(origin, photos[0], action.images[0], caption, markup)
+                        part = await self._single(origin, photos[0], action.images[0], caption, markups)
                     # The common case: the photo is the whole result (no file, no sticker follows).
-                    only = not (
-                        action.job_id and (action.as_document or _needs_document(action.images[0], photos[0]))
-                    )
+                    lossy = keeping is None and _needs_document(action.images[0], photos[0])
+                    only = not (action.job_id and (action.as_document or lossy))
                     await sent(part, final=only and not action.cutout)
             else:
                 if action.part("album") is None and not any(p.kind == "document" for p in parts):
@@ -279,8 +314,9 @@ class TelegramOutbox:
                         refs = tuple(ref for m in album if (ref := photo_ref(m)) is not None)
                         await sent(DeliveredPart("album", 0, str(album[0].message_id), refs))
             shown = len(photos) == 1 or any(p.kind == "album" for p in parts)
+            kept = keeping is not None and await keeping
             for i, image in enumerate(action.images):
-                wanted = action.as_document or not shown or _needs_document(image, photos[i])
+                wanted = action.as_document or not shown or (not kept and _needs_document(image, photos[i]))
                 if wanted and not any(p.kind == "document" and p.index == i for p in parts):
                     first = len(photos) == 1 or (not shown and i == 0)
                     doc = await self._send_document(origin, image, caption if first else None)
@@ -291,11 +327,12 @@ class TelegramOutbox:
                     sticker = await asyncio.to_thread(sticker_webp, image.data)
                     message = await self._bot.send_sticker(sticker=sticker, **_where(origin))
                     await sent(DeliveredPart("sticker", i, str(message.message_id)))
-            if len(photos) > 1 and markup is not None and action.part("buttons") is None:
+            below = markup if shown else plain
+            if len(photos) > 1 and below is not None and action.part("buttons") is None:
                 # Last, so "the results above" holds whether they came as an album, files or both.
                 text = wording.render(loc, Text("results_above", {"count": len(photos)}))
                 await sent(
-                    DeliveredPart("buttons", 0, str((await self.text(origin, text, markup)).message_id))
+                    DeliveredPart("buttons", 0, str((await self.text(origin, text, below)).message_id))
                 )
         except Forbidden as exc:
             raise errors.DeliveryFailed(str(exc)) from exc
@@ -305,6 +342,19 @@ class TelegramOutbox:
             images=result_refs(parts),
             status_replaced=replaced,
         )
+
+    async def _files(self, origin: Origin, images: tuple[OutputImage, ...]) -> None:
+        """Files as they are, replying to the message that asked; several go as one album of
+        files (a result has at most 10 images, sendMediaGroup's limit)."""
+        fits = [image for image in images if len(image.data) <= DOCUMENT_MAX_BYTES]
+        if len(fits) == 1:
+            await self._send_document(origin, fits[0], None)
+        elif fits:
+            media = [
+                InputMediaDocument(image.data, filename=image.filename, disable_content_type_detection=True)
+                for image in fits
+            ]
+            await self._bot.send_media_group(media=media, reply_parameters=_reply(origin), **_where(origin))
 
     async def _into_status(
         self,
@@ -341,9 +391,11 @@ class TelegramOutbox:
         photo: OutputImage,
         original: OutputImage,
         caption: str,
-        markup: InlineKeyboardMarkup | None,
+        markups: tuple[InlineKeyboardMarkup | None, InlineKeyboardMarkup | None],
     ) -> DeliveredPart:
-        """One result as a photo; as a file when Telegram refuses the photo (extreme proportions)."""
+        """One result as a photo; as a file when Telegram refuses the photo (extreme proportions),
+        then without a "Full size" button (the file is the full size)."""
+        markup, plain = markups
         try:
             message = await self._bot.send_photo(
                 photo=photo.data,
@@ -356,7 +408,7 @@ class TelegramOutbox:
             if "photo" not in exc.message.lower():
                 raise
             log.info("Telegram refused the result as a photo (%s): sending it as a file", exc.message)
-            doc = await self._send_document(origin, original, caption, markup)
+            doc = await self._send_document(origin, original, caption, plain)
             if doc is None:
                 raise errors.DeliveryFailed(exc.message) from exc
             return DeliveredPart("document", 0, doc[0], (doc[1],))
@@ -438,9 +490,30 @@ def _as_photo(image: OutputImage) -> OutputImage:
     )
 
 
+def _full_size(action: SendImage, photos: list[OutputImage]) -> FullSizeOffer | None:
+    """The offer taken up: some photo loses something, and the user did not ask for a file (then
+    the file is part of the result) nor does the result lack its buttons."""
+    offer = action.full_size
+    if offer is None or action.as_document or not action.job_id or not action.buttons:
+        return None
+    lossy = any(_needs_document(image, photo) for image, photo in zip(action.images, photos, strict=True))
+    return offer if lossy else None
+
+
+async def _keep(offer: FullSizeOffer) -> bool:
+    """Keep the files for the button; False (they go with the photo instead) when that failed."""
+    try:
+        await offer.keep()
+    except Exception:
+        log.warning("could not keep the full-size result: sending the file with the photo", exc_info=True)
+        return False
+    return True
+
+
 def _needs_document(original: OutputImage, photo: OutputImage) -> bool:
-    """Send the file too when Telegram's JPEG recompression would lose something: lossless or
-    transparent results (PNG, WEBP), results re-encoded to fit, or results larger than Telegram shows."""
+    """Whether Telegram's JPEG recompression loses something (the file then goes with the photo,
+    or waits behind "Full size"): lossless or transparent results (PNG, WEBP), results re-encoded
+    to fit, or results larger than Telegram shows."""
     return (
         photo.data is not original.data
         or original.content_type != "image/jpeg"

@@ -149,6 +149,22 @@ class LeaseLost(Exception):
     lease ran out while it stalled, and it must stop without touching the job or its messages."""
 
 
+class FullSizeState(StrEnum):
+    """What a "Full size" press finds (issue 11)."""
+
+    SEND = "send"  # the kept files, now marked sent by this press
+    JUST_SENT = "just_sent"  # kept, but another press sent them moments ago
+    GONE = "gone"  # expired, purged, or never kept
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFiles:
+    """The answer of :meth:`Store.take_full_size`: the original files, in order, when ``SEND``."""
+
+    state: FullSizeState
+    images: tuple[bytes, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class StoredUpdate:
     """A platform update kept in the inbox until it was handled."""
@@ -367,6 +383,21 @@ class Store(Protocol):
     ) -> list[StoredUpdate]:
         """Take over unhandled updates another worker claimed before ``claimed_before`` (its
         handler died), oldest first; handled ones older than a day are forgotten on the way."""
+        ...
+
+    # -- full-size results (issue 11): separate from the job's rows, and they expire -----------
+
+    async def keep_full_size(self, job_id: str, images: Sequence[bytes], expires_at: datetime) -> None:
+        """Keep a result's original files until ``expires_at`` (again: the same files, unchanged)."""
+        ...
+
+    async def take_full_size(self, job_id: str, now: datetime, *, sent_before: datetime) -> KeptFiles:
+        """The kept files of ``job_id`` for one press, unless they expired or a press sent them
+        after ``sent_before`` (one conditional statement: of two presses at once, one sends)."""
+        ...
+
+    async def purge_full_size(self, now: datetime) -> int:
+        """Delete the files expired by ``now``; how many were deleted."""
         ...
 
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:

@@ -57,6 +57,7 @@ from core.storage.protocol import (
     QuotaScope,
     UsageSnapshot,
 )
+from core.storage.sql_full_size import FullSizeQueries
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
 from core.storage.sql_recovery import RecoveryQueries, held, upsert
 
@@ -90,7 +91,7 @@ def _lock_order(scopes: Iterable[QuotaScope]) -> list[QuotaScope]:
     return ordered
 
 
-class SqlStore(RecoveryQueries):
+class SqlStore(RecoveryQueries, FullSizeQueries):
     """The production :class:`core.storage.protocol.Store`.
 
     ``sessions`` comes from :func:`core.storage.db.create_sessionmaker`; ``clock`` returns the

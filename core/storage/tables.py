@@ -295,3 +295,19 @@ painter_nonces = sa.Table(
     sa.Index(None, "expires_at"),
 )
 """Single-use painter tokens already used (kept until they would have expired anyway)."""
+
+# -- full-size results (issue 11) --------------------------------------------------------------
+full_size_results = sa.Table(
+    "full_size_results",
+    metadata,
+    # Not a foreign key: these rows outlive the job's own result rows (job_results) on purpose.
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("idx", sa.Integer(), primary_key=True),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    # When a "Full size" press last sent the files: a second press moments later sends nothing.
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "expires_at"),
+)
+"""A result's original files, kept for a while behind the "Full size" button where the platform's
+photo lost something (Telegram); purged when they expire."""

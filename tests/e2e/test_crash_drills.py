@@ -22,6 +22,7 @@ user sees "the bot is restarting" at once, and the next process replaces that st
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 import socket
@@ -197,6 +198,42 @@ async def test_random_crash_drills(
             raise AssertionError(f"drill {n} ({phase}, {how}) failed; EDITBOT_DRILL_SEED={seed}") from exc
         finally:
             await drill.stop_all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["kill", "term"])
+async def test_crash_drill_with_a_full_size_button(drill: Drill, how: str) -> None:
+    """A result whose photo loses something (a relay's PNG), cut off as it is shown: the next
+    process shows it once with its "Full size" button and no file, the original is kept once
+    (apart from the job's own result rows, which go with the job), and the button sends it."""
+    fake, api = drill.fake, drill.api
+    user = fake.user()
+    chat = fake.private_chat(user)
+    first = await drill.start()
+    original = sample_png(300, 200, seed=7)
+    api.respond_next(body={"created": 1, "data": [{"b64_json": base64.b64encode(original).decode()}]})
+    hold = fake.hold("editMessageMedia", lambda p: "🖌" not in str(p.obj("media") or ""))
+    fake.send_photo(chat, user, sample_png(64, 64), caption=PROMPT)
+    await fake.wait_for(hold.reached.is_set, 30, what="the result photo to be held")
+    if how == "kill":
+        await drill.kill(first)
+    else:
+        await drill.terminate(first, hold.release)
+    hold.release()
+    await drill.start()
+    await drill.settled(chat, results=1)
+    (photo,) = [m for m in drill.bot_messages(chat) if m.photo is not None]
+    assert photo.button_texts == ["✏️ Edit again", "🔁 Retry", "🖼 Full size"]
+    assert drill.query("SELECT idx FROM full_size_results") == [(0,)]
+
+    press = fake.press_button(chat, user, photo, text="🖼 Full size")
+    doc = await fake.wait_for_message(
+        chat, lambda m: m.document is not None, after=photo.message_id, timeout=30
+    )
+    await fake.wait_for(lambda: press.answered, 10, what="the press answered")
+    await drill.stop_all()
+    assert doc.document == original and doc.reply_to_message_id == photo.message_id
+    drill.check(chat, user, prompts=[PROMPT], api_calls=1, files=1)  # the one file the press sent
 
 
 @pytest.mark.slow

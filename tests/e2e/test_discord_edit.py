@@ -26,6 +26,10 @@ async def test_edit_defers_shows_progress_and_delivers_the_result(dc: DiscordHar
     assert result.content == "invert the colours" and not result.ephemeral and not result.loading
     assert [b["label"] for b in result.buttons] == ["✏️ Edit again", "🔁 Retry"]
     assert all(cid.startswith(("editbot:edit_again:", "editbot:retry:")) for cid in result.custom_ids)
+    # A PNG, shown as it is: no "Full size" button, and nothing kept for one (issue 11).
+    assert picture(result).format == "PNG"
+    with sqlite3.connect(dc.tmp / "bot.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM full_size_results").fetchone() == (0,)
     assert dc.fake.requests_to("GET", "/ephemeral-attachments/*"), "the bot downloaded the upload"
     assert "1 of 10" in await dc.usage()
 

@@ -33,9 +33,10 @@ APP_TABLES = {
     "inbox",
     "painter_drawings",  # issue 15
     "painter_nonces",
+    "full_size_results",  # issue 11
 }
-HEAD = "0007_fencing"
-BEFORE_HEAD = "0006_scale_out"  # what `editbot db downgrade` (one step) leaves
+HEAD = "0008_full_size"
+BEFORE_HEAD = "0007_fencing"  # what `editbot db downgrade` (one step) leaves
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -22,10 +22,12 @@ from core.storage.protocol import (
     AuditEntry,
     Conversation,
     ConversationKey,
+    FullSizeState,
     Job,
     JobActivity,
     JobStage,
     JobStatus,
+    KeptFiles,
     LeaseLost,
     LimitOverride,
     QuotaScope,
@@ -55,6 +57,8 @@ class FakeStore:
         self.blocks: dict[tuple[str, str, str], str | None] = {}
         self.audit: list[AuditEntry] = []
         self.results: dict[str, list[bytes]] = {}
+        # job -> (files, expires at, last sent at): the full-size files behind a button
+        self.full_size: dict[str, tuple[tuple[bytes, ...], datetime, datetime | None]] = {}
         self.inbox: dict[tuple[str, str], tuple[StoredUpdate, datetime]] = {}
         self.handled: set[tuple[str, str]] = set()
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -218,6 +222,24 @@ class FakeStore:
 
     async def job_result(self, job_id: str) -> list[bytes]:
         return list(self.results.get(job_id, []))
+
+    async def keep_full_size(self, job_id: str, images: Sequence[bytes], expires_at: datetime) -> None:
+        self.full_size[job_id] = (tuple(images), expires_at, None)
+
+    async def take_full_size(self, job_id: str, now: datetime, *, sent_before: datetime) -> KeptFiles:
+        kept = self.full_size.get(job_id)
+        if kept is None or kept[1] <= now:
+            return KeptFiles(FullSizeState.GONE)
+        if kept[2] is not None and kept[2] >= sent_before:
+            return KeptFiles(FullSizeState.JUST_SENT)
+        self.full_size[job_id] = (kept[0], kept[1], now)
+        return KeptFiles(FullSizeState.SEND, kept[0])
+
+    async def purge_full_size(self, now: datetime) -> int:
+        gone = [job for job, (_, expires, _) in self.full_size.items() if expires <= now]
+        for job in gone:
+            del self.full_size[job]
+        return len(gone)
 
     async def record_delivery(
         self,

@@ -32,6 +32,7 @@ EVENTS = {
     "edit_again": lambda w: ButtonPressed("edit_again", "old"),
     "retry": lambda w: ButtonPressed("retry", "old"),
     "retry_confirm": lambda w: ButtonPressed("retry_confirm", "old"),
+    "full_size": lambda w: ButtonPressed("full_size", "old"),
 }
 
 # (state, event) -> (next state, reply keys or JOB). Rows the table leaves out keep the state.
@@ -45,6 +46,7 @@ COMMON = {
     "edit_again": (S.AWAITING_PROMPT, ["edit_again_prompt"]),
     "retry": (S.CONFIRM_RETRY, ["retry_confirm"]),
     "retry_confirm": (S.IDLE, JOB),
+    "full_size": (None, ["full_size_gone"]),  # nothing kept for "old": a word, and no state change
     "album": (S.AWAITING_MASK_OR_PROMPT, ["photos_received"]),
     "cancel": (S.IDLE, ["cancelled"]),
 }

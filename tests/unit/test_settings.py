@@ -129,3 +129,12 @@ def test_secrets_include_every_platforms_tokens(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv("EDITBOT_" + name, value)
     monkeypatch.setenv("EDITBOT_TELEGRAM_WEBHOOK_SECRET", "   ")
     assert sorted(load_settings(env_file=None).secrets) == ["dc-token", "sk-key", "tg-token"]
+
+
+def test_full_size_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(env_file=None).full_size_hours == 24  # issue 11: a day behind the button
+    monkeypatch.setenv("EDITBOT_FULL_SIZE_HOURS", "0")  # no button: the file goes with the photo
+    assert load_settings(env_file=None).full_size_hours == 0
+    monkeypatch.setenv("EDITBOT_FULL_SIZE_HOURS", "-1")
+    with pytest.raises(ConfigError, match="EDITBOT_FULL_SIZE_HOURS"):
+        load_settings(env_file=None)
