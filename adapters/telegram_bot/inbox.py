@@ -3,10 +3,18 @@
 Why the update queue: PTB's polling loop puts every update of a ``getUpdates`` batch into
 ``Application.update_queue`` and only then advances the offset, which Telegram takes as the
 receipt on the *next* ``getUpdates``; the webhook handler puts the update into the same queue
-before it answers 200. A queue whose ``put`` returns only once the update is in the database
-therefore makes both paths durable-before-confirmed, with no change to PTB's loops (a custom
-``Updater`` or an own ``getUpdates`` loop would copy PTB's retry and bootstrap logic). If the
-database is down, ``put`` keeps trying: polling stalls, and Telegram keeps the updates.
+before it answers 200. The queue stores updates before they reach a handler, with no change to
+PTB's loops (a custom ``Updater`` or an own ``getUpdates`` loop would copy PTB's retry and
+bootstrap logic):
+
+- updates are stored in batches, one transaction for all that arrived meanwhile: a burst of 200
+  updates is one write, not 200 in a row (which had put the last user's first feedback seconds
+  behind the first's);
+- a webhook call's ``put`` returns once its update is stored, so the 200 is the receipt;
+- in polling mode ``put`` returns at once, and the next ``getUpdates`` (the receipt) waits until
+  the batch is stored: PTB sends it through its own request object, :class:`ReceiptRequest`.
+
+If the database is down, storing keeps trying: polling stalls, and Telegram keeps the updates.
 
 Invariants:
 - an update is handled at most once per delivery: a redelivery of a stored one (handled or not)
@@ -21,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from telegram import Bot, Message, Update
+from telegram.request import HTTPXRequest
 
 from core.storage.gate import background
 from core.storage.protocol import Store, StoredUpdate
@@ -43,6 +53,20 @@ def conversation_of(update: object) -> str | None:
     return f"{chat.id if chat else 0}:{update.effective_user.id}"
 
 
+class ReceiptRequest(HTTPXRequest):
+    """PTB's request object for ``getUpdates`` (``ApplicationBuilder.get_updates_request``):
+    each call waits for ``before`` first, the inbox's "everything put so far is stored"."""
+
+    def __init__(self, before: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._before = before
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """Send the call once the updates it confirms are stored."""
+        await self._before()
+        return await super().do_request(*args, **kwargs)
+
+
 class Inbox(asyncio.Queue[object]):
     """``Application.update_queue`` that stores each update before PTB confirms it."""
 
@@ -54,30 +78,65 @@ class Inbox(asyncio.Queue[object]):
         self._bot: Bot | None = None
         self._albums: dict[tuple[int, int], int] = {}  # (chat, message) -> update id, until the album ran
         self._sweeper: asyncio.Task[None] | None = None
+        self._pending: list[tuple[Update, asyncio.Future[None]]] = []
+        self._storing: asyncio.Task[None] | None = None
+        self._all_stored = asyncio.Event()
+        self._all_stored.set()
+        self.polling = False
+        """Set by the runner in polling mode: the next ``getUpdates`` is the receipt, not ``put``."""
 
     async def put(self, item: object) -> None:
-        """Store a new update, then queue it; a redelivered one is dropped (it is stored already)."""
-        if isinstance(item, Update) and not await self._store_once(item):
-            log.info("update %s was delivered again: skipped", item.update_id)
-            return
-        await super().put(item)
+        """Store a new update, then queue it; a redelivered one is dropped (it is stored already).
 
-    async def _store_once(self, update: Update) -> bool:
-        message = update.message
-        stored = StoredUpdate(
-            PLATFORM,
-            str(update.update_id),
-            update.to_dict(),
-            conversation=conversation_of(update),
-            media_group=message.media_group_id if message is not None else None,
-        )
+        In polling mode this returns before the update is stored (see the module docstring).
+        """
+        if not isinstance(item, Update):
+            await super().put(item)
+            return
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, stored))
+        self._all_stored.clear()
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self._store_pending(), name="telegram-inbox-store")
+        if not self.polling:
+            await asyncio.shield(stored)
+
+    async def confirmable(self) -> None:
+        """Wait until every update put so far is stored: then a receipt may confirm them."""
+        await self._all_stored.wait()
+
+    async def _store_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            new = await self._store_batch([update for update, _ in batch])
+            for update, stored in batch:
+                if str(update.update_id) in new:
+                    new.discard(str(update.update_id))  # one delivery sent twice at once: once
+                    super().put_nowait(update)
+                else:
+                    log.info("update %s was delivered again: skipped", update.update_id)
+                stored.set_result(None)
+        self._all_stored.set()
+
+    async def _store_batch(self, updates: list[Update]) -> set[str]:
+        """Store the updates in one transaction; the ids that were new."""
+        batch = [
+            StoredUpdate(
+                PLATFORM,
+                str(update.update_id),
+                update.to_dict(),
+                conversation=conversation_of(update),
+                media_group=update.message.media_group_id if update.message is not None else None,
+            )
+            for update in updates
+        ]
         delay = 0.2
         while True:
             try:
-                return await self._store.inbox_put(stored, self._worker_id)
+                return await self._store.inbox_put(batch, self._worker_id)
             except Exception:
-                # Not stored, not confirmed: Telegram keeps it. Retry rather than drop or let in.
-                log.warning("storing update %s failed; retrying", update.update_id, exc_info=True)
+                # Not stored, not confirmed: Telegram keeps them. Retry rather than drop or let in.
+                log.warning("storing %d update(s) failed; retrying", len(batch), exc_info=True)
                 await asyncio.sleep(delay)
                 delay = min(_RETRY_MAX, delay * 2)
 

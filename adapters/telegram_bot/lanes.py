@@ -40,13 +40,16 @@ PROGRESS = "progress"
 RESULT = "result"
 """``rate_limit_args`` of a result: after first feedback and replies (a user who has not heard from
 the bot yet comes first), before progress."""
+PREVIEW = "preview"
+"""``rate_limit_args`` of a live preview: progress that is dropped, not queued, when the budget has
+no room at once (a burst spends it on feedback and results; the result replaces the preview)."""
 FEEDBACK = "feedback"
 """``rate_limit_args`` of a job's first feedback: after replies, before results."""
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 LAST = 3
 """The progress lane's number (lanes are served lowest first)."""
-_LANES = {FEEDBACK: 1, RESULT: 2, PROGRESS: LAST}  # anything else: 0, replies
+_LANES = {FEEDBACK: 1, RESULT: 2, PROGRESS: LAST, PREVIEW: LAST}  # anything else: 0, replies
 _MAX_GROUPS = 512
 
 
@@ -73,6 +76,12 @@ class Budget:
         """Full and nobody waiting (safe to forget)."""
         self._refill()
         return not self._waiters and self._tokens >= self.burst
+
+    @property
+    def has_room(self) -> bool:
+        """A call could go at once: budget left, nobody waiting, no pause."""
+        self._refill()
+        return not self._waiters and self._tokens >= 1 and time.monotonic() >= self._paused_until
 
     def pause(self, seconds: float) -> None:
         """Take no calls for ``seconds`` (Telegram said RetryAfter)."""
@@ -143,6 +152,11 @@ class LaneRateLimiter(BaseRateLimiter[str]):
             known = self._groups[chat_id] = Budget(self._group_rate, burst=self._group_burst)
         return known
 
+    def has_room(self, chat_id: object) -> bool:
+        """Whether a call to ``chat_id`` would go at once (a preview is worth making)."""
+        group = _group_id(chat_id)
+        return self._overall.has_room and (group is None or self._group(group).has_room)
+
     async def admit(self, endpoint: str, data: dict[str, Any], lane: int) -> bool:
         """Whether the call goes ahead at all (False: skipped as if sent; subclasses decide)."""
         return True
@@ -168,9 +182,11 @@ class LaneRateLimiter(BaseRateLimiter[str]):
         :meth:`waited` and :meth:`failed`.
         """
         lane = _LANES.get(rate_limit_args or "", 0)
+        chat_id = data.get("chat_id")
+        if rate_limit_args == PREVIEW and not self.has_room(chat_id):
+            return True  # dropped as if sent: the next preview or the result shows more
         if not await self.admit(endpoint, data, lane):
             return True
-        chat_id = data.get("chat_id")
         group = _group_id(chat_id)
         asked = time.monotonic()
         in_calls = 0.0  # time spent in earlier attempts (a 429 retried) is not waiting

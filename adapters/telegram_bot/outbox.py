@@ -32,7 +32,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
 
 from adapters.telegram_bot import wording
-from adapters.telegram_bot.lanes import FEEDBACK, PROGRESS, RESULT
+from adapters.telegram_bot.lanes import FEEDBACK, PREVIEW, PROGRESS, RESULT, LaneRateLimiter
 from adapters.telegram_bot.stickers import sticker_webp
 from adapters.telegram_bot.translate import photo_ref
 from core import errors
@@ -455,16 +455,19 @@ class TelegramOutbox:
         """
         origin, job, image = action.origin, action.job_id, action.image
         assert image is not None
+        chat_id = int(origin.chat.chat_id)
+        limiter = self._bot.rate_limiter
+        if known is not None and isinstance(limiter, LaneRateLimiter) and not limiter.has_room(chat_id):
+            return Delivered(message_id=str(known))  # the budget is short: not even worth encoding
         caption = cut(text, CAPTION_MAX)
         photo = await asyncio.to_thread(_as_photo, image)
-        chat_id = int(origin.chat.chat_id)
         if known is not None:
             try:
                 await self._bot.edit_message_media(
                     media=InputMediaPhoto(photo.data, caption=caption, filename=photo.filename),
                     chat_id=chat_id,
                     message_id=known,
-                    rate_limit_args=PROGRESS,
+                    rate_limit_args=PREVIEW,
                 )
                 self._status[job] = known
                 return Delivered(message_id=str(known))
@@ -480,6 +483,8 @@ class TelegramOutbox:
             rate_limit_args=PROGRESS,
             **_where(origin),
         )
+        if not isinstance(message, Message):  # dropped by a shared budget that is short
+            return Delivered(message_id=None)
         self._status[job] = message.message_id
         return Delivered(message_id=str(message.message_id))
 

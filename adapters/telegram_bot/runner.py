@@ -17,7 +17,7 @@ from adapters.telegram_bot import wording
 from adapters.telegram_bot.albums import SharedAlbums
 from adapters.telegram_bot.direct import TelegramDirect
 from adapters.telegram_bot.handlers import TelegramHandlers
-from adapters.telegram_bot.inbox import Inbox
+from adapters.telegram_bot.inbox import Inbox, ReceiptRequest
 from adapters.telegram_bot.metering import MeteredRateLimiter
 from adapters.telegram_bot.ordering import PerUserOrder
 from adapters.telegram_bot.outbox import TelegramFetcher, TelegramOutbox
@@ -45,6 +45,8 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .update_queue(inbox)
+        # getUpdates confirms the previous batch: it waits until the inbox has stored it.
+        .get_updates_request(ReceiptRequest(inbox.confirmable))
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
         .rate_limiter(
@@ -140,6 +142,7 @@ async def run_telegram(
                 settings.telegram_webhook_port,
             )
         else:
+            app.bot_data["inbox"].polling = True  # the next getUpdates is the receipt
             await app.updater.start_polling(allowed_updates=allowed)
 
         async def stop_intake() -> None:

@@ -370,8 +370,9 @@ class Store(Protocol):
         """Hand an unfinished job back for the next process to claim at once (graceful stop)."""
         ...
 
-    async def inbox_put(self, update: StoredUpdate, worker_id: str) -> bool:
-        """Store an update before its receipt is confirmed; False when it was stored already."""
+    async def inbox_put(self, updates: Sequence[StoredUpdate], worker_id: str) -> set[str]:
+        """Store updates before their receipt is confirmed, in one transaction; the ids of those
+        not stored already (a redelivered update is not new)."""
         ...
 
     async def inbox_done(self, platform: str, update_id: str) -> None:

@@ -206,24 +206,33 @@ class RecoveryQueries:
                 .values(worker_id=None, heartbeat_at=_EPOCH)
             )
 
-    async def inbox_put(self, update: StoredUpdate, worker_id: str) -> bool:
-        """Store an update before its receipt is confirmed; False when it was stored already."""
+    async def inbox_put(self, updates: Sequence[StoredUpdate], worker_id: str) -> set[str]:
+        """Store updates before their receipt is confirmed, in one transaction; the ids of those
+        not stored already."""
+        if not updates:
+            return set()
+        claimed_at = self._clock()
         async with self._write() as session:
             inserted = await session.execute(
                 upsert(session, _inbox)
                 .values(
-                    platform=update.platform,
-                    update_id=update.update_id,
-                    payload=dict(update.payload),
-                    conversation=update.conversation,
-                    media_group=update.media_group,
-                    claimed_at=self._clock(),
-                    worker_id=worker_id,
+                    [
+                        {
+                            "platform": update.platform,
+                            "update_id": update.update_id,
+                            "payload": dict(update.payload),
+                            "conversation": update.conversation,
+                            "media_group": update.media_group,
+                            "claimed_at": claimed_at,
+                            "worker_id": worker_id,
+                        }
+                        for update in updates
+                    ]
                 )
                 .on_conflict_do_nothing()
                 .returning(_inbox.c.update_id)
             )
-            return inserted.first() is not None
+            return set(inserted.scalars())
 
     async def inbox_done(self, platform: str, update_id: str) -> None:
         """Mark an update handled (kept a day, so a redelivery of it is skipped)."""

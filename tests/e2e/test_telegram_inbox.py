@@ -19,10 +19,10 @@ def _stall_inbox(tg: TelegramHarness) -> tuple[asyncio.Event, asyncio.Event]:
     real = store.inbox_put
     release, reached = asyncio.Event(), asyncio.Event()
 
-    async def stalled(update: StoredUpdate, worker_id: str) -> bool:
+    async def stalled(updates: list[StoredUpdate], worker_id: str) -> set[str]:
         reached.set()
         await release.wait()
-        return bool(await real(update, worker_id))
+        return set(await real(updates, worker_id))
 
     store.inbox_put = stalled
     return release, reached
@@ -61,3 +61,27 @@ async def test_the_webhook_answers_only_after_storing(tg: TelegramHarness) -> No
     await tg.photo(chat, after=m.message_id)
     await tg.idle()
     assert [d.status for d in tg.fake.webhook_deliveries] == [200]
+
+
+async def test_updates_that_arrive_together_are_stored_together(tg: TelegramHarness) -> None:
+    """A burst is a few writes, not one per update in a row (each had waited for the last)."""
+    assert tg.core is not None
+    store: Any = tg.core.store
+    real, batches = store.inbox_put, []
+    release = asyncio.Event()
+
+    async def counted(updates: list[StoredUpdate], worker_id: str) -> set[str]:
+        batches.append(len(updates))
+        await release.wait()  # a slow database: what arrives meanwhile joins the next batch
+        return set(await real(updates, worker_id))
+
+    store.inbox_put = counted
+    people = [tg.fake.user() for _ in range(20)]
+    chats = [tg.fake.private_chat(p) for p in people]
+    asked = [tg.fake.send_text(c, p, "/usage") for c, p in zip(chats, people, strict=True)]
+    await tg.fake.wait_for(lambda: batches, 20, what="the first batch to be stored")
+    release.set()
+    for chat, m in zip(chats, asked, strict=True):
+        await tg.text(chat, "You've used", after=m.message_id)
+    assert sum(batches) == 20 and len(batches) <= 3, batches
+    await tg.fake.wait_for(lambda: not tg.fake.bot.pending, 20, what="the updates to be confirmed")

@@ -66,10 +66,10 @@ async def test_the_inbox_skips_redeliveries_and_replays_what_a_dead_worker_left(
 ) -> None:
     store = timed_store
     update = StoredUpdate("telegram", "100", {"update_id": 100})
-    assert await store.inbox_put(update, "dead")
-    assert not await store.inbox_put(update, "alive")  # delivered again: skipped
-    await store.inbox_put(StoredUpdate("telegram", "99", {"update_id": 99}), "dead")
-    await store.inbox_put(StoredUpdate("telegram", "101", {"update_id": 101}), "dead")
+    assert await store.inbox_put([update], "dead") == {"100"}
+    assert await store.inbox_put([update], "alive") == set()  # delivered again: skipped
+    batch = [StoredUpdate("telegram", i, {"update_id": int(i)}) for i in ("99", "100", "101")]
+    assert await store.inbox_put(batch, "dead") == {"99", "101"}  # one transaction, the new ones
     await store.inbox_done("telegram", "101")
     assert await store.inbox_claim("telegram", clock.now - timedelta(seconds=90), "alive") == []
     clock.now += timedelta(seconds=91)
@@ -77,10 +77,10 @@ async def test_the_inbox_skips_redeliveries_and_replays_what_a_dead_worker_left(
     replayed = await store.inbox_claim("telegram", cutoff, "alive")
     assert [u.update_id for u in replayed] == ["99", "100"]  # oldest first, the handled one not
     assert await store.inbox_claim("telegram", cutoff, "other") == []  # claimed just now
-    assert not await store.inbox_put(StoredUpdate("telegram", "101", {}), "alive")  # remembered a day
+    assert await store.inbox_put([StoredUpdate("telegram", "101", {})], "alive") == set()  # kept a day
     clock.now += timedelta(days=2)
     await store.inbox_claim("telegram", clock.now, "x")
-    assert await store.inbox_put(StoredUpdate("telegram", "101", {}), "alive")  # forgotten since
+    assert await store.inbox_put([StoredUpdate("telegram", "101", {})], "alive") == {"101"}  # forgotten
 
 
 async def test_a_worker_fenced_out_by_a_takeover_writes_nothing(

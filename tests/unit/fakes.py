@@ -272,12 +272,14 @@ class FakeStore:
         if job.worker_id == worker_id and not job.status.finished:
             self.jobs[job_id] = replace(job, worker_id=None, heartbeat_at=datetime(1970, 1, 1, tzinfo=UTC))
 
-    async def inbox_put(self, update: StoredUpdate, worker_id: str) -> bool:
-        key = (update.platform, update.update_id)
-        if key in self.inbox:
-            return False
-        self.inbox[key] = (update, self.clock())
-        return True
+    async def inbox_put(self, updates: Sequence[StoredUpdate], worker_id: str) -> set[str]:
+        new = set()
+        for update in updates:
+            key = (update.platform, update.update_id)
+            if key not in self.inbox:
+                self.inbox[key] = (update, self.clock())
+                new.add(update.update_id)
+        return new
 
     async def inbox_done(self, platform: str, update_id: str) -> None:
         self.handled.add((platform, update_id))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from adapters.telegram_bot.lanes import FEEDBACK, LAST, PROGRESS, RESULT, Budget, LaneRateLimiter
+from adapters.telegram_bot.lanes import FEEDBACK, LAST, PREVIEW, PROGRESS, RESULT, Budget, LaneRateLimiter
 
 FIRST = 0
 
@@ -85,4 +85,23 @@ async def test_retry_after_is_honoured_then_the_call_goes_through(monkeypatch: p
 
     assert await limiter.process_request(callback, (), {}, "sendPhoto", {"chat_id": 1}, None)
     assert attempts == 2
+    await limiter.shutdown()
+
+
+async def test_a_preview_is_dropped_when_the_budget_has_no_room_at_once() -> None:
+    limiter = LaneRateLimiter(rate=5.0)
+    sent: list[str] = []
+
+    async def callback(name: str) -> bool:
+        sent.append(name)
+        return True
+
+    assert await limiter.process_request(
+        callback, ("early",), {}, "editMessageMedia", {"chat_id": 3}, PREVIEW
+    )
+    for i in range(4):  # a crowd's feedback spends the rest of the burst
+        await limiter.process_request(callback, (f"reply {i}",), {}, "sendMessage", {"chat_id": 3}, None)
+    assert not limiter.has_room(3)
+    assert await limiter.process_request(callback, ("late",), {}, "editMessageMedia", {"chat_id": 3}, PREVIEW)
+    assert sent == ["early", "reply 0", "reply 1", "reply 2", "reply 3"]  # "late" never went out
     await limiter.shutdown()
