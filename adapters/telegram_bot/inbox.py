@@ -82,6 +82,8 @@ class Inbox(asyncio.Queue[object]):
         self._storing: asyncio.Task[None] | None = None
         self._all_stored = asyncio.Event()
         self._all_stored.set()
+        self._handled: list[str] = []
+        self._marking: asyncio.Task[None] | None = None
         self.polling = False
         """Set by the runner in polling mode: the next ``getUpdates`` is the receipt, not ``put``."""
 
@@ -167,11 +169,24 @@ class Inbox(asyncio.Queue[object]):
                 await self._done(update_id)
 
     async def _done(self, update_id: int) -> None:
-        try:
-            with background():  # the update was answered: this mark is bookkeeping
-                await self._store.inbox_done(PLATFORM, str(update_id))
-        except Exception:  # handled all the same; at worst it is replayed once (idempotent)
-            log.warning("could not mark update %s handled", update_id, exc_info=True)
+        """Marked with the others handled meanwhile, in one write after the replies (bookkeeping)."""
+        self._handled.append(str(update_id))
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark_handled(), name="telegram-inbox-handled")
+
+    async def _mark_handled(self) -> None:
+        background()  # the updates were answered: this is bookkeeping
+        while self._handled:
+            batch, self._handled = self._handled, []
+            try:
+                await self._store.inbox_done(PLATFORM, batch)
+            except Exception:  # handled all the same; at worst replayed once (idempotent)
+                log.warning("could not mark updates %s handled", batch, exc_info=True)
+
+    async def close(self) -> None:
+        """Store the last "handled" marks (after the last handler returned, on shutdown)."""
+        if self._marking is not None:
+            await self._marking
 
     def start(self, bot: Bot, interval: float) -> None:
         """Replay updates whose handler died, now and every ``interval`` seconds."""

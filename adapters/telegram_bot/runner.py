@@ -154,6 +154,7 @@ async def run_telegram(
             if app.running:
                 await app.stop()  # waits for the handlers in flight (they may start edits)
             await app.bot_data["handlers"].albums.close()
+            await app.bot_data["inbox"].close()  # after the last handler: its "handled" mark
 
         inbox: Inbox = app.bot_data["inbox"]
         inbox.start(app.bot, core.runner.config.heartbeat_interval)

@@ -375,8 +375,8 @@ class Store(Protocol):
         not stored already (a redelivered update is not new)."""
         ...
 
-    async def inbox_done(self, platform: str, update_id: str) -> None:
-        """Mark an update handled (kept a while, so a redelivery of it is skipped)."""
+    async def inbox_done(self, platform: str, update_ids: Sequence[str]) -> None:
+        """Mark updates handled, in one statement (kept a while, so a redelivery is skipped)."""
         ...
 
     async def inbox_claim(

@@ -234,12 +234,14 @@ class RecoveryQueries:
             )
             return set(inserted.scalars())
 
-    async def inbox_done(self, platform: str, update_id: str) -> None:
-        """Mark an update handled (kept a day, so a redelivery of it is skipped)."""
+    async def inbox_done(self, platform: str, update_ids: Sequence[str]) -> None:
+        """Mark updates handled, in one statement (kept a day, so a redelivery is skipped)."""
+        if not update_ids:
+            return
         async with self._write() as session:
             await session.execute(
                 sa.update(_inbox)
-                .where(_inbox.c.platform == platform, _inbox.c.update_id == update_id)
+                .where(_inbox.c.platform == platform, _inbox.c.update_id.in_(list(update_ids)))
                 .values(handled_at=self._clock())
             )
 

@@ -70,7 +70,7 @@ async def test_the_inbox_skips_redeliveries_and_replays_what_a_dead_worker_left(
     assert await store.inbox_put([update], "alive") == set()  # delivered again: skipped
     batch = [StoredUpdate("telegram", i, {"update_id": int(i)}) for i in ("99", "100", "101")]
     assert await store.inbox_put(batch, "dead") == {"99", "101"}  # one transaction, the new ones
-    await store.inbox_done("telegram", "101")
+    await store.inbox_done("telegram", ["101"])
     assert await store.inbox_claim("telegram", clock.now - timedelta(seconds=90), "alive") == []
     clock.now += timedelta(seconds=91)
     cutoff = clock.now - timedelta(seconds=90)

@@ -281,8 +281,8 @@ class FakeStore:
                 new.add(update.update_id)
         return new
 
-    async def inbox_done(self, platform: str, update_id: str) -> None:
-        self.handled.add((platform, update_id))
+    async def inbox_done(self, platform: str, update_ids: Sequence[str]) -> None:
+        self.handled.update((platform, update_id) for update_id in update_ids)
 
     async def inbox_claim(
         self, platform: str, claimed_before: datetime, worker_id: str
