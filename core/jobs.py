@@ -148,6 +148,7 @@ class JobRunner:
     async def start(self) -> None:
         """Resolve jobs a dead process left behind, then keep heart-beating and sweeping."""
         await self.recover()
+        await self._store.drop_finished_results()  # what a process that died left behind
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="job-sweeper")
 
     async def stop(self, grace: float | None = None) -> None:
@@ -170,6 +171,8 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+        with contextlib.suppress(Exception):  # the next process's sweep does it otherwise
+            await self._store.drop_finished_results()
 
     def now(self) -> datetime:
         """The runner's clock (UTC)."""
@@ -402,6 +405,7 @@ class JobRunner:
                 if not self._stopping:
                     await self.recover()
                 await self._store.purge_full_size(self._clock())  # kept originals past their time
+                await self._store.drop_finished_results()  # every job finished since, in one go
             except Exception:
                 log.exception("job sweep failed; will try again")
 

@@ -340,7 +340,12 @@ class Store(Protocol):
         ...
 
     async def job_result(self, job_id: str) -> list[bytes]:
-        """The images kept by :meth:`save_result` (empty when none)."""
+        """The images kept by :meth:`save_result` (empty when none, or once the job finished)."""
+        ...
+
+    async def drop_finished_results(self) -> int:
+        """Delete the images kept for jobs that have finished since (the runner's sweep does this,
+        for every job at once, instead of one more statement per edit); how many were deleted."""
         ...
 
     async def record_delivery(

@@ -133,10 +133,23 @@ class RecoveryQueries:
                 )
 
     async def job_result(self, job_id: str) -> list[bytes]:
-        """The images kept by :meth:`save_result` (empty when none)."""
-        query = sa.select(_results.c.data).where(_results.c.job_id == job_id).order_by(_results.c.idx)
+        """The images kept by :meth:`save_result` (empty when none, or once the job finished:
+        its images wait only for :meth:`drop_finished_results`)."""
+        query = (
+            sa.select(_results.c.data)
+            .join(_jobs, _jobs.c.id == _results.c.job_id)
+            .where(_results.c.job_id == job_id, _jobs.c.status.in_(UNFINISHED))
+            .order_by(_results.c.idx)
+        )
         async with self._read() as session:
             return [bytes(data) for data in (await session.execute(query)).scalars()]
+
+    async def drop_finished_results(self) -> int:
+        """Delete the images kept for jobs that have finished; how many were deleted."""
+        finished = sa.exists().where(_jobs.c.id == _results.c.job_id, _jobs.c.status.not_in(UNFINISHED))
+        async with self._write() as session:
+            result = await session.execute(sa.delete(_results).where(finished))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def record_delivery(
         self,

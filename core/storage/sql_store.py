@@ -71,7 +71,6 @@ _PREFETCH_SECONDS = 1.0
 _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
-_results = tables.job_results
 
 
 _upsert = upsert
@@ -379,7 +378,6 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
             if row is None:
                 return False
             await self._adjust(session, row["scopes"], row["period_start"], credits - row["reserved_credits"])
-            await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
         return True
 
     async def fail(
@@ -396,7 +394,6 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
             if row is None:
                 return False
             await self._adjust(session, row["scopes"], row["period_start"], -row["reserved_credits"])
-            await session.execute(sa.delete(_results).where(_results.c.job_id == job_id))
         return True
 
     async def cancel_unanswered(self, platform: str, user_id: str) -> list[Job]:

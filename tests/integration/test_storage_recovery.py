@@ -40,7 +40,9 @@ async def test_a_job_records_its_steps_and_drops_its_result_when_it_ends(timed_s
     assert got.delivery == (part,) and got.status_message == "77" and got.usage_tokens == 30
     assert await store.job_result(job.id) == [b"one", b"two"]
     assert await store.succeed(job.id, credits=1, usage_tokens=30, estimated_cost=0.25, result_refs=part.refs)
-    assert await store.job_result(job.id) == []
+    assert await store.job_result(job.id) == []  # finished: its images wait only for the sweep
+    assert await store.drop_finished_results() == 2
+    assert await store.drop_finished_results() == 0
 
 
 async def test_a_stale_job_is_claimed_by_one_process_and_a_released_one_at_once(

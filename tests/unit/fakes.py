@@ -220,6 +220,9 @@ class FakeStore:
             estimated_cost=estimated_cost,
         )
 
+    async def drop_finished_results(self) -> int:
+        return 0  # succeed() and fail() drop them at once here
+
     async def job_result(self, job_id: str) -> list[bytes]:
         return list(self.results.get(job_id, []))
 
