@@ -341,10 +341,14 @@ class FakeEditAPI:
         """The edit's images; with ``cache_renders`` (benchmarks) equal requests render once."""
         if not self.cache_renders:
             return await asyncio.to_thread(_render, received, plan)
+        # Only what the picture depends on: a per-user field (the safety identifier) in the key
+        # had made every user's edit a new render.
+        drawn = ("size", "background", "output_format", "compression", "n")
         key = (
             hash(tuple(f.data for f in received.images)),
             received.mask.data if received.mask else None,
-            repr(sorted(plan.items())),
+            received.markup.data if received.markup else None,
+            repr([plan.get(name) for name in drawn]),
         )
         if key not in self._renders:
             self._renders[key] = await asyncio.to_thread(_render, received, plan)
