@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from adapters.host import Host
 from adapters.telegram_bot import wording
@@ -25,12 +27,27 @@ from adapters.telegram_bot.preferences import PreferencesMenu
 from adapters.telegram_bot.settings import TelegramSettings
 from adapters.telegram_bot.shared_limiter import SharedTelegramLimiter
 from core import i18n
+from core.http_transport import WholeBodyTransport
 from core.identity import Platform
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("edit", "settings", "usage", "skip", "cancel", "help")
 ADMIN_MENU = ("stats", "limits", "setlimit", "grant", "take", "resetusage", "block", "unblock", "audit")
+
+
+def _bot_request(pool: int = 256) -> HTTPXRequest:
+    """PTB's request object for every call but getUpdates: its defaults (256 connections), our
+    timeouts, and uploads sent in one piece (:class:`core.http_transport.WholeBodyTransport`)."""
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    return HTTPXRequest(
+        connection_pool_size=pool,
+        connect_timeout=10,
+        read_timeout=30,
+        write_timeout=60,
+        media_write_timeout=120,
+        httpx_kwargs={"transport": WholeBodyTransport(limits=limits)},
+    )
 
 
 def build_application(
@@ -66,10 +83,7 @@ def build_application(
             )
         )
         .concurrent_updates(PerUserOrder(256, on_handled=inbox.handled, guard=core.guard))
-        .connect_timeout(10)
-        .read_timeout(30)
-        .write_timeout(60)
-        .media_write_timeout(120)
+        .request(_bot_request())
         .build()
     )
     outbox = TelegramOutbox(app.bot, settings.web_url)
