@@ -3,10 +3,12 @@ show the replies. They translate and never decide.
 
 How each kind is acknowledged (and why):
 - ``/edit``, "Edit image" and "Edit again" submissions start a job: deferred publicly ("thinking…")
-  once the job is stored (so an acknowledged request always has a job behind it, even across a
-  crash), and the result lands in the channel for everyone; if the engine refuses instead, the
-  interaction is deferred privately and the reason goes to the user only (nobody else's business);
-  if the job existed already (the interaction reached two processes), whoever created it answers.
+  first, before any database work (issue 11: first feedback within moments under a burst), and
+  the result lands in the channel for everyone; if the engine refuses instead, the placeholder
+  goes and the reason goes to the user only, privately (nobody else's business); if the job
+  existed already (the interaction reached two processes), whoever created it answers. A crash
+  between the acknowledgement and storing the job (milliseconds) leaves a "thinking…" that
+  Discord ends after 15 minutes; the user was charged nothing.
 - ``/usage``, ``/help`` and "Retry" only answer the user: deferred ephemerally.
 - Admin commands (``/limits`` … ``/stats``) are deferred ephemerally too: refusals are nobody else's
   business, and answers (including the /stats chart) may name members and their usage; an admin
@@ -17,7 +19,6 @@ How each kind is acknowledged (and why):
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -44,9 +45,11 @@ from core.refs import ImageRef
 
 log = logging.getLogger(__name__)
 
-ACK_WITHIN = 2.0
-"""Seconds an edit may take to be stored before its interaction is acknowledged anyway: Discord
-gives up on an interaction not acknowledged within 3 s."""
+UNKNOWN_INTERACTION = 10062
+"""Discord's error code for an interaction acknowledged too late (after its 3 seconds)."""
+
+ALREADY_ACKNOWLEDGED = 40060
+"""Discord's error code for a second acknowledgement of one interaction."""
 
 
 async def report_failure(interaction: discord.Interaction[Any]) -> None:
@@ -79,39 +82,43 @@ class DiscordHandlers:
         ack: Callable[[], Awaitable[None]],
         acked: Acked,
     ) -> None:
-        """An event that may start an edit: its job is stored before the interaction is acknowledged.
+        """An event that may start an edit: acknowledged first, then handed to the engine.
 
-        A crash after the acknowledgement then leaves a job the next process resumes, never a
-        "thinking…" with nothing behind it. Nothing started (a refusal): a private answer. Nothing
-        started and nothing to say: this interaction's job already exists (delivered twice, or to
-        two processes) and whoever created it answers.
-
-        Under a burst (a busy database or event loop) storing can take longer than Discord waits:
-        after ``ACK_WITHIN`` seconds the interaction is acknowledged first, so the user keeps the
-        edit rather than "The application did not respond"; only a crash in that window would
-        leave a "thinking…" unanswered.
+        The acknowledgement is the user's first feedback, so nothing (no database work, no
+        other user's edit) comes before it: under a burst it still arrives within moments, well
+        inside Discord's 3 seconds. A refusal its inputs alone show (a file too large) is
+        answered privately instead; a later refusal replaces the public "thinking…" with a private
+        answer; nothing to say means this interaction's job exists already (delivered twice, or
+        to two processes) and whoever stored it answers. An acknowledgement that comes too late
+        (Discord told the user) starts nothing.
         """
-        lock = asyncio.Lock()
-
-        async def ack_once() -> None:
-            async with lock:
-                if not interaction.response.is_done():
-                    await ack()
-
-        handling = asyncio.ensure_future(self._engine.handle(origin, event, acknowledge=ack_once))
-        done, _ = await asyncio.wait({handling}, timeout=ACK_WITHIN)
-        if not done:
-            log.info("interaction %s acknowledged before its job was stored (slow to store)", interaction.id)
-            try:
-                await ack_once()
-            except discord.NotFound:  # expired already: the job, if stored, answers in the channel
-                log.warning("interaction %s expired before it was acknowledged", interaction.id)
-        handled = await handling
-        if interaction.response.is_done():  # acknowledged: a job was stored (it may have failed since)
-            await self._outbox.answer(origin, handled, acked)
-        elif handled.actions:
+        early = self._engine.early_refusal(origin, event)
+        if early is not None:  # refused from its own inputs: privately from the start
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await self._outbox.answer(origin, handled, Acked.PRIVATE)
+            await self._outbox.answer(origin, early, Acked.PRIVATE)
+            return
+        if not await self._acknowledge(interaction, ack):
+            return
+        await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
+
+    async def _acknowledge(
+        self, interaction: discord.Interaction[Any], ack: Callable[[], Awaitable[None]]
+    ) -> bool:
+        """Acknowledge ``interaction``; False when Discord gave up on it already (start nothing)."""
+        try:
+            await ack()
+        except discord.NotFound as exc:
+            if exc.code != UNKNOWN_INTERACTION:
+                raise
+            log.warning("interaction %s expired before it was acknowledged", interaction.id)
+            return False
+        except discord.HTTPException as exc:
+            if exc.code != ALREADY_ACKNOWLEDGED:
+                raise
+            # Delivered to two processes: the other one acknowledged it. The job is keyed by the
+            # interaction, so whichever process stores it runs it; the other stays quiet.
+            log.info("interaction %s was acknowledged by another process", interaction.id)
+        return True
 
     @contextlib.asynccontextmanager
     async def _guard(self, interaction: discord.Interaction[Any]) -> AsyncIterator[None]:
@@ -119,7 +126,7 @@ class DiscordHandlers:
         try:
             yield
         except discord.NotFound as exc:
-            if exc.code != 10062:
+            if exc.code != UNKNOWN_INTERACTION:
                 raise
             # Acknowledged too late (the event loop was blocked for >3 s): Discord already told the user.
             log.warning("interaction %s expired before it was acknowledged", interaction.id)
