@@ -8,10 +8,11 @@ counted are the bot's only. Traffic stays on 127.0.0.1; the run stops by itself.
 same run: the API latency (an edit cannot come back sooner) and, on Telegram, the platform budget
 (N status messages cannot all be shown sooner than N / rate seconds, EDITBOT_TELEGRAM_RATE = 30).
 
-Printed per platform and N: last result / latency; failures; first feedback p50/p95 (Telegram: photo
-sent -> status shown; Discord: command run -> acknowledged); /usage p95; platform calls per edit by
-method; bot CPU ms per edit; DB statements per edit; the bot's peak RSS. What the bot spends on the
-bystander's /usage asks (measured alone before the burst) is taken out of the per-edit CPU and statements.
+Printed per platform and N: last (and median) result / latency; failures; first feedback p50/p95
+(Telegram: photo sent -> status shown; Discord: command run -> acknowledged); /usage p95; platform
+calls per edit by method; bot CPU ms per edit; DB statements per edit; the bot's peak RSS. What the
+bot spends on the bystander's /usage asks (measured alone before the burst) is taken out of the
+per-edit CPU and statements.
 
     .venv/bin/python -m benchmarks.bench_burst [--platform telegram discord] [--users 50 100 200]
         [--latency 5] [--profile DIR]
@@ -153,6 +154,7 @@ async def telegram_burst(users: int, latency: float, profile: str | None) -> dic
                     first[chat_id] = c.at - started
             return {
                 "last": last,
+                "finished": finished,
                 "fakes_cpu": fakes_cpu,
                 "fakes_loop": fakes_loop,
                 "wall": wall,
@@ -245,6 +247,7 @@ async def discord_burst(users: int, latency: float, profile: str | None) -> dict
             ]
             return {
                 "last": last,
+                "finished": finished,
                 "fakes_cpu": fakes_cpu,
                 "fakes_loop": fakes_loop,
                 "wall": wall,
@@ -271,8 +274,8 @@ async def main(
             per_edit = {m: k / n for m, k in sorted(r["methods"].items())}
             print(f"\nN = {n}")
             print(
-                f"  last result / latency: {r['last'] / latency:.2f}x (of those that came)"
-                f"   failures: {r['failures']}"
+                f"  last result / latency: {r['last'] / latency:.2f}x (of those that came;"
+                f" p50 {pct(r['finished'], 0.5) / latency:.2f}x)   failures: {r['failures']}"
             )
             line = f"  first feedback p50 {pct(r['first'], 0.5):.2f} s, p95 {pct(r['first'], 0.95):.2f} s"
             if platform == "telegram":

@@ -9,8 +9,9 @@ SQLite is made safe for concurrent use:
   the driver's default deferred BEGIN, two transactions can both read, then both try to write; one
   of them gets ``SQLITE_BUSY`` at once (the busy timeout cannot help, waiting would deadlock).
   Read-only work may pass :data:`READ_ONLY` as execution options to begin a deferred transaction,
-  and a single SELECT :data:`SINGLE_READ` to run without one (SQLite runs a lone statement
-  atomically on its own; it saves a ``BEGIN`` round trip through the driver's thread per read).
+  and a single SELECT :data:`SINGLE_READ` (a single write :data:`SINGLE_WRITE`) to run without one
+  (SQLite runs a lone statement atomically on its own; it saves a ``BEGIN`` round trip through the
+  driver's thread).
 
 PostgreSQL runs on asyncpg with a bounded, pre-pinged pool. ``schema`` puts every connection in
 one schema (``search_path``), which is how tests share a server without seeing each other.
@@ -45,6 +46,10 @@ READ_ONLY: Mapping[str, Any] = {BEGIN_OPTION: "DEFERRED"}
 
 SINGLE_READ: Mapping[str, Any] = {BEGIN_OPTION: "NONE"}
 """Execution options for work that is one SELECT: on SQLite no ``BEGIN`` at all (autocommit)."""
+
+SINGLE_WRITE: Mapping[str, Any] = SINGLE_READ
+"""Execution options for work that is one INSERT, UPDATE or DELETE: on SQLite no ``BEGIN`` either
+(a lone statement is its own transaction and takes the write lock itself)."""
 
 _BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE", "NONE"})
 

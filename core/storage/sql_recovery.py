@@ -76,6 +76,8 @@ class RecoveryQueries:
 
         def _write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
+        def _write_one(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
         def _read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
         async def _job_where(
@@ -84,7 +86,7 @@ class RecoveryQueries:
 
     async def start_call(self, job_id: str, worker_id: str, *, claim: int | None = None) -> int:
         """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             result = await session.execute(
                 sa.update(_jobs)
                 .where(held(job_id, claim), _jobs.c.status.in_(_UNFINISHED))
@@ -98,7 +100,7 @@ class RecoveryQueries:
 
     async def renew(self, job_id: str, claim: int) -> None:
         """Refresh the lease of a job still held under ``claim``, else raise :class:`LeaseLost`."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             await fenced(
                 session, sa.update(_jobs).where(held(job_id, claim)).values(heartbeat_at=self._clock()), claim
             )
@@ -169,7 +171,7 @@ class RecoveryQueries:
         self, job_id: str, message_id: str | None, *, claim: int | None = None
     ) -> None:
         """Remember (or with None forget) the job's progress message."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             await fenced(
                 session, sa.update(_jobs).where(held(job_id, claim)).values(status_message=message_id), claim
             )
@@ -199,7 +201,7 @@ class RecoveryQueries:
 
     async def release(self, job_id: str, worker_id: str) -> None:
         """Hand an unfinished job back: no worker, and a heartbeat that is stale at once."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             await session.execute(
                 sa.update(_jobs)
                 .where(_jobs.c.id == job_id, _jobs.c.worker_id == worker_id, _jobs.c.status.in_(_UNFINISHED))

@@ -1,7 +1,8 @@
 """``SqlStore``: :class:`core.storage.protocol.Store` on SQLAlchemy Core, for SQLite and PostgreSQL.
 
 Invariants, on top of those in :mod:`core.storage.protocol`:
-- every public method is one transaction;
+- every public method is one transaction; on SQLite this process's write transactions take turns
+  (an asyncio lock, so none may start another inside it), as SQLite runs one at a time anyway;
 - usage counters change only through single conditional UPDATEs inside the transaction that
   creates or finishes the job (never read-then-write), so concurrent reservations cannot take a
   counter past its limit, on PostgreSQL under READ COMMITTED as on SQLite under BEGIN IMMEDIATE;
@@ -25,6 +26,7 @@ Invariants, on top of those in :mod:`core.storage.protocol`:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -42,7 +44,7 @@ from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
-from core.storage.db import SINGLE_READ
+from core.storage.db import SINGLE_READ, SINGLE_WRITE
 from core.storage.protocol import (
     AuditEntry,
     Conversation,
@@ -103,11 +105,29 @@ class SqlStore(RecoveryQueries):
         self._clock = clock
         # (platform, user id) -> (when read, stored options): preferences read with a conversation.
         self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
+        # SQLite lets one transaction write at a time: this process's writers take turns here,
+        # in the event loop, rather than each holding a pooled connection while it sleeps in
+        # SQLite's busy handler (under a burst the pool ran dry and reads, /usage, waited too).
+        bind = sessions.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._write_turn: asyncio.Lock | None = asyncio.Lock() if sqlite else None
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and rolls back on any exception."""
-        async with self._sessions() as session, session.begin():
+        if self._write_turn is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_turn, self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _write_one(self) -> AsyncIterator[AsyncSession]:
+        """One INSERT, UPDATE or DELETE (every caller runs exactly one): its turn taken as any
+        write's, and on SQLite no ``BEGIN`` (the lone statement is atomic on its own)."""
+        async with self._write() as session:
+            await session.connection(execution_options=dict(SINGLE_WRITE))
             yield session
 
     @asynccontextmanager
@@ -309,7 +329,7 @@ class SqlStore(RecoveryQueries):
     async def mark_running(self, job_id: str, worker_id: str) -> bool:
         """QUEUED -> RUNNING with started/heartbeat times; False if the job is not queued."""
         now = self._clock()
-        async with self._write() as session:
+        async with self._write_one() as session:
             result = await session.execute(
                 sa.update(_jobs)
                 .where(_jobs.c.id == job_id, _jobs.c.status == JobStatus.QUEUED.value)
@@ -328,7 +348,7 @@ class SqlStore(RecoveryQueries):
         """Refresh ``heartbeat_at`` of running jobs owned by ``worker_id``."""
         if not job_ids:
             return
-        async with self._write() as session:
+        async with self._write_one() as session:
             await session.execute(
                 sa.update(_jobs)
                 .where(
