@@ -78,6 +78,8 @@ class RecoveryQueries:
 
         def _write_one(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
+        def _write_first(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
         def _read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
         async def _job_where(
@@ -118,7 +120,7 @@ class RecoveryQueries:
         # No earlier images to remove: they are stored with the stage in one transaction, and a
         # job whose images are stored is delivered from them, never asked again. The fenced
         # UPDATE goes first: a stale worker's images are never stored.
-        async with self._write() as session:
+        async with self._write_first() as session:
             await fenced(
                 session,
                 sa.update(_jobs)
