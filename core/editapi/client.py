@@ -235,6 +235,9 @@ class EditClient:
             request = self._http.build_request(
                 "POST", self._url, data=fields, files=body.files, headers=headers
             )
+            # The body in one piece: one write to the socket instead of one per multipart piece
+            # (dozens per edit, each through the transport's timeouts; issue 11: CPU per edit).
+            request.read()
             try:
                 resp = await self._http.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
