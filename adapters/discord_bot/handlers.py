@@ -3,12 +3,14 @@ show the replies. They translate and never decide.
 
 How each kind is acknowledged (and why):
 - ``/edit``, "Edit image" and "Edit again" submissions start a job: deferred publicly ("thinking…")
-  first, before any database work (issue 11: first feedback within moments under a burst), and
-  the result lands in the channel for everyone; if the engine refuses instead, the placeholder
-  goes and the reason goes to the user only, privately (nobody else's business); if the job
-  existed already (the interaction reached two processes), whoever created it answers. A crash
-  between the acknowledgement and storing the job (milliseconds) leaves a "thinking…" that
-  Discord ends after 15 minutes; the user was charged nothing.
+  once the job is stored (so an acknowledged request has a job behind it, even across a crash),
+  and the result lands in the channel for everyone; if the engine refuses instead, the
+  interaction is deferred privately and the reason goes to the user only (nobody else's
+  business); if the job existed already (the interaction reached two processes), whoever created
+  it answers. In a burst (issue 11) the public defer comes first, before any database work, so
+  first feedback does not wait for everyone's storing: a refusal then removes the placeholder
+  and answers privately, and a crash between the acknowledgement and storing the job (moments)
+  leaves a "thinking…" that Discord ends after 15 minutes, with nothing charged.
 - ``/usage``, ``/help`` and "Retry" only answer the user: deferred ephemerally.
 - Admin commands (``/limits`` … ``/stats``) are deferred ephemerally too: refusals are nobody else's
   business, and answers (including the /stats chart) may name members and their usage; an admin
@@ -19,6 +21,7 @@ How each kind is acknowledged (and why):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -45,6 +48,14 @@ from core.refs import ImageRef
 
 log = logging.getLogger(__name__)
 
+ACK_WITHIN = 2.0
+"""Seconds an edit may take to be stored before its interaction is acknowledged anyway: Discord
+gives up on an interaction not acknowledged within 3 s."""
+
+BURST_AT = 4
+"""Edits being stored at once past which a new one is acknowledged before it is stored (a burst:
+first feedback within moments rather than after everyone's database work; issue 11)."""
+
 UNKNOWN_INTERACTION = 10062
 """Discord's error code for an interaction acknowledged too late (after its 3 seconds)."""
 
@@ -70,6 +81,7 @@ class DiscordHandlers:
     def __init__(self, engine: ConversationEngine, outbox: DiscordOutbox) -> None:
         self._engine = engine
         self._outbox = outbox
+        self._storing = 0  # edits between their interaction and their stored job, now
 
     async def _run(self, origin: Origin, event: Event, acked: Acked) -> None:
         await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
@@ -82,24 +94,64 @@ class DiscordHandlers:
         ack: Callable[[], Awaitable[None]],
         acked: Acked,
     ) -> None:
-        """An event that may start an edit: acknowledged first, then handed to the engine.
+        """An event that may start an edit: acknowledged once its job is stored, or first in a burst.
 
-        The acknowledgement is the user's first feedback, so nothing (no database work, no
-        other user's edit) comes before it: under a burst it still arrives within moments, well
-        inside Discord's 3 seconds. A refusal its inputs alone show (a file too large) is
-        answered privately instead; a later refusal replaces the public "thinking…" with a private
-        answer; nothing to say means this interaction's job exists already (delivered twice, or
-        to two processes) and whoever stored it answers. An acknowledgement that comes too late
-        (Discord told the user) starts nothing.
+        At rest the job is stored first: a refusal (busy, blocked, out of credits) is then
+        answered privately from the start, and an acknowledged request always has a job behind
+        it. In a burst (more than ``BURST_AT`` edits being stored at once) waiting for the
+        database would hold the user's first feedback for seconds, so the interaction is
+        acknowledged first; a refusal then replaces the public "thinking…" with a private
+        answer. Storing slower than ``ACK_WITHIN`` is acknowledged anyway, for the same reason.
+        A refusal the inputs alone show (a file too large) is always private from the start.
+        Nothing to say means this interaction's job exists already (delivered twice, or to two
+        processes) and whoever stored it answers; too late an acknowledgement starts nothing.
         """
         early = self._engine.early_refusal(origin, event)
         if early is not None:  # refused from its own inputs: privately from the start
             await interaction.response.defer(ephemeral=True, thinking=True)
             await self._outbox.answer(origin, early, Acked.PRIVATE)
             return
-        if not await self._acknowledge(interaction, ack):
-            return
-        await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
+        self._storing += 1
+        try:
+            if self._storing > BURST_AT:
+                if not await self._acknowledge(interaction, ack):
+                    return
+                await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
+            else:
+                await self._store_first(interaction, origin, event, ack, acked)
+        finally:
+            self._storing -= 1
+
+    async def _store_first(
+        self,
+        interaction: discord.Interaction[Any],
+        origin: Origin,
+        event: Event,
+        ack: Callable[[], Awaitable[None]],
+        acked: Acked,
+    ) -> None:
+        """Hand the event to the engine, which acknowledges once the job is stored (or refuses)."""
+        lock = asyncio.Lock()
+
+        async def ack_once() -> None:
+            async with lock:
+                if not interaction.response.is_done():
+                    await ack()
+
+        handling = asyncio.ensure_future(self._engine.handle(origin, event, acknowledge=ack_once))
+        done, _ = await asyncio.wait({handling}, timeout=ACK_WITHIN)
+        if not done:
+            log.info("interaction %s acknowledged before its job was stored (slow to store)", interaction.id)
+            try:
+                await ack_once()
+            except discord.NotFound:  # expired already: the job, if stored, answers in the channel
+                log.warning("interaction %s expired before it was acknowledged", interaction.id)
+        handled = await handling
+        if interaction.response.is_done():  # acknowledged: a job was stored (it may have failed since)
+            await self._outbox.answer(origin, handled, acked)
+        elif handled.actions:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self._outbox.answer(origin, handled, Acked.PRIVATE)
 
     async def _acknowledge(
         self, interaction: discord.Interaction[Any], ack: Callable[[], Awaitable[None]]
