@@ -82,6 +82,10 @@ class DiscordHandlers:
         self._engine = engine
         self._outbox = outbox
         self._storing = 0  # edits between their interaction and their stored job, now
+        # In a burst, acknowledged edits are stored a few at a time, in order: a bystander's
+        # /usage then waits behind a few edits' database work, not hundreds (and earlier users
+        # get their results sooner).
+        self._burst_turn = asyncio.Semaphore(BURST_AT)
 
     async def _run(self, origin: Origin, event: Event, acked: Acked) -> None:
         await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
@@ -100,9 +104,10 @@ class DiscordHandlers:
         answered privately from the start, and an acknowledged request always has a job behind
         it. In a burst (more than ``BURST_AT`` edits being stored at once) waiting for the
         database would hold the user's first feedback for seconds, so the interaction is
-        acknowledged first; a refusal then replaces the public "thinking…" with a private
-        answer. Storing slower than ``ACK_WITHIN`` is acknowledged anyway, for the same reason.
-        A refusal the inputs alone show (a file too large) is always private from the start.
+        acknowledged first and then stored when its turn comes (``BURST_AT`` at a time, in
+        order); a refusal then replaces the public "thinking…" with a private answer. Storing
+        slower than ``ACK_WITHIN`` is acknowledged anyway, for the same reason. A refusal the
+        inputs alone show (a file too large) is always private from the start.
         Nothing to say means this interaction's job exists already (delivered twice, or to two
         processes) and whoever stored it answers; too late an acknowledgement starts nothing.
         """
@@ -116,7 +121,9 @@ class DiscordHandlers:
             if self._storing > BURST_AT:
                 if not await self._acknowledge(interaction, ack):
                     return
-                await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
+                async with self._burst_turn:
+                    handled = await self._engine.handle(origin, event)
+                await self._outbox.answer(origin, handled, acked)
             else:
                 await self._store_first(interaction, origin, event, ack, acked)
         finally:
