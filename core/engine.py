@@ -377,6 +377,23 @@ class ConversationEngine:
             return SendText(origin, Text("result_gone"), private=True)
         return None if owns(origin, job) else not_yours(origin)
 
+    def early_refusal(self, origin: Origin, event: Event) -> Reply | None:
+        """Why an edit is refused from what it carries alone (no database read), or None.
+
+        For adapters that acknowledge an edit publicly before handling it (Discord): a refusal
+        known this early is answered privately from the start. The files' platform metadata is
+        checked as :meth:`handle` checks it (the first image and the mask, which every model
+        reads); every other refusal comes from :meth:`handle`.
+        """
+        if not isinstance(event, EditSubmitted) or not event.images:
+            return None
+        try:
+            for ref in (event.images[0], *([event.mask] if event.mask else [])):
+                check_image_meta(ref, self.config.max_input_bytes)
+        except errors.EditbotError as exc:
+            return _say(error_action(origin, exc))
+        return None
+
     async def _start(
         self,
         origin: Origin,

@@ -3,10 +3,14 @@ show the replies. They translate and never decide.
 
 How each kind is acknowledged (and why):
 - ``/edit``, "Edit image" and "Edit again" submissions start a job: deferred publicly ("thinking…")
-  once the job is stored (so an acknowledged request always has a job behind it, even across a
-  crash), and the result lands in the channel for everyone; if the engine refuses instead, the
-  interaction is deferred privately and the reason goes to the user only (nobody else's business);
-  if the job existed already (the interaction reached two processes), whoever created it answers.
+  once the job is stored (so an acknowledged request has a job behind it, even across a crash),
+  and the result lands in the channel for everyone; if the engine refuses instead, the
+  interaction is deferred privately and the reason goes to the user only (nobody else's
+  business); if the job existed already (the interaction reached two processes), whoever created
+  it answers. In a burst (issue 11) the public defer comes first, before any database work, so
+  first feedback does not wait for everyone's storing: a refusal then removes the placeholder
+  and answers privately, and a crash between the acknowledgement and storing the job (moments)
+  leaves a "thinking…" that Discord ends after 15 minutes, with nothing charged.
 - ``/usage``, ``/help`` and "Retry" only answer the user: deferred ephemerally.
 - Admin commands (``/limits`` … ``/stats``) are deferred ephemerally too: refusals are nobody else's
   business, and answers (including the /stats chart) may name members and their usage; an admin
@@ -48,6 +52,16 @@ ACK_WITHIN = 2.0
 """Seconds an edit may take to be stored before its interaction is acknowledged anyway: Discord
 gives up on an interaction not acknowledged within 3 s."""
 
+BURST_AT = 4
+"""Edits being stored at once past which a new one is acknowledged before it is stored (a burst:
+first feedback within moments rather than after everyone's database work; issue 11)."""
+
+UNKNOWN_INTERACTION = 10062
+"""Discord's error code for an interaction acknowledged too late (after its 3 seconds)."""
+
+ALREADY_ACKNOWLEDGED = 40060
+"""Discord's error code for a second acknowledgement of one interaction."""
+
 
 async def report_failure(interaction: discord.Interaction[Any]) -> None:
     """Tell the user, privately and in plain words, that their request failed on our side."""
@@ -67,6 +81,11 @@ class DiscordHandlers:
     def __init__(self, engine: ConversationEngine, outbox: DiscordOutbox) -> None:
         self._engine = engine
         self._outbox = outbox
+        self._storing = 0  # edits between their interaction and their stored job, now
+        # In a burst, acknowledged edits are stored a few at a time, in order: a bystander's
+        # /usage then waits behind a few edits' database work, not hundreds (and earlier users
+        # get their results sooner).
+        self._burst_turn = asyncio.Semaphore(BURST_AT)
 
     async def _run(self, origin: Origin, event: Event, acked: Acked) -> None:
         await self._outbox.answer(origin, await self._engine.handle(origin, event), acked)
@@ -79,18 +98,46 @@ class DiscordHandlers:
         ack: Callable[[], Awaitable[None]],
         acked: Acked,
     ) -> None:
-        """An event that may start an edit: its job is stored before the interaction is acknowledged.
+        """An event that may start an edit: acknowledged once its job is stored, or first in a burst.
 
-        A crash after the acknowledgement then leaves a job the next process resumes, never a
-        "thinking…" with nothing behind it. Nothing started (a refusal): a private answer. Nothing
-        started and nothing to say: this interaction's job already exists (delivered twice, or to
-        two processes) and whoever created it answers.
-
-        Under a burst (a busy database or event loop) storing can take longer than Discord waits:
-        after ``ACK_WITHIN`` seconds the interaction is acknowledged first, so the user keeps the
-        edit rather than "The application did not respond"; only a crash in that window would
-        leave a "thinking…" unanswered.
+        At rest the job is stored first: a refusal (busy, blocked, out of credits) is then
+        answered privately from the start, and an acknowledged request always has a job behind
+        it. In a burst (more than ``BURST_AT`` edits being stored at once) waiting for the
+        database would hold the user's first feedback for seconds, so the interaction is
+        acknowledged first and then stored when its turn comes (``BURST_AT`` at a time, in
+        order); a refusal then replaces the public "thinking…" with a private answer. Storing
+        slower than ``ACK_WITHIN`` is acknowledged anyway, for the same reason. A refusal the
+        inputs alone show (a file too large) is always private from the start.
+        Nothing to say means this interaction's job exists already (delivered twice, or to two
+        processes) and whoever stored it answers; too late an acknowledgement starts nothing.
         """
+        early = self._engine.early_refusal(origin, event)
+        if early is not None:  # refused from its own inputs: privately from the start
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self._outbox.answer(origin, early, Acked.PRIVATE)
+            return
+        self._storing += 1
+        try:
+            if self._storing > BURST_AT:
+                if not await self._acknowledge(interaction, ack):
+                    return
+                async with self._burst_turn:
+                    handled = await self._engine.handle(origin, event)
+                await self._outbox.answer(origin, handled, acked)
+            else:
+                await self._store_first(interaction, origin, event, ack, acked)
+        finally:
+            self._storing -= 1
+
+    async def _store_first(
+        self,
+        interaction: discord.Interaction[Any],
+        origin: Origin,
+        event: Event,
+        ack: Callable[[], Awaitable[None]],
+        acked: Acked,
+    ) -> None:
+        """Hand the event to the engine, which acknowledges once the job is stored (or refuses)."""
         lock = asyncio.Lock()
 
         async def ack_once() -> None:
@@ -113,13 +160,32 @@ class DiscordHandlers:
             await interaction.response.defer(ephemeral=True, thinking=True)
             await self._outbox.answer(origin, handled, Acked.PRIVATE)
 
+    async def _acknowledge(
+        self, interaction: discord.Interaction[Any], ack: Callable[[], Awaitable[None]]
+    ) -> bool:
+        """Acknowledge ``interaction``; False when Discord gave up on it already (start nothing)."""
+        try:
+            await ack()
+        except discord.NotFound as exc:
+            if exc.code != UNKNOWN_INTERACTION:
+                raise
+            log.warning("interaction %s expired before it was acknowledged", interaction.id)
+            return False
+        except discord.HTTPException as exc:
+            if exc.code != ALREADY_ACKNOWLEDGED:
+                raise
+            # Delivered to two processes: the other one acknowledged it. The job is keyed by the
+            # interaction, so whichever process stores it runs it; the other stays quiet.
+            log.info("interaction %s was acknowledged by another process", interaction.id)
+        return True
+
     @contextlib.asynccontextmanager
     async def _guard(self, interaction: discord.Interaction[Any]) -> AsyncIterator[None]:
         """Log what went wrong and tell the user in plain words, never with details."""
         try:
             yield
         except discord.NotFound as exc:
-            if exc.code != 10062:
+            if exc.code != UNKNOWN_INTERACTION:
                 raise
             # Acknowledged too late (the event loop was blocked for >3 s): Discord already told the user.
             log.warning("interaction %s expired before it was acknowledged", interaction.id)

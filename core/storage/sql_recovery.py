@@ -76,6 +76,10 @@ class RecoveryQueries:
 
         def _write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
+        def _write_one(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+        def _write_first(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
         def _read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
         async def _job_where(
@@ -84,7 +88,7 @@ class RecoveryQueries:
 
     async def start_call(self, job_id: str, worker_id: str, *, claim: int | None = None) -> int:
         """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             result = await session.execute(
                 sa.update(_jobs)
                 .where(held(job_id, claim), _jobs.c.status.in_(_UNFINISHED))
@@ -98,7 +102,7 @@ class RecoveryQueries:
 
     async def renew(self, job_id: str, claim: int) -> None:
         """Refresh the lease of a job still held under ``claim``, else raise :class:`LeaseLost`."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             await fenced(
                 session, sa.update(_jobs).where(held(job_id, claim)).values(heartbeat_at=self._clock()), claim
             )
@@ -116,7 +120,7 @@ class RecoveryQueries:
         # No earlier images to remove: they are stored with the stage in one transaction, and a
         # job whose images are stored is delivered from them, never asked again. The fenced
         # UPDATE goes first: a stale worker's images are never stored.
-        async with self._write() as session:
+        async with self._write_first() as session:
             await fenced(
                 session,
                 sa.update(_jobs)
@@ -147,7 +151,7 @@ class RecoveryQueries:
     async def drop_finished_results(self) -> int:
         """Delete the images kept for jobs that have finished; how many were deleted."""
         finished = sa.exists().where(_jobs.c.id == _results.c.job_id, _jobs.c.status.not_in(UNFINISHED))
-        async with self._write() as session:
+        async with self._write_one() as session:
             result = await session.execute(sa.delete(_results).where(finished))
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -182,7 +186,7 @@ class RecoveryQueries:
         self, job_id: str, message_id: str | None, *, claim: int | None = None
     ) -> None:
         """Remember (or with None forget) the job's progress message."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             await fenced(
                 session, sa.update(_jobs).where(held(job_id, claim)).values(status_message=message_id), claim
             )
@@ -212,7 +216,7 @@ class RecoveryQueries:
 
     async def release(self, job_id: str, worker_id: str) -> None:
         """Hand an unfinished job back: no worker, and a heartbeat that is stale at once."""
-        async with self._write() as session:
+        async with self._write_one() as session:
             await session.execute(
                 sa.update(_jobs)
                 .where(_jobs.c.id == job_id, _jobs.c.worker_id == worker_id, _jobs.c.status.in_(_UNFINISHED))
@@ -225,7 +229,7 @@ class RecoveryQueries:
         if not updates:
             return set()
         claimed_at = self._clock()
-        async with self._write() as session:
+        async with self._write_first() as session:
             inserted = await session.execute(
                 upsert(session, _inbox)
                 .values(
@@ -251,7 +255,7 @@ class RecoveryQueries:
         """Mark updates handled, in one statement (kept a day, so a redelivery is skipped)."""
         if not update_ids:
             return
-        async with self._write() as session:
+        async with self._write_one() as session:
             await session.execute(
                 sa.update(_inbox)
                 .where(_inbox.c.platform == platform, _inbox.c.update_id.in_(list(update_ids)))

@@ -1,7 +1,8 @@
 """``SqlStore``: :class:`core.storage.protocol.Store` on SQLAlchemy Core, for SQLite and PostgreSQL.
 
 Invariants, on top of those in :mod:`core.storage.protocol`:
-- every public method is one transaction;
+- every public method is one transaction; on SQLite this process's write transactions take turns
+  (:mod:`core.storage.gate`, so none may start another inside it), as SQLite runs one at a time;
 - usage counters change only through single conditional UPDATEs inside the transaction that
   creates or finishes the job (never read-then-write), so concurrent reservations cannot take a
   counter past its limit, on PostgreSQL under READ COMMITTED as on SQLite under BEGIN IMMEDIATE;
@@ -42,7 +43,7 @@ from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
-from core.storage.db import SINGLE_READ
+from core.storage.db import BEGIN_AT_WRITE, SINGLE_READ, SINGLE_WRITE
 from core.storage.gate import gate_for
 from core.storage.protocol import (
     AuditEntry,
@@ -111,6 +112,22 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         """A transaction that commits on success and rolls back on any exception; on SQLite it
         waits its turn at the process's :class:`core.storage.gate.WriteGate` first."""
         async with self._gate.hold(), self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _write_first(self) -> AsyncIterator[AsyncSession]:
+        """A transaction (as :meth:`_write`) whose first statement writes: on SQLite it begins with
+        that statement (:data:`~core.storage.db.BEGIN_AT_WRITE`), one round trip fewer."""
+        async with self._write() as session:
+            await session.connection(execution_options=dict(BEGIN_AT_WRITE))
+            yield session
+
+    @asynccontextmanager
+    async def _write_one(self) -> AsyncIterator[AsyncSession]:
+        """One INSERT, UPDATE or DELETE (every caller runs exactly one): its turn taken as any
+        write's, and on SQLite no ``BEGIN`` (the lone statement is atomic on its own)."""
+        async with self._write() as session:
+            await session.connection(execution_options=dict(SINGLE_WRITE))
             yield session
 
     @asynccontextmanager
@@ -190,7 +207,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         created_at = job.created_at or self._clock()
         job = replace(job, created_at=created_at, heartbeat_at=job.heartbeat_at or created_at)
 
-        async with self._write() as session:
+        async with self._write_first() as session:
             # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
             # second insert of the same key waits for the first transaction and then does nothing
             # (or inserts, if the first rolled back), and the transaction stays usable.
@@ -312,7 +329,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
     async def mark_running(self, job_id: str, worker_id: str) -> bool:
         """QUEUED -> RUNNING with started/heartbeat times; False if the job is not queued."""
         now = self._clock()
-        async with self._write() as session:
+        async with self._write_one() as session:
             result = await session.execute(
                 sa.update(_jobs)
                 .where(_jobs.c.id == job_id, _jobs.c.status == JobStatus.QUEUED.value)
@@ -331,7 +348,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         """Refresh ``heartbeat_at`` of running jobs owned by ``worker_id``."""
         if not job_ids:
             return
-        async with self._write() as session:
+        async with self._write_one() as session:
             await session.execute(
                 sa.update(_jobs)
                 .where(
@@ -361,7 +378,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         """
         if credits < 0:
             raise ValueError("a job cannot be charged negative credits")
-        async with self._write() as session:
+        async with self._write_first() as session:
             row = await self._finish(
                 session,
                 job_id,
@@ -387,7 +404,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         finished (or claimed again since the fencing token ``claim``)."""
         if status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise ValueError(f"fail() finishes a job as failed or cancelled, not {status}")
-        async with self._write() as session:
+        async with self._write_first() as session:
             row = await self._finish(
                 session, job_id, {"status": status.value, "error_kind": error_kind}, claim
             )

@@ -4,7 +4,9 @@ a true place in line, and each response is edited at most once per phase before 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
+from adapters.discord_bot.handlers import ACK_WITHIN, BURST_AT
 from tests.e2e.discord_harness import DiscordHarness, history
 from tests.fakes.edit_api import sample_png
 
@@ -35,3 +37,34 @@ async def test_three_times_the_api_concurrency_all_succeed(dc: DiscordHarness) -
         waited += [s for s in shown if s.startswith("⏳")]
     places = {int(s.rsplit(" ", 1)[-1].rstrip(".")) for s in waited}
     assert waited and places <= set(range(1, len(people) - CONCURRENCY + 1)), waited
+
+
+async def test_a_burst_is_acknowledged_before_its_jobs_are_stored(dc: DiscordHarness) -> None:
+    """More edits at once than are stored at once: the later ones are acknowledged at once, while
+    the database is still busy (well before the slow-store safeguard), and every edit is stored
+    and delivered once it is free."""
+    await dc.restart(preview_images=0)
+    people = [dc.fake.add_user(f"user{i}") for i in range(BURST_AT + 3)]
+    busy = sqlite3.connect(dc.tmp / "bot.db", timeout=30, check_same_thread=False)
+    try:
+        busy.execute("BEGIN IMMEDIATE")  # the write lock, as other edits' storing would hold it
+        hits = await asyncio.gather(
+            *(
+                dc.fake.slash_command(
+                    "edit", {"image": dc.photo(sample_png(40, 40)), "prompt": f"e{i}"}, user=u
+                )
+                for i, u in enumerate(people)
+            )
+        )
+        await dc.fake.wait_for(
+            lambda: sum(h.deferred for h in hits) >= 3, ACK_WITHIN * 0.75, "the burst's acknowledgements"
+        )
+        (stored,) = busy.execute("SELECT count(*) FROM jobs").fetchone()
+        assert stored == 0  # acknowledged before their jobs could be stored
+    finally:
+        busy.rollback()
+        busy.close()
+    results = [await dc.result(hit, within=30) for hit in hits]
+    await dc.idle()
+    assert sorted(r.content for r in results) == sorted(f"e{i}" for i in range(len(people)))
+    assert all(h.deferred and not h.original.ephemeral for h in hits if h.original is not None)

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import fnmatch
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
 import pytest
@@ -63,6 +63,14 @@ POLL_INTERVAL = 0.02  # seconds between re-checks of predicates over state outsi
 T = TypeVar("T")
 
 
+@dataclass(eq=False, slots=True)
+class _Waiter:
+    """One :meth:`FakeDiscord.wait_for` in progress: what it waits for, and where the answer goes."""
+
+    predicate: Callable[[], Any]
+    future: asyncio.Future[Any]
+
+
 class FakeDiscord(DiscordWorld):
     """The fake server and the test-side API: build a world, act as users, inspect what the bot did."""
 
@@ -92,7 +100,9 @@ class FakeDiscord(DiscordWorld):
         self.gateway = Gateway(self)
         self._interactions: dict[int, FakeInteraction] = {}
         self._interactions_by_token: dict[str, FakeInteraction] = {}
-        self._changed = asyncio.Event()
+        self._waiters: set[_Waiter] = set()
+        self._check_pending = False
+        self._poll: asyncio.TimerHandle | None = None
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -108,6 +118,9 @@ class FakeDiscord(DiscordWorld):
 
     async def close(self) -> None:
         """Close gateway connections and stop listening."""
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
         await self.gateway.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -393,23 +406,52 @@ class FakeDiscord(DiscordWorld):
         """Re-check ``predicate`` on each change in the fake, and every 20 ms, until truthy (or TimeoutError).
 
         Predicates may look at the bot's own state too (the poll interval covers what the fake cannot see).
+        Waiters do not poll one by one: each change (and one shared 20 ms timer) checks every waiting
+        predicate once, so a few hundred waiters cost a predicate call each, not a task each.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            changed = self._changed
-            self.raise_internal_errors()
-            result = predicate()
+        self.raise_internal_errors()
+        result = predicate()
+        if result:
+            return result
+        waiter = _Waiter(predicate, asyncio.get_running_loop().create_future())
+        self._waiters.add(waiter)
+        self._schedule_poll()
+        try:
+            async with asyncio.timeout(timeout):
+                found: T = await waiter.future
+                return found
+        except TimeoutError:
+            recent = "\n  ".join(str(r) for r in self.requests[-12:]) or "(none)"
+            raise TimeoutError(
+                f"gave up after {timeout}s waiting for {what}; recent requests:\n  {recent}"
+            ) from None
+        finally:
+            self._waiters.discard(waiter)
+
+    def _check_waiters(self) -> None:
+        """Resolve every waiter whose predicate now holds (or raises, or the fake failed)."""
+        self._check_pending = False
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                continue
+            try:
+                self.raise_internal_errors()
+                result = waiter.predicate()
+            except Exception as exc:
+                waiter.future.set_exception(exc)
+                continue
             if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                recent = "\n  ".join(str(r) for r in self.requests[-12:]) or "(none)"
-                raise TimeoutError(
-                    f"gave up after {timeout}s waiting for {what}; recent requests:\n  {recent}"
-                )
-            with contextlib.suppress(TimeoutError):  # wake on any change, or poll state the fake cannot see
-                await asyncio.wait_for(changed.wait(), min(remaining, POLL_INTERVAL))
+                waiter.future.set_result(result)
+
+    def _schedule_poll(self) -> None:
+        """Keep one timer re-checking the waiters every ``POLL_INTERVAL`` while any waits."""
+        if self._poll is None and self._waiters:
+            self._poll = asyncio.get_running_loop().call_later(POLL_INTERVAL, self._on_poll)
+
+    def _on_poll(self) -> None:
+        self._poll = None
+        self._check_waiters()
+        self._schedule_poll()
 
     def raise_internal_errors(self) -> None:
         """Re-raise the first exception a handler of the fake hit (a bug in the fake, not in the bot)."""
@@ -419,8 +461,10 @@ class FakeDiscord(DiscordWorld):
             ]
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """Something changed: check the waiters once, soon (many changes in one go: one check)."""
+        if self._waiters and not self._check_pending:
+            self._check_pending = True
+            asyncio.get_running_loop().call_soon(self._check_waiters)
 
     @staticmethod
     def _now() -> float:

@@ -191,8 +191,8 @@ class FakeEditAPI:
         self._stream_faults: deque[tuple[str, int]] = deque()
         self._runner: web.AppRunner | None = None
         self.cache_renders = False  # benchmarks: equal requests get the image rendered the first time
-        self._renders: dict[Any, list[bytes]] = {}
-        self._partials: dict[tuple[int, int, int], str] = {}
+        self._renders: dict[Any, asyncio.Future[list[bytes]]] = {}
+        self._partials: dict[tuple[int, int, int], asyncio.Future[str]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> FakeEditAPI:
@@ -338,31 +338,33 @@ class FakeEditAPI:
         return f"{self.root_url}/redirect/{hops}?to={quote(target, safe='')}"
 
     async def _rendered(self, received: ReceivedRequest, plan: dict[str, Any]) -> list[bytes]:
-        """The edit's images; with ``cache_renders`` (benchmarks) equal requests render once."""
+        """The edit's images; with ``cache_renders`` (benchmarks) equal requests render once, even
+        when they arrive together (the later ones wait for the first one's render)."""
         if not self.cache_renders:
             return await asyncio.to_thread(_render, received, plan)
-        # Only what the picture depends on: a per-user field (the safety identifier) in the key
-        # had made every user's edit a new render.
-        drawn = ("size", "background", "output_format", "compression", "n")
+        # What the picture depends on (see _render); not, e.g., the end user's safety identifier.
         key = (
             hash(tuple(f.data for f in received.images)),
             received.mask.data if received.mask else None,
             received.markup.data if received.markup else None,
-            repr([plan.get(name) for name in drawn]),
+            *(repr(plan.get(k)) for k in _RENDER_PLAN),
         )
         if key not in self._renders:
-            self._renders[key] = await asyncio.to_thread(_render, received, plan)
-        return self._renders[key]
+            self._renders[key] = asyncio.ensure_future(asyncio.to_thread(_render, received, plan))
+        return await asyncio.shield(self._renders[key])
 
     async def _partial_b64(self, final: bytes, index: int, count: int) -> str:
         """A partial image as base64; with ``cache_renders`` made once per final picture."""
+        if not self.cache_renders:
+            return _b64(await asyncio.to_thread(partial_image, final, index, count))
         key = (hash(final), index, count)
-        if not self.cache_renders or key not in self._partials:
-            encoded = _b64(await asyncio.to_thread(partial_image, final, index, count))
-            if not self.cache_renders:
-                return encoded
-            self._partials[key] = encoded
-        return self._partials[key]
+        if key not in self._partials:
+
+            async def encode() -> str:
+                return _b64(await asyncio.to_thread(partial_image, final, index, count))
+
+            self._partials[key] = asyncio.ensure_future(encode())
+        return await asyncio.shield(self._partials[key])
 
     # -- handlers --------------------------------------------------------------------------
     async def _edit(self, request: web.Request) -> web.StreamResponse:
@@ -586,6 +588,10 @@ def _b64(data: bytes) -> str:
 
 def _data_url(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+_RENDER_PLAN = ("size", "background", "output_format", "compression", "n")
+"""The plan's entries :func:`_render` reads."""
 
 
 def _render(req: ReceivedRequest, plan: dict[str, Any]) -> list[bytes]:

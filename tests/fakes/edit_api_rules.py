@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 from dataclasses import dataclass, field
 from typing import Any
@@ -415,12 +416,20 @@ async def read_request(request: web.Request) -> ReceivedRequest:
 
 def _decode_all(files: list[ReceivedFile]) -> None:
     for f in files:
-        try:
-            with Image.open(io.BytesIO(f.data)) as img:
-                img.load()
-                f.format, f.mode, (f.width, f.height) = img.format, img.mode, img.size
-                if img.mode == "RGBA":
-                    low, _ = img.getchannel("A").getextrema()
-                    f.min_alpha = int(low)
-        except Exception:
-            pass  # left undecoded: the rules answer 400 for it
+        decoded = _decode(f.data)
+        if decoded is not None:
+            f.format, f.mode, (f.width, f.height), f.min_alpha = decoded
+
+
+@functools.lru_cache(maxsize=8)
+def _decode(data: bytes) -> tuple[str | None, str, tuple[int, int], int | None] | None:
+    """What Pillow makes of ``data`` (format, mode, size, lowest alpha); None when it is no image.
+
+    Kept for the last few distinct files: the same bytes decode the same (a burst of one photo)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            low = int(img.getchannel("A").getextrema()[0]) if img.mode == "RGBA" else None
+            return img.format, img.mode, img.size, low
+    except Exception:
+        return None  # left undecoded: the rules answer 400 for it
