@@ -63,7 +63,7 @@ from core.quotas.credits import CreditTable
 from core.quotas.limits import LimitResolver
 from core.quotas.rules import QuotaPolicy, format_time
 from core.refs import FileFetcher, ImageRef
-from core.results import full_size_offer, output_image, result_buttons, wants_file
+from core.results import full_size_offer, input_image, output_image, result_buttons, wants_file
 from core.resume import ResumeMode, Resumption, plan
 from core.storage.gate import background
 from core.storage.protocol import Job, JobStatus, LeaseLost, Store
@@ -638,7 +638,8 @@ class JobRunner:
         if fetcher is None:
             raise errors.EditbotError("no file fetcher for platform")
         limit = self.config.max_input_bytes
-        downloads = [fetcher.fetch(ref, limit) for ref in job.images]
+        now = self._clock()
+        downloads = [input_image(self._store, fetcher, ref, limit, now) for ref in job.images]
         if job.mask is not None:
             downloads.append(fetcher.fetch(job.mask, limit))
         blobs = await asyncio.gather(*downloads)

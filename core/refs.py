@@ -15,6 +15,8 @@ class ImageRef:
     ``size``/``mime``/``width``/``height`` come from platform metadata when it has them, so
     oversize files are refused before anything is downloaded. ``as_document`` marks an image the
     user sent uncompressed (a file rather than a photo); results then come back as a file too.
+    ``original`` marks a result photo whose full-size file is kept behind a "Full size" button
+    (``job id:index``): an edit of this image starts from that file while it is kept.
     """
 
     platform: Platform
@@ -26,6 +28,7 @@ class ImageRef:
     width: int | None = None
     height: int | None = None
     as_document: bool = False
+    original: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict for the database."""
@@ -35,6 +38,11 @@ class ImageRef:
     def from_json(cls, data: dict[str, Any]) -> ImageRef:
         """Inverse of :meth:`to_json`."""
         return cls(**{**data, "platform": Platform(data["platform"])})
+
+
+def kept_original(job_id: str, index: int) -> str:
+    """The :attr:`ImageRef.original` of image ``index`` of job ``job_id``'s result."""
+    return f"{job_id}:{index}"
 
 
 class FileFetcher(Protocol):

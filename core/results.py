@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from core.actions import Action, Button, FullSizeOffer, OutputImage, SendFiles, SendText, Text
 from core.events import Origin
 from core.imaging import describe
+from core.refs import FileFetcher, ImageRef
 from core.storage.protocol import FullSizeState, Job, Store
 
 FULL_SIZE = "full_size"
@@ -78,3 +79,14 @@ async def full_size_reply(store: Store, origin: Origin, job_id: str, now: dateti
         case FullSizeState.JUST_SENT:
             return SendText(origin, Text("full_size_just_sent"), private=True)
     return SendText(origin, Text("full_size_gone"), private=True)
+
+
+async def input_image(store: Store, fetcher: FileFetcher, ref: ImageRef, limit: int, now: datetime) -> bytes:
+    """An image to edit: the kept original behind a result photo while it is kept (an "Edit
+    again" of a photo Telegram recompressed starts from what the API made), else the platform's."""
+    if ref.original is not None:
+        job_id, _, index = ref.original.rpartition(":")
+        kept = await store.full_size_image(job_id, int(index), now)
+        if kept is not None and len(kept) <= limit:
+            return kept
+    return await fetcher.fetch(ref, limit)

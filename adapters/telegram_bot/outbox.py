@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import (
@@ -58,7 +58,7 @@ from core.events import Origin
 from core.i18n import cut
 from core.identity import Platform
 from core.imaging import fit_for_upload
-from core.refs import ImageRef
+from core.refs import ImageRef, kept_original
 
 log = logging.getLogger(__name__)
 
@@ -337,9 +337,16 @@ class TelegramOutbox:
         except Forbidden as exc:
             raise errors.DeliveryFailed(str(exc)) from exc
         replaced = status is not None and any(p.message_id == str(status) for p in parts)
+        images = result_refs(parts)
+        if keeping is not None and await keeping:
+            # "Edit again" of these photos starts from the kept originals while they are kept.
+            images = tuple(
+                ref if ref.as_document else replace(ref, original=kept_original(action.job_id, i))
+                for i, ref in enumerate(images)
+            )
         return Delivered(
             message_id=parts[0].message_id if parts else None,
-            images=result_refs(parts),
+            images=images,
             status_replaced=replaced,
         )
 

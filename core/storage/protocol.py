@@ -406,6 +406,10 @@ class Store(Protocol):
         """Delete the files expired by ``now``; how many were deleted."""
         ...
 
+    async def full_size_image(self, job_id: str, index: int, now: datetime) -> bytes | None:
+        """One kept original, to edit again from (no press is counted); None once expired."""
+        ...
+
     async def active_jobs(self, platform: str, user_id: str) -> list[Job]:
         """The user's queued or running jobs."""
         ...

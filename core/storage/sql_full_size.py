@@ -65,6 +65,15 @@ class FullSizeQueries:
             kept = await session.scalar(sa.select(sa.func.count()).select_from(_kept).where(live))
         return KeptFiles(FullSizeState.JUST_SENT if kept else FullSizeState.GONE)
 
+    async def full_size_image(self, job_id: str, index: int, now: datetime) -> bytes | None:
+        """One kept original, to edit again from (no press is counted); None once expired."""
+        query = sa.select(_kept.c.data).where(
+            _kept.c.job_id == job_id, _kept.c.idx == index, _kept.c.expires_at > now
+        )
+        async with self._read() as session:
+            data = await session.scalar(query)
+        return None if data is None else bytes(data)
+
     async def purge_full_size(self, now: datetime) -> int:
         """Delete the files expired by ``now``; how many were deleted."""
         async with self._write() as session:

@@ -147,3 +147,29 @@ async def test_a_file_sent_as_a_file_comes_back_as_a_file_without_a_button(tg: T
     await tg.idle()
     assert photo.button_texts == BUTTONS[:2]
     assert Image.open(io.BytesIO(doc.document or b"")).format == "PNG"
+
+
+async def _edit_again(tg: TelegramHarness, chat: FakeChat, user: FakeUser, photo: ChatMessage) -> bytes:
+    """Press "Edit again" under ``photo``, ask for a change; the image the API then received."""
+    tg.fake.press_button(chat, user, photo, text="✏️ Edit again")
+    await tg.text(chat, "type what to change next", after=photo.message_id)
+    m = tg.fake.send_text(chat, user, "now make it grey")
+    await tg.photo(chat, after=m.message_id)
+    await tg.idle()
+    return tg.api.requests[-1].images[0].data
+
+
+async def test_edit_again_starts_from_the_kept_original_then_from_the_photo(tg: TelegramHarness) -> None:
+    original = sample_png(900, 600, seed=5)
+    chat, user, photo = await _edit(tg, original)
+    again = await _edit_again(tg, chat, user, photo)
+    with Image.open(io.BytesIO(again)) as sent, Image.open(io.BytesIO(original)) as made:
+        # The API's lossless original, not Telegram's JPEG of it.
+        assert sent.format == "PNG" and sent.convert("RGB").tobytes() == made.convert("RGB").tobytes()
+
+    chat, user, photo = await _edit(tg, sample_png(700, 500, seed=6))
+    with sqlite3.connect(tg.tmp / "bot.db") as db:
+        db.execute("UPDATE full_size_results SET expires_at = '2026-01-01 00:00:00.000000'")
+    again = await _edit_again(tg, chat, user, photo)
+    with Image.open(io.BytesIO(again)) as sent:
+        assert sent.format == "JPEG"  # expired: the photo the chat shows, as before

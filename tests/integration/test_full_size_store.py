@@ -57,3 +57,12 @@ async def test_expired_files_are_gone_at_once_and_purged_by_the_sweep(store: Sql
     assert await store.purge_full_size(later) == 2
     assert await store.purge_full_size(later) == 0
     assert (await _take(store, "new", later)).images == (PNG,)
+
+
+async def test_one_kept_original_is_read_to_edit_again_without_counting_a_press(store: SqlStore) -> None:
+    await store.keep_full_size("j1", [PNG, b"second"], NOW + DAY)
+    assert await store.full_size_image("j1", 1, NOW) == b"second"
+    assert await store.full_size_image("j1", 0, NOW) == PNG
+    assert (await _take(store, "j1")).state is FullSizeState.SEND  # the press still sends
+    assert await store.full_size_image("j1", 2, NOW) is None
+    assert await store.full_size_image("j1", 0, NOW + 2 * DAY) is None  # expired

@@ -238,6 +238,12 @@ class FakeStore:
         self.full_size[job_id] = (kept[0], kept[1], now)
         return KeptFiles(FullSizeState.SEND, kept[0])
 
+    async def full_size_image(self, job_id: str, index: int, now: datetime) -> bytes | None:
+        kept = self.full_size.get(job_id)
+        if kept is None or kept[1] <= now or index >= len(kept[0]):
+            return None
+        return kept[0][index]
+
     async def purge_full_size(self, now: datetime) -> int:
         gone = [job for job, (_, expires, _) in self.full_size.items() if expires <= now]
         for job in gone:
