@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections import OrderedDict
 from enum import Enum
@@ -46,6 +47,7 @@ from core.engine import Reply as Handled
 from core.events import Origin
 from core.i18n import cut
 from core.imaging import fit_for_upload
+from core.ratelimit.budget import Rate, gcra
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,12 @@ class Acked(Enum):
     UPDATED = "updated"  # an ephemeral message was updated in place; it is the job's status
 
 
+PREVIEW_RATE = Rate(per_second=10.0, burst=10.0)
+"""Live previews one process uploads at most: interaction webhooks are outside Discord's global
+budget, but each preview is an upload the bot encodes and sends; under a burst of edits the rest
+are dropped (issue 11: progress is dropped when short, so results go first)."""
+
+
 class DiscordOutbox:
     """Sends core actions to Discord (``core.actions.Outbox``) and shows ``handle``'s replies."""
 
@@ -69,11 +77,22 @@ class DiscordOutbox:
     upload_limit: int | None = 10 * 1024 * 1024
     keeps_png: bool = True
 
-    def __init__(self, responder: Responder, painter_url: str | None = None) -> None:
+    def __init__(
+        self, responder: Responder, painter_url: str | None = None, *, previews: Rate = PREVIEW_RATE
+    ) -> None:
         self._responder = responder
         self._painter_url = painter_url  # EDITBOT_WEB_URL: painter buttons link there
+        self._previews = previews
+        self._previews_tat: float | None = None  # GCRA state of the preview budget
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._filled: OrderedDict[str, None] = OrderedDict()
+
+    def _room_for_preview(self) -> bool:
+        step = gcra(self._previews_tat, time.monotonic(), self._previews, 1.0, self._previews.window)
+        if step is None:
+            return False
+        self._previews_tat = step[0]
+        return True
 
     def _lock(self, reply: Reply) -> asyncio.Lock:
         lock = self._locks.get(reply.token)
@@ -121,6 +140,8 @@ class DiscordOutbox:
         if phase is Phase.DONE and reply.mode != FOLLOWUP:
             return  # the result or the error replaces the status in place
         # A live preview becomes the response's attachment; the result or an error replaces it.
+        if image is not None and not self._room_for_preview():
+            return  # a burst: the uploads and their CPU go to results (the next state is sent)
         images = [image] if image is not None else None
         # Progress is best effort: once the token is gone only the outcome is worth a channel post,
         # and where it uses the bot's global budget a short budget skips it (the next state is sent).

@@ -27,6 +27,7 @@ class BotHarness:
     tmp: Path
     overrides: dict[str, Any] = field(default_factory=dict)
     core: Core | None = None
+    running_bot: Any = None  # what the platform's runner yields (the PTB Application, the discord.py client)
     _stack: AsyncExitStack | None = None
 
     def platform_settings(self) -> dict[str, Any]:
@@ -59,7 +60,7 @@ class BotHarness:
         stack = AsyncExitStack()
         try:
             self.core = await stack.enter_async_context(open_core(settings))
-            await stack.enter_async_context(self.bot(settings, self.core))
+            self.running_bot = await stack.enter_async_context(self.bot(settings, self.core))
             await stack.enter_async_context(self.core.running())
         except BaseException:
             await stack.aclose()

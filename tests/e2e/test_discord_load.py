@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 
 from adapters.discord_bot.handlers import ACK_WITHIN, BURST_AT
+from core.ratelimit.budget import Rate
 from tests.e2e.discord_harness import DiscordHarness, history
 from tests.fakes.edit_api import sample_png
 
@@ -68,3 +69,18 @@ async def test_a_burst_is_acknowledged_before_its_jobs_are_stored(dc: DiscordHar
     await dc.idle()
     assert sorted(r.content for r in results) == sorted(f"e{i}" for i in range(len(people)))
     assert all(h.deferred and not h.original.ephemeral for h in hits if h.original is not None)
+
+
+async def test_live_previews_are_dropped_when_many_edits_paint_at_once(dc: DiscordHarness) -> None:
+    """Previews are the first thing to go under a burst (each is an upload the bot makes); every
+    result still arrives, and it replaces whatever preview was shown."""
+    dc.running_bot.outbox._previews = Rate(per_second=0.01, burst=2)  # a budget a burst outruns
+    people = [dc.fake.add_user(f"user{i}") for i in range(4)]
+    hits = await asyncio.gather(
+        *(dc.edit(dc.photo(sample_png(40, 40, seed=i)), f"e{i}", user=u) for i, u in enumerate(people))
+    )
+    results = [await dc.result(hit, within=30) for hit in hits]
+    await dc.idle()
+    assert sorted(r.content for r in results) == [f"e{i}" for i in range(4)]
+    shown = [h for r in results for h in r.history if h["attachments"] and str(h["content"]).startswith("🖌")]
+    assert len(dc.api.requests) == 4 and len(shown) <= 2  # of 8 partial images streamed
