@@ -107,7 +107,10 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         if schema is not None:
             raise ConfigError("a schema can only be chosen on PostgreSQL")
-        engine = create_async_engine(parsed, **engine_kw)
+        # No rollback when a connection goes back to the pool: every transaction here ends in a
+        # commit or a rollback already, and on aiosqlite each reset is one more trip through the
+        # driver's thread (under a burst, each trip waits for a busy event loop).
+        engine = create_async_engine(parsed, **{"pool_reset_on_return": None, **engine_kw})
         _make_sqlite_safe(engine, sqlite_busy_timeout_ms)
         return engine
 
