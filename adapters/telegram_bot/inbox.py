@@ -20,8 +20,9 @@ Invariants:
 - an update is handled at most once per delivery: a redelivery of a stored one (handled or not)
   is skipped; one whose handler died (the process crashed) is replayed by the sweep after the
   job stale time, by whichever process runs it;
-- an update is marked handled when its handler returned; album parts only when their album was
-  handled (an album waits for its last part before it becomes one edit).
+- an update is marked handled once its handler returned (with the others handled meanwhile, in
+  one statement; the last ones on shutdown); album parts only when their album was handled (an
+  album waits for its last part before it becomes one edit).
 """
 
 from __future__ import annotations
