@@ -47,6 +47,7 @@ from core.actions import (
     Text,
     result_refs,
 )
+from core.call_starts import CallStarts
 from core.catalogue import ModelCatalogue, ModelSpec
 from core.clock import utcnow
 from core.editapi import EditRequest, EditResult
@@ -118,6 +119,7 @@ class JobRunner:
         telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
+        self._call_starts = CallStarts(store)
         self._editor = editor
         self.policy = policy
         self.credits = credits or CreditTable()
@@ -620,7 +622,7 @@ class JobRunner:
             output_format=outputs.output_format,
             output_compression=outputs.output_compression,
         )
-        await self._store.start_call(job.id, self.worker_id, claim=job.claim or None)
+        await self._call_starts.start(job.id, job.claim or None)
 
         async def preview(partial: PartialImage) -> None:
             await self._hold(job)  # a stalled worker's late previews must not cover the result

@@ -327,6 +327,11 @@ class Store(Protocol):
         """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
         ...
 
+    async def start_calls(self, calls: Sequence[tuple[str, int | None]]) -> dict[str, int]:
+        """:meth:`start_call` for several ``(job id, fencing token)`` at once, in one statement:
+        the attempts so far of each job still held (a job missing from the answer was not)."""
+        ...
+
     async def save_result(
         self,
         job_id: str,

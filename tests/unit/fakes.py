@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import Sequence
 from dataclasses import replace
@@ -201,6 +202,13 @@ class FakeStore:
         job = self._fence(job_id, claim)
         self.jobs[job_id] = replace(job, stage=JobStage.CALLING, attempts=job.attempts + 1)
         return job.attempts + 1
+
+    async def start_calls(self, calls: Sequence[tuple[str, int | None]]) -> dict[str, int]:
+        started = {}
+        for job_id, claim in calls:
+            with contextlib.suppress(LeaseLost):
+                started[job_id] = await self.start_call(job_id, "", claim=claim)
+        return started
 
     async def save_result(
         self,
