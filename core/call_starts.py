@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 
+from core.batches import Batches
 from core.storage.gate import background
 from core.storage.protocol import LeaseLost, Store
+
+_Start = tuple[str, int | None, asyncio.Future[None]]
 
 
 class CallStarts:
@@ -21,32 +24,27 @@ class CallStarts:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._pending: list[tuple[str, int | None, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._batches: Batches[_Start] = Batches(self._write, "call-starts")
 
     async def start(self, job_id: str, claim: int | None) -> None:
         """Return once the job's call start is stored; :class:`LeaseLost` if ``claim`` lost it."""
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((job_id, claim, stored))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="call-starts")
+        self._batches.add((job_id, claim, stored))
         await stored
 
-    async def _write(self) -> None:
+    async def _write(self, batch: list[_Start]) -> None:
         background()  # the job's own bookkeeping: behind the writes users wait for
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                started = await self._store.start_calls([(job_id, claim) for job_id, claim, _ in batch])
-            except Exception as exc:  # each waiting job fails as its own write would have
-                for *_, stored in batch:
-                    if not stored.done():
-                        stored.set_exception(exc)
+        try:
+            started = await self._store.start_calls([(job_id, claim) for job_id, claim, _ in batch])
+        except Exception as exc:  # each waiting job fails as its own write would have
+            for *_, stored in batch:
+                if not stored.done():
+                    stored.set_exception(exc)
+            return
+        for job_id, claim, stored in batch:
+            if stored.done():  # its job was cancelled meanwhile
                 continue
-            for job_id, claim, stored in batch:
-                if stored.done():  # its job was cancelled meanwhile
-                    continue
-                if job_id in started or claim is None:
-                    stored.set_result(None)
-                else:
-                    stored.set_exception(LeaseLost(f"claim {claim} is no longer held"))
+            if job_id in started or claim is None:
+                stored.set_result(None)
+            else:
+                stored.set_exception(LeaseLost(f"claim {claim} is no longer held"))

@@ -149,10 +149,8 @@ class DiscordHandlers:
         done, _ = await asyncio.wait({handling}, timeout=ACK_WITHIN)
         if not done:
             log.info("interaction %s acknowledged before its job was stored (slow to store)", interaction.id)
-            try:
-                await ack_once()
-            except discord.NotFound:  # expired already: the job, if stored, answers in the channel
-                log.warning("interaction %s expired before it was acknowledged", interaction.id)
+            # Expired already: the job, if stored, answers in the channel.
+            await self._acknowledge(interaction, ack_once)
         handled = await handling
         if interaction.response.is_done():  # acknowledged: a job was stored (it may have failed since)
             await self._outbox.answer(origin, handled, acked)

@@ -37,6 +37,7 @@ from typing import Any
 from telegram import Bot, Message, Update
 from telegram.request import HTTPXRequest
 
+from core.batches import Batches
 from core.storage.gate import background
 from core.storage.protocol import Store, StoredUpdate
 
@@ -79,12 +80,10 @@ class Inbox(asyncio.Queue[object]):
         self._bot: Bot | None = None
         self._albums: dict[tuple[int, int], int] = {}  # (chat, message) -> update id, until the album ran
         self._sweeper: asyncio.Task[None] | None = None
-        self._pending: list[tuple[Update, asyncio.Future[None]]] = []
-        self._storing: asyncio.Task[None] | None = None
-        self._all_stored = asyncio.Event()
-        self._all_stored.set()
-        self._handled: list[str] = []
-        self._marking: asyncio.Task[None] | None = None
+        self._stores: Batches[tuple[Update, asyncio.Future[None]]] = Batches(
+            self._store_batch, "telegram-inbox-store"
+        )
+        self._marks: Batches[str] = Batches(self._mark_handled, "telegram-inbox-handled")
         self.polling = False
         """Set by the runner in polling mode: the next ``getUpdates`` is the receipt, not ``put``."""
 
@@ -97,32 +96,27 @@ class Inbox(asyncio.Queue[object]):
             await super().put(item)
             return
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, stored))
-        self._all_stored.clear()
-        if self._storing is None or self._storing.done():
-            self._storing = asyncio.create_task(self._store_pending(), name="telegram-inbox-store")
+        self._stores.add((item, stored))
         if not self.polling:
             await asyncio.shield(stored)
 
     async def confirmable(self) -> None:
         """Wait until every update put so far is stored: then a receipt may confirm them."""
-        await self._all_stored.wait()
+        await self._stores.drained()
 
-    async def _store_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            new = await self._store_batch([update for update, _ in batch])
-            for update, stored in batch:
-                if str(update.update_id) in new:
-                    new.discard(str(update.update_id))  # one delivery sent twice at once: once
-                    super().put_nowait(update)
-                else:
-                    log.info("update %s was delivered again: skipped", update.update_id)
-                stored.set_result(None)
-        self._all_stored.set()
+    async def _store_batch(self, batch: list[tuple[Update, asyncio.Future[None]]]) -> None:
+        """Store the updates in one transaction, then queue the new ones for their handlers."""
+        new = await self._stored_ids([update for update, _ in batch])
+        for update, stored in batch:
+            if str(update.update_id) in new:
+                new.discard(str(update.update_id))  # one delivery sent twice at once: once
+                super().put_nowait(update)
+            else:
+                log.info("update %s was delivered again: skipped", update.update_id)
+            stored.set_result(None)
 
-    async def _store_batch(self, updates: list[Update]) -> set[str]:
-        """Store the updates in one transaction; the ids that were new."""
+    async def _stored_ids(self, updates: list[Update]) -> set[str]:
+        """Store the updates in one transaction (retrying until it works); the ids that were new."""
         batch = [
             StoredUpdate(
                 PLATFORM,
@@ -151,7 +145,7 @@ class Inbox(asyncio.Queue[object]):
         if message is not None and message.media_group_id:
             self._albums[(message.chat_id, message.message_id)] = update.update_id
             return
-        await self._done(update.update_id)
+        self._done(update.update_id)
 
     def adopt(self, chat_id: int, message_id: int, update_id: int) -> None:
         """An album part another process received is handled with this process's album."""
@@ -167,27 +161,22 @@ class Inbox(asyncio.Queue[object]):
         for message in parts:
             update_id = self._albums.pop((message.chat_id, message.message_id), None)
             if update_id is not None:
-                await self._done(update_id)
+                self._done(update_id)
 
-    async def _done(self, update_id: int) -> None:
+    def _done(self, update_id: int) -> None:
         """Marked with the others handled meanwhile, in one write after the replies (bookkeeping)."""
-        self._handled.append(str(update_id))
-        if self._marking is None or self._marking.done():
-            self._marking = asyncio.create_task(self._mark_handled(), name="telegram-inbox-handled")
+        self._marks.add(str(update_id))
 
-    async def _mark_handled(self) -> None:
+    async def _mark_handled(self, batch: list[str]) -> None:
         background()  # the updates were answered: this is bookkeeping
-        while self._handled:
-            batch, self._handled = self._handled, []
-            try:
-                await self._store.inbox_done(PLATFORM, batch)
-            except Exception:  # handled all the same; at worst replayed once (idempotent)
-                log.warning("could not mark updates %s handled", batch, exc_info=True)
+        try:
+            await self._store.inbox_done(PLATFORM, batch)
+        except Exception:  # handled all the same; at worst replayed once (idempotent)
+            log.warning("could not mark updates %s handled", batch, exc_info=True)
 
     async def close(self) -> None:
         """Store the last "handled" marks (after the last handler returned, on shutdown)."""
-        if self._marking is not None:
-            await self._marking
+        await self._marks.drained()
 
     def start(self, bot: Bot, interval: float) -> None:
         """Replay updates whose handler died, now and every ``interval`` seconds."""

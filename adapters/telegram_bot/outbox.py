@@ -338,7 +338,7 @@ class TelegramOutbox:
             raise errors.DeliveryFailed(str(exc)) from exc
         replaced = status is not None and any(p.message_id == str(status) for p in parts)
         images = result_refs(parts)
-        if keeping is not None and await keeping:
+        if kept:
             # "Edit again" of these photos starts from the kept originals while they are kept.
             images = tuple(
                 ref if ref.as_document else replace(ref, original=kept_original(action.job_id, i))

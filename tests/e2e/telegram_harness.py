@@ -20,7 +20,7 @@ from bots.bootstrap import Core
 from bots.settings import Settings
 from tests.e2e.bot_harness import BotHarness
 from tests.fakes.edit_api import FakeEditAPI
-from tests.fakes.telegram_model import ChatMessage, FakeChat
+from tests.fakes.telegram_model import ChatMessage, FakeChat, FakeUser
 from tests.fakes.telegram_server import FakeTelegram
 
 
@@ -51,6 +51,16 @@ class TelegramHarness(BotHarness):
     async def text(self, chat: FakeChat, contains: str, *, after: int = 0, within: float = 20) -> ChatMessage:
         """The first bot text (or caption) containing ``contains``."""
         return await self.reply(chat, lambda m: contains in (m.content or ""), after=after, within=within)
+
+    async def choose(self, chat: FakeChat, user: FakeUser, choice: str, shown: str) -> None:
+        """Open /settings, press ``choice`` (callback data, e.g. ``set:n:2``) and wait until the
+        menu marks ``shown`` as the user's default."""
+        m = self.fake.send_text(chat, user, "/settings")
+        menu = await self.text(chat, "Your defaults", after=m.message_id)
+        self.fake.press_button(chat, user, menu, choice)
+        await self.fake.wait_for(
+            lambda: f"✓ {shown}" in self.fake.message(chat, menu.message_id).button_texts, 10
+        )
 
     async def photo(self, chat: FakeChat, *, after: int = 0, within: float = 30) -> ChatMessage:
         """The first photo the bot sent in ``chat`` after ``after`` (a result, not a live preview)."""
