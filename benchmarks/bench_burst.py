@@ -9,10 +9,11 @@ same run: the API latency (an edit cannot come back sooner) and, on Telegram, th
 (N status messages cannot all be shown sooner than N / rate seconds, EDITBOT_TELEGRAM_RATE = 30).
 
 Printed per platform and N: last (and median) result / latency; failures; first feedback p50/p95
-(Telegram: photo sent -> status shown; Discord: command run -> acknowledged); /usage p95; platform
-calls per edit by method; bot CPU ms per edit; DB statements per edit; the bot's peak RSS. What the
-bot spends on the bystander's /usage asks (measured alone before the burst) is taken out of the
-per-edit CPU and statements.
+(Telegram: photo sent -> status shown; Discord: command run -> acknowledged); /usage p95; when
+the edit-API calls began (first, median, last: the last result cannot come sooner than the last
+call's start plus the latency); platform calls per edit by method; bot CPU ms per edit; DB
+statements per edit; the bot's peak RSS. What the bot spends on the bystander's /usage asks
+(measured alone before the burst) is taken out of the per-edit CPU and statements.
 
     .venv/bin/python -m benchmarks.bench_burst [--platform telegram discord] [--users 50 100 200]
         [--latency 5] [--profile DIR]
@@ -162,6 +163,7 @@ async def telegram_burst(users: int, latency: float, profile: str | None) -> dic
                 "first": list(first.values()),
                 "usage": usage_waits,
                 "methods": Counter(c.method for c in calls),
+                "calls_began": [r.at - started for r in api.requests],
                 **without_bystander(stats, bystander_cost, len(usage_waits)),
             }
 
@@ -255,6 +257,7 @@ async def discord_burst(users: int, latency: float, profile: str | None) -> dict
                 "first": first,
                 "usage": usage_waits,
                 "methods": Counter(route(r.method, r.path) for r in calls),
+                "calls_began": [r.at - started for r in api.requests],
                 **without_bystander(stats, bystander_cost, len(usage_waits)),
             }
 
@@ -286,6 +289,11 @@ async def main(
                 )
             print(line)
             print(f"  /usage p95 {pct(r['usage'], 0.95) * 1000:.0f} ms over {len(r['usage'])} asks")
+            began = r["calls_began"]
+            print(
+                f"  edit-API calls began {pct(began, 0) * 1000:.0f} / {pct(began, 0.5) * 1000:.0f} /"
+                f" {pct(began, 1) * 1000:.0f} ms after the burst (first / median / last)"
+            )
             print(
                 f"  platform calls per edit: {sum(per_edit.values()):.2f}: "
                 + ", ".join(f"{m} {v:.2f}" for m, v in per_edit.items())

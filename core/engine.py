@@ -443,11 +443,9 @@ class ConversationEngine:
         reset = format_time(policy.next_reset(now), policy.timezone)
         resolved = await self.runner.limits.resolve(origin.user, origin.community)
         texts = []
-        for scope in resolved.scopes:
-            if scope.limit is None:
-                continue  # the uncapped global counter
-            snap = await self._store.usage(scope.kind, scope.key, start)
-            limit = max(0, scope.limit + snap.bonus)
+        capped = [scope for scope in resolved.scopes if scope.limit is not None]  # not the uncapped global
+        for scope, snap in zip(capped, await self._store.usages(capped, start), strict=True):
+            limit = max(0, (scope.limit or 0) + snap.bonus)
             params = {
                 "used": snap.used,
                 "limit": limit,

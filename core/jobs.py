@@ -67,7 +67,7 @@ from core.refs import FileFetcher, ImageRef
 from core.results import full_size_offer, input_image, output_image, result_buttons, wants_file
 from core.resume import ResumeMode, Resumption, plan
 from core.storage.gate import background
-from core.storage.protocol import Job, JobStatus, LeaseLost, Store
+from core.storage.protocol import CallStart, Job, JobStatus, LeaseLost, Store
 from core.telemetry import Telemetry
 from core.validation import EditSpec
 
@@ -593,10 +593,10 @@ class JobRunner:
         progress.update(
             Phase.EDITING, Text("progress_editing_no_preview" if previews and several else "progress_editing")
         )
-        # The inputs download and are prepared while the status message is being sent; it is
-        # recorded with the job before the paid call, so a crash from there on leaves its id to
-        # the next process to replace or remove.
-        shown = asyncio.ensure_future(progress.recorded())
+        # The inputs download and are prepared while the status message is being sent; its id is
+        # stored with the call start, so a crash from there on leaves it to the next process to
+        # replace or remove.
+        shown = asyncio.ensure_future(progress.shown())
         try:
             inputs = await self._inputs(job, origin, spec)
         finally:
@@ -622,7 +622,7 @@ class JobRunner:
             output_format=outputs.output_format,
             output_compression=outputs.output_compression,
         )
-        await self._call_starts.start(job.id, job.claim or None)
+        await self._call_starts.start(CallStart(job.id, job.claim or None, progress.message_id))
 
         async def preview(partial: PartialImage) -> None:
             await self._hold(job)  # a stalled worker's late previews must not cover the result

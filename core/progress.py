@@ -50,7 +50,7 @@ class ProgressReporter:
         self._last_sent: tuple[Phase, Text] | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._known = asyncio.Event()  # the status message exists and is stored
+        self._known = asyncio.Event()  # the status message exists
         self._task: asyncio.Task[None] | None = None
         self._previews = previews
         self._showing_preview = False
@@ -124,8 +124,8 @@ class ProgressReporter:
         new_id = delivered.message_id if delivered is not None else None
         if new_id is not None and new_id != self._message_id:
             self._message_id = new_id
+            self._known.set()  # the job's call start stores it too (see shown)
             await self._store(new_id)
-            self._known.set()
 
     async def _store(self, message_id: str | None) -> None:
         if self._remember is not None:
@@ -148,9 +148,11 @@ class ProgressReporter:
             with contextlib.suppress(BaseException):
                 await self._task
 
-    async def recorded(self) -> None:
-        """Wait until the status message exists and is stored (not for later edits of it: those
-        may wait behind other users' first feedback on a busy platform)."""
+    async def shown(self) -> None:
+        """Wait until the status message exists (not for later edits of it: those may wait
+        behind other users' first feedback on a busy platform). Its id is stored by this
+        reporter, in the background; a job stores it with its call start (which must not wait
+        behind a burst's bookkeeping)."""
         if self._message_id is not None or self._task is None:
             return
         waits = {asyncio.ensure_future(self._known.wait()), asyncio.ensure_future(self._idle.wait())}

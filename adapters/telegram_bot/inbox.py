@@ -38,7 +38,7 @@ from telegram import Bot, Message, Update
 from telegram.request import HTTPXRequest
 
 from core.batches import Batches
-from core.storage.gate import background
+from core.storage.gate import background, urgent
 from core.storage.protocol import Store, StoredUpdate
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class Inbox(asyncio.Queue[object]):
 
     async def _store_batch(self, batch: list[tuple[Update, asyncio.Future[None]]]) -> None:
         """Store the updates in one transaction, then queue the new ones for their handlers."""
+        urgent()  # every later update waits for this one's receipt (see core.storage.gate)
         new = await self._stored_ids([update for update, _ in batch])
         for update, stored in batch:
             if str(update.update_id) in new:

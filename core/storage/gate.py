@@ -7,9 +7,17 @@ to 100 ms between tries), so the pool runs dry for reads too, and the turn order
 bystander's ``/usage`` (a read) behind them all.
 
 :class:`WriteGate` queues this process's writers before they take a connection and hands the lock
-on the moment it is free, in priority order: writes made inside :func:`background` (a running
-job's bookkeeping: stages, results, commits, heartbeats) wait behind the rest (taking in a
-message, reserving an edit, answering a command). Within a priority the order is FIFO.
+on the moment it is free, in priority order:
+- :func:`urgent`: taking in messages (Telegram's updates are handled, and the next ones fetched,
+  only once stored; behind a burst's new jobs a bystander's ``/usage`` waited seconds to be
+  read at all);
+- then by default: reserving an edit, answering a command; and, in :func:`foreground`, the
+  writes a running job's paid call waits for (its call start, with its status message's id).
+  As bookkeeping they held every call of a burst back until its last job was stored (200
+  users: every call 3-4 s late); ahead of new jobs they would delay the later users' first
+  feedback instead;
+- last, :func:`background`: a running job's bookkeeping (stages, results, commits, heartbeats).
+Within a priority the order is FIFO.
 
 PostgreSQL has row locks and needs no gate (:func:`gate_for` gives a no-op one). Several
 processes on one SQLite file still meet at SQLite's lock (``busy_timeout``), as before.
@@ -29,22 +37,38 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the job runner marks its writes without importing SQLAlchemy
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-_background: ContextVar[bool] = ContextVar("editbot_background_writes", default=False)
-_URGENT, _BACKGROUND = 0, 1
+_URGENT, _NORMAL, _BACKGROUND = 0, 1, 2
+_priority: ContextVar[int] = ContextVar("editbot_write_priority", default=_NORMAL)
 
 
 class background:  # lower case: used like a function, ``background()`` or ``with background():``
-    """Writes made after this call may wait behind urgent ones: for the rest of the task (a task
-    runs in its own copy of the context, so the mark ends with it), or to the end of a ``with``."""
+    """Writes made after this call wait behind the others: for the rest of the task (a task runs
+    in its own copy of the context, so the mark ends with it), or to the end of a ``with``."""
+
+    _level = _BACKGROUND
 
     def __init__(self) -> None:
-        self._token = _background.set(True)
+        self._token = _priority.set(self._level)
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, *exc: object) -> None:
-        _background.reset(self._token)
+        _priority.reset(self._token)
+
+
+class foreground(background):
+    """Undoes :class:`background` (used as it is): for a write a user waits for, made from a
+    task marked ``background``."""
+
+    _level = _NORMAL
+
+
+class urgent(background):
+    """Writes made after this call go before all others (used as :class:`background` is): taking
+    in messages, which every later message waits for."""
+
+    _level = _URGENT
 
 
 class WriteGate:
@@ -62,7 +86,7 @@ class WriteGate:
             self._held = True
         else:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            priority = _BACKGROUND if _background.get() else _URGENT
+            priority = _priority.get()
             heapq.heappush(self._waiters, (priority, next(self._seq), future))
             try:
                 await future

@@ -149,6 +149,17 @@ class LeaseLost(Exception):
     lease ran out while it stalled, and it must stop without touching the job or its messages."""
 
 
+@dataclass(frozen=True, slots=True)
+class CallStart:
+    """One job's paid call about to start: its fencing token, and its status message if one is
+    on screen (stored with the call start, so a crash from there on leaves its id to the next
+    process to replace or remove)."""
+
+    job_id: str
+    claim: int | None = None
+    status_message: str | None = None
+
+
 class FullSizeState(StrEnum):
     """What a "Full size" press finds (issue 11)."""
 
@@ -327,9 +338,10 @@ class Store(Protocol):
         """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
         ...
 
-    async def start_calls(self, calls: Sequence[tuple[str, int | None]]) -> dict[str, int]:
-        """:meth:`start_call` for several ``(job id, fencing token)`` at once, in one statement:
-        the attempts so far of each job still held (a job missing from the answer was not)."""
+    async def start_calls(self, calls: Sequence[CallStart]) -> dict[str, int]:
+        """:meth:`start_call` for several jobs at once, in one statement, storing the status
+        message ids given: the attempts so far of each job still held (a job missing from the
+        answer was not)."""
         ...
 
     async def save_result(
@@ -431,6 +443,10 @@ class Store(Protocol):
 
     async def usage(self, kind: str, key: str, period_start: datetime) -> UsageSnapshot:
         """Credits used (committed plus reserved) in a scope for a period; 0 when nothing yet."""
+        ...
+
+    async def usages(self, scopes: Sequence[QuotaScope], period_start: datetime) -> list[UsageSnapshot]:
+        """:meth:`usage` of several scopes in one read (``/usage``), in their order."""
         ...
 
     async def get_preferences(self, platform: str, user_id: str) -> EditOptions:

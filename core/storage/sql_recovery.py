@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actions import DeliveredPart
 from core.storage import tables
-from core.storage.protocol import Job, JobStage, JobStatus, LeaseLost, StoredUpdate
+from core.storage.protocol import CallStart, Job, JobStage, JobStatus, LeaseLost, StoredUpdate
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 """``jobs.status`` values of jobs that can still change."""
@@ -88,22 +88,26 @@ class RecoveryQueries:
 
     async def start_call(self, job_id: str, worker_id: str, *, claim: int | None = None) -> int:
         """Stage CALLING, one more attempt counted (before the paid call); the attempts so far."""
-        attempts = (await self.start_calls([(job_id, claim)])).get(job_id)
+        attempts = (await self.start_calls([CallStart(job_id, claim)])).get(job_id)
         if attempts is None and claim is not None:
             raise LeaseLost(f"claim {claim} is no longer held")
         return int(attempts or 0)
 
-    async def start_calls(self, calls: Sequence[tuple[str, int | None]]) -> dict[str, int]:
-        """:meth:`start_call` for several jobs at once, in one statement; the attempts so far of
-        each job still held."""
+    async def start_calls(self, calls: Sequence[CallStart]) -> dict[str, int]:
+        """:meth:`start_call` for several jobs at once, in one statement, with their status
+        message ids; the attempts so far of each job still held."""
         if not calls:
             return {}
+        values: dict[str, Any] = {"stage": JobStage.CALLING.value, "attempts": _jobs.c.attempts + 1}
+        shown = {c.job_id: c.status_message for c in calls if c.status_message is not None}
+        if shown:
+            values["status_message"] = sa.case(shown, value=_jobs.c.id, else_=_jobs.c.status_message)
         async with self._write_one() as session:
             result = await session.execute(
                 sa.update(_jobs)
-                .where(sa.or_(*(held(job_id, claim) for job_id, claim in calls)))
+                .where(sa.or_(*(held(c.job_id, c.claim) for c in calls)))
                 .where(_jobs.c.status.in_(_UNFINISHED))
-                .values(stage=JobStage.CALLING.value, attempts=_jobs.c.attempts + 1)
+                .values(**values)
                 .returning(_jobs.c.id, _jobs.c.attempts)
             )
             return {str(job_id): int(attempts) for job_id, attempts in result.all()}

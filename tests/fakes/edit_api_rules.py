@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +138,7 @@ class ReceivedRequest:
     headers: dict[str, str]
     fields: dict[str, list[str]] = field(default_factory=dict)
     files: list[ReceivedFile] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)  # when the whole request had arrived
 
     def value(self, name: str) -> str | None:
         """The (first) value of text field ``name``."""

@@ -9,26 +9,34 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.call_starts import CallStarts
-from core.storage.protocol import JobStage, LeaseLost
+from core.storage.protocol import CallStart, Job, JobStage, LeaseLost
 from core.storage.sql_store import SqlStore
 from tests.integration.db_fixtures import make_job, scopes
 from tests.integration.test_statement_budget import counted
+
+
+async def running_jobs(store: SqlStore, count: int, prefix: str) -> list[Job]:
+    """``count`` new jobs, each running under its first claim."""
+    jobs = []
+    for i in range(count):
+        job, _ = await store.create_job(make_job(f"{prefix}{i}"), scopes())
+        await store.mark_running(job.id, "w")
+        jobs.append(job)
+    return jobs
 
 
 async def test_calls_that_start_together_are_one_statement_and_fenced(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     store = SqlStore(sessionmaker)
-    jobs = []
-    for i in range(6):
-        job, _ = await store.create_job(make_job(f"k{i}"), scopes())
-        await store.mark_running(job.id, "w")
-        jobs.append(job)
+    jobs = await running_jobs(store, 6, "k")
     lost = jobs[-1]
     assert await store.claim(lost.id, "other", lost.created_at.replace(year=2100)) is not None
     starts = CallStarts(store)
     with counted(sessionmaker) as seen:
-        outcome = await asyncio.gather(*(starts.start(job.id, 1) for job in jobs), return_exceptions=True)
+        outcome = await asyncio.gather(
+            *(starts.start(CallStart(job.id, 1)) for job in jobs), return_exceptions=True
+        )
     assert outcome[:-1] == [None] * 5 and isinstance(outcome[-1], LeaseLost)
     assert len(seen) <= 2, seen  # the first call alone, then everyone who came meanwhile
     for job in jobs[:-1]:
@@ -47,4 +55,25 @@ async def test_a_failed_write_fails_each_waiting_call(sessionmaker: async_sessio
     store.start_calls = broken  # type: ignore[method-assign]
     starts = CallStarts(store)
     with pytest.raises(ConnectionError):
-        await starts.start("j1", None)
+        await starts.start(CallStart("j1"))
+
+
+async def test_status_messages_are_stored_with_the_call_starts(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A status message on screen is stored with its job's call start (the paid call does not
+    wait for a separate write); a job without one keeps the id it had."""
+    store = SqlStore(sessionmaker)
+    jobs = await running_jobs(store, 3, "s")
+    await store.set_status_message(jobs[2].id, "old-status")
+    starts = CallStarts(store)
+    with counted(sessionmaker) as seen:
+        await asyncio.gather(
+            starts.start(CallStart(jobs[0].id, 1, "status-0")),
+            starts.start(CallStart(jobs[1].id, 1, "status-1")),
+            starts.start(CallStart(jobs[2].id, 1)),
+        )
+    assert len(seen) <= 2, seen
+    stored = [await store.get_job(job.id) for job in jobs]
+    assert [j.status_message if j else None for j in stored] == ["status-0", "status-1", "old-status"]
+    assert all(j is not None and j.stage is JobStage.CALLING for j in stored)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import QuotaExceeded
 from core.storage import tables
-from core.storage.protocol import JobStatus
+from core.storage.protocol import JobStatus, QuotaScope
 from core.storage.sql_store import SqlStore
 from tests.integration.db_fixtures import PERIOD, make_job, scopes
 
@@ -161,3 +161,20 @@ async def test_counters_refuse_to_go_negative(sessionmaker: async_sessionmaker[A
     with pytest.raises(sa.exc.IntegrityError):
         async with sessionmaker.begin() as session:
             await session.execute(sa.update(tables.usage).values(used=-1))
+
+
+async def test_several_scopes_are_read_at_once_in_their_order(store: SqlStore) -> None:
+    for i in range(3):
+        await store.create_job(make_job(f"read-{i}"), scopes(user=10, community=100))
+    asked = [
+        QuotaScope(*COMMUNITY, 100),
+        QuotaScope("member", "telegram:g1:nobody", 5),  # never charged: zero
+        QuotaScope(*USER, 10),
+    ]
+    snapshots = await store.usages(asked, PERIOD)
+    assert [(s.kind, s.key, s.used) for s in snapshots] == [
+        ("community", "telegram:g1", 3),
+        ("member", "telegram:g1:nobody", 0),
+        ("user", "telegram:u1", 3),
+    ]
+    assert await store.usages([], PERIOD) == []

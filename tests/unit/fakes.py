@@ -21,6 +21,7 @@ from core.identity import Platform
 from core.refs import ImageRef
 from core.storage.protocol import (
     AuditEntry,
+    CallStart,
     Conversation,
     ConversationKey,
     FullSizeState,
@@ -203,11 +204,14 @@ class FakeStore:
         self.jobs[job_id] = replace(job, stage=JobStage.CALLING, attempts=job.attempts + 1)
         return job.attempts + 1
 
-    async def start_calls(self, calls: Sequence[tuple[str, int | None]]) -> dict[str, int]:
+    async def start_calls(self, calls: Sequence[CallStart]) -> dict[str, int]:
         started = {}
-        for job_id, claim in calls:
+        for call in calls:
             with contextlib.suppress(LeaseLost):
-                started[job_id] = await self.start_call(job_id, "", claim=claim)
+                started[call.job_id] = await self.start_call(call.job_id, "", claim=call.claim)
+                if call.status_message is not None:
+                    job = self.jobs[call.job_id]
+                    self.jobs[call.job_id] = replace(job, status_message=call.status_message)
         return started
 
     async def save_result(
@@ -336,6 +340,9 @@ class FakeStore:
     async def usage(self, kind: str, key: str, period_start: datetime) -> UsageSnapshot:
         k = (kind, key, period_start)
         return UsageSnapshot(kind, key, period_start, self.counters.get(k, 0), self.bonuses.get(k, 0))
+
+    async def usages(self, scopes: Sequence[QuotaScope], period_start: datetime) -> list[UsageSnapshot]:
+        return [await self.usage(s.kind, s.key, period_start) for s in scopes]
 
     async def get_preferences(self, platform: str, user_id: str) -> EditOptions:
         return self.prefs.get((platform, user_id), EditOptions())

@@ -46,7 +46,7 @@ async def test_a_waiting_status_edit_is_dropped_when_the_result_is_ready() -> No
 
     progress = ProgressReporter(platform, ORIGIN, "job", remember=remember)  # type: ignore[arg-type]
     progress.update(Phase.QUEUED, Text("progress_queued"))
-    await progress.recorded()
+    await progress.shown()
     progress.update(Phase.EDITING, Text("progress_editing"))
     await platform.waiting.wait()
     await asyncio.wait_for(progress.settle(), timeout=5)  # the result does not wait for the budget

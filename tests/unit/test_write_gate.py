@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from core.storage.gate import WriteGate, background, gate_for
+from core.storage.gate import WriteGate, background, foreground, gate_for, urgent
 
 
 async def _queue(gate: WriteGate, order: list[str], name: str, *, in_background: bool) -> None:
@@ -52,6 +52,46 @@ async def test_the_mark_ends_with_its_block() -> None:
         await asyncio.sleep(0)
     await asyncio.gather(late, soon)
     assert order == ["reply", "bookkeeping"]
+
+
+async def test_a_background_task_writes_in_the_foreground_inside_foreground() -> None:
+    """A job's call start (its paid call waits for it) queues with the new jobs, not behind them."""
+    gate, order = WriteGate(), []
+
+    async def call_start() -> None:
+        background()  # a running job's task
+        with foreground():
+            async with gate.hold():
+                order.append("call start")
+        async with gate.hold():
+            order.append("its bookkeeping")
+
+    async with gate.hold():
+        tasks = [asyncio.create_task(call_start())]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(_queue(gate, order, "new job", in_background=False)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert order == ["call start", "new job", "its bookkeeping"]
+
+
+async def test_taking_in_messages_goes_before_everything() -> None:
+    gate, order = WriteGate(), []
+
+    async def intake() -> None:
+        urgent()
+        async with gate.hold():
+            order.append("updates")
+
+    async with gate.hold():
+        tasks = [
+            asyncio.create_task(_queue(gate, order, "bookkeeping", in_background=True)),
+            asyncio.create_task(_queue(gate, order, "new job", in_background=False)),
+            asyncio.create_task(intake()),
+        ]
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert order == ["updates", "new job", "bookkeeping"]
 
 
 async def test_sqlite_engines_share_one_gate_and_other_databases_have_none(tmp_path: object) -> None:
