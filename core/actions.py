@@ -242,3 +242,9 @@ class Outbox(Protocol):
     async def send(self, action: Action) -> Delivered | None:
         """Show the action to the user; return references to what was sent, when there are any."""
         ...
+
+    def has_room_for_preview(self, origin: Origin) -> bool:
+        """Whether a live preview sent now would be shown rather than dropped for the platform's
+        budget (a peek: nothing is spent). Under a burst most previews are dropped; a preview
+        that would be is not even decoded."""
+        ...

@@ -18,10 +18,15 @@ from dataclasses import replace
 from core.actions import Outbox, OutputImage, Phase, SendProgress, Text
 from core.editapi.stream import PartialImage
 from core.events import Origin
-from core.imaging import describe
+from core.imaging import ImageDescription, describe
 from core.storage.gate import background
 
 log = logging.getLogger(__name__)
+
+
+def _decode(partial: PartialImage) -> tuple[bytes, ImageDescription]:
+    data = partial.decode()
+    return data, describe(data)
 
 
 class ProgressReporter:
@@ -70,10 +75,12 @@ class ProgressReporter:
         """Show a partial image the model sent (an edit's ``on_partial`` sink; never blocks the stream).
 
         Only the newest one is sent when the platform is slower than the model: previews are the
-        first thing to drop.
+        first thing to drop, before they are decoded when the platform's budget has no room.
         """
-        width, height, content_type, ext = await asyncio.to_thread(describe, partial.data)
-        image = OutputImage(partial.data, f"preview-{partial.index + 1}.{ext}", content_type, width, height)
+        if self._outbox is None or not self._outbox.has_room_for_preview(self._origin):
+            return
+        data, (width, height, content_type, ext) = await asyncio.to_thread(_decode, partial)
+        image = OutputImage(data, f"preview-{partial.index + 1}.{ext}", content_type, width, height)
         step = min(partial.index + 1, self._previews)
         text = Text("progress_painting", {"step": step, "total": max(self._previews, step)})
         self._showing_preview = True

@@ -26,6 +26,7 @@ from core.actions import Action, Delivered, Outbox, Phase, SendImage, SendProgre
 from core.editapi import EditRequest, EditResult
 from core.editapi.stream import PartialSink
 from core.errors import EditAPIError, EditbotError
+from core.events import Origin
 from core.refs import FileFetcher, ImageRef
 from core.storage.protocol import Job
 
@@ -290,6 +291,9 @@ class _TracedOutbox:
         if isinstance(action, SendProgress) and action.phase is not Phase.DONE:  # DONE only removes it
             self._telemetry._first_feedback()
         return result
+
+    def has_room_for_preview(self, origin: Origin) -> bool:
+        return self._outbox.has_room_for_preview(origin)
 
     def __getattr__(self, name: str) -> object:
         # Adapters' own methods (e.g. Discord's ``answer``) stay reachable through the wrapper.

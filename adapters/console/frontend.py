@@ -78,6 +78,10 @@ class ConsoleOutbox:
         await asyncio.to_thread(path.write_bytes, image.data)
         return path
 
+    def has_room_for_preview(self, origin: Origin) -> bool:
+        """A terminal has no budget."""
+        return True
+
     async def send(self, action: Action) -> Delivered | None:
         """Show one action."""
         loc = self._locale

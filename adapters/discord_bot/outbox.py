@@ -87,6 +87,11 @@ class DiscordOutbox:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._filled: OrderedDict[str, None] = OrderedDict()
 
+    def has_room_for_preview(self, origin: Origin) -> bool:
+        """Whether the process's preview budget has room now (nothing is spent)."""
+        now = time.monotonic()
+        return gcra(self._previews_tat, now, self._previews, 1.0, self._previews.window) is not None
+
     def _room_for_preview(self) -> bool:
         step = gcra(self._previews_tat, time.monotonic(), self._previews, 1.0, self._previews.window)
         if step is None:

@@ -455,6 +455,11 @@ class TelegramOutbox:
         )
         return str(message.message_id), ref
 
+    def has_room_for_preview(self, origin: Origin) -> bool:
+        """Whether the bot's budget has room for a preview in this chat now (nothing is spent)."""
+        limiter = self._bot.rate_limiter
+        return not isinstance(limiter, LaneRateLimiter) or limiter.has_room(int(origin.chat.chat_id))
+
     async def _preview(self, action: SendProgress, known: int | None, text: str) -> Delivered:
         """The status message shows the newest partial image, swapped in place (editMessageMedia).
 

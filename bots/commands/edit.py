@@ -178,9 +178,10 @@ def _preview_saver(folder: Path) -> PartialSink:
     started = time.monotonic()
 
     async def save(partial: PartialImage) -> None:
-        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}.get(image_format(partial.data) or "", "bin")
+        data = partial.decode()
+        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}.get(image_format(data) or "", "bin")
         path = folder / f"partial-{partial.index + 1}.{ext}"
-        await asyncio.to_thread(path.write_bytes, partial.data)
+        await asyncio.to_thread(path.write_bytes, data)
         print(f"partial {partial.index + 1} after {time.monotonic() - started:.1f} s: {path}", flush=True)
 
     return save

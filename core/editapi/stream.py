@@ -35,10 +35,15 @@ COMPLETED = "image_edit.completed"
 
 @dataclass(frozen=True, slots=True)
 class PartialImage:
-    """One preview the model sent while painting: its 0-based index and the encoded image."""
+    """One preview the model sent while painting: its 0-based index and the image as it came, in
+    base64 (decoded by :meth:`decode` only when it is shown: under a burst most are dropped)."""
 
     index: int
-    data: bytes
+    encoded: str
+
+    def decode(self) -> bytes:
+        """The image's bytes; :class:`BadResponse` when they are not base64."""
+        return _decoded(self.encoded)
 
 
 PartialSink = Callable[[PartialImage], Awaitable[None]]
@@ -75,7 +80,7 @@ async def read_stream(
             if kind == "error" or ("error" in doc and kind not in (PARTIAL, COMPLETED)):
                 raise error_for(None, error_info_from(_error_doc(doc)), model=model, secret=secret)
             if kind == PARTIAL:
-                await sink(PartialImage(int(doc.get("partial_image_index", partials)), _image(doc)))
+                await sink(PartialImage(int(doc.get("partial_image_index", partials)), _encoded(doc)))
                 partials += 1
             elif kind == COMPLETED:
                 return StreamedResult(
@@ -111,14 +116,22 @@ def _error_doc(doc: dict[str, Any]) -> dict[str, Any]:
     return doc if isinstance(doc.get("error"), dict | str) else {"error": doc}
 
 
-def _image(doc: dict[str, Any]) -> bytes:
+def _encoded(doc: dict[str, Any]) -> str:
     raw = doc.get("b64_json")
     if not isinstance(raw, str) or not raw:
         raise BadResponse("a stream event carries no image", reason="malformed stream event")
-    data = decode_base64(raw)
+    return raw
+
+
+def _decoded(encoded: str) -> bytes:
+    data = decode_base64(encoded)
     if data is None:
         raise BadResponse("a stream event's image is not base64", reason="malformed stream event")
     return data
+
+
+def _image(doc: dict[str, Any]) -> bytes:
+    return _decoded(_encoded(doc))
 
 
 def _int(value: Any) -> int | None:

@@ -54,7 +54,7 @@ async def test_partials_arrive_before_the_result(edit_api: FakeEditAPI, client: 
     assert [p.index for p in partials.got] == [0, 1]
     for p in partials.got:
         want = decoded(partial_image(result.images[0], p.index, 2))
-        assert same_pixels(decoded(p.data), want)
+        assert same_pixels(decoded(p.decode()), want)
     assert result.usage is not None and result.usage.total_tokens
     assert [e for _, e in edit_api.stream_events] == [
         "image_edit.partial_image",

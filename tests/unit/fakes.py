@@ -16,7 +16,7 @@ from core import errors
 from core.actions import Action, Delivered, DeliveredPart, SendImage
 from core.editapi import EditRequest, EditResult, Usage
 from core.editapi.stream import PartialSink
-from core.events import EditOptions
+from core.events import EditOptions, Origin
 from core.identity import Platform
 from core.refs import ImageRef
 from core.storage.protocol import (
@@ -512,6 +512,10 @@ class FakeOutbox:
         self.sent: list[Action] = []
         self.fail_images: Exception | None = None
         self.changed = asyncio.Event()
+        self.room_for_previews = True
+
+    def has_room_for_preview(self, origin: Origin) -> bool:
+        return self.room_for_previews
 
     async def send(self, action: Action) -> Delivered | None:
         self.sent.append(action)

@@ -4,11 +4,18 @@ dropped (the result replaces the status anyway); the status message's creation i
 from __future__ import annotations
 
 import asyncio
+import base64
+
+import pytest
 
 from core.actions import Action, Delivered, Phase, SendProgress, Text
+from core.editapi.stream import PartialImage
+from core.errors import BadResponse
 from core.events import ChatRef, Origin
 from core.identity import Platform, UserKey
 from core.progress import ProgressReporter
+from tests.fakes.edit_api import sample_png
+from tests.unit.fakes import FakeOutbox
 
 ORIGIN = Origin(user=UserKey(Platform.CONSOLE, "u"), chat=ChatRef(Platform.CONSOLE, "c"), event_id="e")
 
@@ -20,6 +27,9 @@ class SlowPlatform:
         self.budget = asyncio.Event()
         self.waiting = asyncio.Event()
         self.calls: list[str] = []
+
+    def has_room_for_preview(self, origin: Origin) -> bool:
+        return True
 
     async def send(self, action: Action) -> Delivered | None:
         assert isinstance(action, SendProgress)
@@ -63,3 +73,21 @@ async def test_the_status_message_being_created_is_waited_for() -> None:
     await asyncio.sleep(0)  # the creation is on its way
     await progress.settle()
     assert progress.message_id == "status"  # known, so the result replaces it: nothing left behind
+
+
+async def test_a_preview_the_budget_would_drop_is_not_even_decoded() -> None:
+    outbox = FakeOutbox()
+    progress = ProgressReporter(outbox, ORIGIN, "job")
+    outbox.room_for_previews = False
+    await progress.preview(PartialImage(0, "not base64 at all: never looked at"))
+    assert outbox.sent == []
+    outbox.room_for_previews = True
+    picture = sample_png(32, 24)
+    await progress.preview(PartialImage(1, base64.b64encode(picture).decode()))
+    await progress.flush()
+    shown = [a for a in outbox.sent if isinstance(a, SendProgress) and a.image is not None]
+    assert len(shown) == 1 and shown[0].image is not None
+    assert (shown[0].image.data, shown[0].image.width, shown[0].image.height) == (picture, 32, 24)
+    with pytest.raises(BadResponse):  # with room, a broken preview breaks the stream, as before
+        await progress.preview(PartialImage(2, "not base64"))
+    await progress.close()
