@@ -39,7 +39,11 @@ PERIOD = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 class BaselineStore(SqlStore):
-    """The reservation as it was: two statements per counter."""
+    """The reservation as it was: two statements per counter, in a transaction (on PostgreSQL too)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._one_trip = None
 
     async def _reserve_all(
         self, session: AsyncSession, ordered: list[QuotaScope], credits: int, period: datetime

@@ -35,7 +35,7 @@ from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.actions import DeliveredPart
 from core.clock import utcnow as _utcnow
@@ -61,6 +61,7 @@ from core.storage.protocol import (
 from core.storage.sql_full_size import FullSizeQueries
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
 from core.storage.sql_recovery import RecoveryQueries, held, upsert
+from core.storage.sql_reserve import PgReservation, exceeded
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -106,6 +107,13 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         # (platform, user id) -> (when read, stored options): preferences read with a conversation.
         self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
         self._gate = gate_for(sessions)
+        self._engine: AsyncEngine | None = sessions.kw.get("bind")
+        # PostgreSQL reserves in one round trip (see create_job); SQLite writes take turns anyway.
+        self._one_trip = (
+            PgReservation(self._engine.dialect)
+            if self._engine is not None and self._engine.dialect.name == "postgresql"
+            else None
+        )
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -207,6 +215,9 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         created_at = job.created_at or self._clock()
         job = replace(job, created_at=created_at, heartbeat_at=job.heartbeat_at or created_at)
 
+        fits = all(s.limit is None or job.credits <= s.limit for s in ordered)
+        if fits and self._one_trip is not None:
+            return await self._create_in_one_trip(job, ordered)
         async with self._write_first() as session:
             # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
             # second insert of the same key waits for the first transaction and then does nothing
@@ -222,13 +233,33 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
                 if existing is None:  # only if someone deleted the row in between
                     raise RuntimeError(f"job with idempotency key {job.idempotency_key!r} vanished")
                 return existing, False
-            if all(s.limit is None or job.credits <= s.limit for s in ordered):
+            if fits:
                 await self._reserve_all(session, ordered, job.credits, job.period_start)
             else:
                 # Only a grant could let this through: decided per counter, knowing its bonus.
                 for scope in ordered:
                     await self._reserve(session, scope, job.credits, job.period_start)
         return job, True
+
+    async def _create_in_one_trip(self, job: Job, ordered: list[QuotaScope]) -> tuple[Job, bool]:
+        """:meth:`create_job` on PostgreSQL when ``job.credits`` fits every limit on its own: one
+        statement in autocommit (:mod:`core.storage.sql_reserve`), so no counter stays locked
+        across round trips; the rare outcomes (a known key, a refusal) read afterwards."""
+        assert self._one_trip is not None and self._engine is not None
+        async with self._engine.connect() as connection:
+            # The driver's own connection: asyncpg prepares the statement once per connection and
+            # runs it outside any transaction (autocommit), with none of SQLAlchemy's work per call.
+            driver = (await connection.get_raw_connection()).driver_connection
+            created = await self._one_trip.create(
+                driver, rows.job_values(job, ordered), ordered, job.credits, job.period_start
+            )
+        if created:
+            return job, True
+        async with self._read() as session:
+            existing = await self._job_where(session, _jobs.c.idempotency_key == job.idempotency_key)
+        if existing is None:  # only if someone deleted the row in between
+            raise RuntimeError(f"job with idempotency key {job.idempotency_key!r} vanished")
+        return existing, False
 
     async def _reserve_all(
         self, session: AsyncSession, ordered: list[QuotaScope], credits: int, period: datetime
@@ -749,8 +780,6 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
 async def _refusal(session: AsyncSession, scope: QuotaScope, period: datetime) -> QuotaExceeded:
     """Why ``scope`` refused a reservation: read only to explain it (the decision was the write's)."""
     where = _usage_row(scope.kind, scope.key, period)
-    row = (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
-    used, bonus = (int(row.used), int(row.bonus)) if row is not None else (0, 0)
-    return QuotaExceeded(
-        f"{scope.kind} quota exhausted", scope=scope.kind, used=used, limit=max(0, (scope.limit or 0) + bonus)
+    return exceeded(
+        scope, (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
     )
