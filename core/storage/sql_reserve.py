@@ -13,20 +13,26 @@ Invariants, the same as :meth:`core.storage.sql_store.SqlStore.create_job`'s:
   only way plain SQL can raise), so PostgreSQL rolls it back whole: no job, nothing charged. The
   error names the refused counter's place in the order; nothing else raises that error here.
 
-The statement text is built once from :mod:`core.storage.tables` and goes to the driver as is
-(asyncpg prepares and caches it); values get the column types' own bind processing, so rows are
-stored exactly as SQLAlchemy would store them.
+The statement text is built once from :mod:`core.storage.tables` and runs as driver SQL (nothing
+compiled per call; the asyncpg adapter prepares it once per connection); values get the column
+types' own bind processing, so rows are stored exactly as SQLAlchemy would store them. Under a
+burst, reservations hand their connection on (:class:`ConnectionRelay`) instead of each taking
+one from the pool, whose liveness check costs more round trips than the reservation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import QuotaExceeded
 from core.storage import tables
@@ -87,8 +93,9 @@ def exceeded(scope: QuotaScope, counter: Any) -> QuotaExceeded:
     )
 
 
-def _refused_scope(error: BaseException, ordered: Sequence[QuotaScope]) -> QuotaScope | None:
-    """The counter whose refusal made the statement fail, or None for any other error."""
+def _refused_scope(error: BaseException | None, ordered: Sequence[QuotaScope]) -> QuotaScope | None:
+    """The counter whose refusal made the statement fail (``error`` is the driver's), or None for
+    any other error."""
     if getattr(error, "sqlstate", None) != _BAD_INTEGER:
         return None
     found = _REFUSED.search(str(error))
@@ -110,15 +117,15 @@ class PgReservation:
 
     async def create(
         self,
-        driver: Any,
+        connection: AsyncConnection,
         job_values: dict[str, Any],
         ordered: Sequence[QuotaScope],
         credits: int,
         period: datetime,
-    ) -> bool:
-        """Insert the job and charge every counter on ``driver`` (an asyncpg connection outside a
-        transaction); False when the idempotency key exists (nothing charged). Raises
-        :class:`QuotaExceeded` for the first counter that refused (nothing inserted or charged)."""
+    ) -> bool | QuotaExceeded:
+        """Insert the job and charge every counter on ``connection`` (in autocommit): True, or
+        False when the idempotency key exists (nothing charged), or the refusal of the first
+        counter that refused (nothing inserted or charged), to raise."""
         columns = tuple(job_values)
         shape = self._shapes.get(columns)
         if shape is None:
@@ -138,10 +145,80 @@ class PgReservation:
             when,
         )
         try:
-            return bool(await driver.fetchval(statement, *args))
-        except Exception as exc:  # only the refusal is expected; anything else goes up as it is
-            refused = _refused_scope(exc, ordered)
+            return bool((await connection.exec_driver_sql(statement, tuple(args))).scalar_one())
+        except sa.exc.DBAPIError as exc:  # only the refusal is expected; anything else goes up as it is
+            refused = _refused_scope(exc.orig, ordered)
             if refused is None:
                 raise
         # Read why it refused, on the same connection (the decision was the statement's).
-        raise exceeded(refused, await driver.fetchrow(_COUNTER, refused.kind, refused.key, when))
+        counter = await connection.exec_driver_sql(_COUNTER, (refused.kind, refused.key, when))
+        return exceeded(refused, counter.first())
+
+
+class ConnectionRelay:
+    """Connections for reservations, handed from one reservation to the next while any wait.
+
+    Taking a connection from the pool costs a liveness check first (``pool_pre_ping``: three round
+    trips on asyncpg outside autocommit), more than the reservation itself. Under a burst, a
+    finished reservation hands its connection to the next waiting one instead; it goes back to the
+    pool once nobody waits. At most ``width`` connections are held this way (FIFO beyond that); a
+    connection whose work failed unexpectedly is never handed on.
+    """
+
+    def __init__(self, engine: AsyncEngine, width: int) -> None:
+        self._engine = engine
+        self._width = width
+        self._held = 0
+        # Each waiter gets a connection handed on, or None: a free place, open one yourself.
+        self._waiters: deque[asyncio.Future[AsyncConnection | None]] = deque()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one reservation (the block must leave it outside any transaction)."""
+        connection = await self._take()
+        if connection is None:
+            try:
+                connection = await self._engine.connect()
+            except BaseException:
+                self._pass_on(None)
+                raise
+            try:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            except BaseException:
+                self._pass_on(None)
+                await connection.close()
+                raise
+        try:
+            yield connection
+        except BaseException:
+            self._pass_on(None)
+            await connection.close()
+            raise
+        if not self._pass_on(connection):
+            await connection.close()
+
+    async def _take(self) -> AsyncConnection | None:
+        if self._held < self._width and not self._waiters:
+            self._held += 1
+            return None
+        waiter: asyncio.Future[AsyncConnection | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed over just as it was cancelled
+                handed = waiter.result()
+                if not self._pass_on(handed) and handed is not None:
+                    await handed.close()
+            raise
+
+    def _pass_on(self, connection: AsyncConnection | None) -> bool:
+        """Hand ``connection`` (or the free place) to the first waiter; False when none waits, and
+        then the place is given up (the caller closes the connection)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # a cancelled waiter gives its turn away
+                waiter.set_result(connection)
+                return True
+        self._held -= 1
+        return False

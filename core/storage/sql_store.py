@@ -6,6 +6,8 @@ Invariants, on top of those in :mod:`core.storage.protocol`:
 - usage counters change only through single conditional UPDATEs inside the transaction that
   creates or finishes the job (never read-then-write), so concurrent reservations cannot take a
   counter past its limit, on PostgreSQL under READ COMMITTED as on SQLite under BEGIN IMMEDIATE;
+  on PostgreSQL a reservation is one statement in autocommit instead, job row included, which
+  rolls itself back on a refusal (:mod:`core.storage.sql_reserve`);
 - counters are touched in a fixed order (sorted by kind, then key), so two transactions drawing
   on the same user and community cannot deadlock on PostgreSQL's row locks;
 - a job leaves QUEUED/RUNNING through one conditional UPDATE on its status; only the caller whose
@@ -61,7 +63,7 @@ from core.storage.protocol import (
 from core.storage.sql_full_size import FullSizeQueries
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
 from core.storage.sql_recovery import RecoveryQueries, held, upsert
-from core.storage.sql_reserve import PgReservation, exceeded
+from core.storage.sql_reserve import ConnectionRelay, PgReservation, exceeded
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -70,6 +72,8 @@ _preferences = tables.preferences
 
 # How long preferences read with a conversation stand in for reading them again (see the module).
 _PREFETCH_SECONDS = 1.0
+# PostgreSQL connections reservations hand on to each other under a burst (sql_reserve.ConnectionRelay).
+_RESERVING_CONNECTIONS = 4
 _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
@@ -107,13 +111,13 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         # (platform, user id) -> (when read, stored options): preferences read with a conversation.
         self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
         self._gate = gate_for(sessions)
-        self._engine: AsyncEngine | None = sessions.kw.get("bind")
         # PostgreSQL reserves in one round trip (see create_job); SQLite writes take turns anyway.
-        self._one_trip = (
-            PgReservation(self._engine.dialect)
-            if self._engine is not None and self._engine.dialect.name == "postgresql"
-            else None
-        )
+        engine: AsyncEngine | None = sessions.kw.get("bind")
+        self._one_trip: PgReservation | None = None
+        self._relay: ConnectionRelay | None = None
+        if engine is not None and engine.dialect.name == "postgresql":
+            self._one_trip = PgReservation(engine.dialect)
+            self._relay = ConnectionRelay(engine, _RESERVING_CONNECTIONS)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -245,14 +249,13 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         """:meth:`create_job` on PostgreSQL when ``job.credits`` fits every limit on its own: one
         statement in autocommit (:mod:`core.storage.sql_reserve`), so no counter stays locked
         across round trips; the rare outcomes (a known key, a refusal) read afterwards."""
-        assert self._one_trip is not None and self._engine is not None
-        async with self._engine.connect() as connection:
-            # The driver's own connection: asyncpg prepares the statement once per connection and
-            # runs it outside any transaction (autocommit), with none of SQLAlchemy's work per call.
-            driver = (await connection.get_raw_connection()).driver_connection
+        assert self._one_trip is not None and self._relay is not None
+        async with self._relay.connection() as connection:
             created = await self._one_trip.create(
-                driver, rows.job_values(job, ordered), ordered, job.credits, job.period_start
+                connection, rows.job_values(job, ordered), ordered, job.credits, job.period_start
             )
+        if isinstance(created, QuotaExceeded):
+            raise created
         if created:
             return job, True
         async with self._read() as session:
