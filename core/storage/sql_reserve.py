@@ -23,6 +23,7 @@ one from the pool, whose liveness check costs more round trips than the reservat
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -100,6 +101,43 @@ def _refused_scope(error: BaseException | None, ordered: Sequence[QuotaScope]) -
         return None
     found = _REFUSED.search(str(error))
     return ordered[int(found.group(1)) - 1] if found else None
+
+
+def charge_statement(
+    ordered: Sequence[QuotaScope], credits: int, period: datetime
+) -> tuple[sa.TextClause, dict[str, Any]]:
+    """The transaction path's charge of every counter (``SqlStore._reserve_all``), and its values.
+
+    ``INSERT … VALUES (one row per counter, in lock order) ON CONFLICT DO UPDATE SET used = used +
+    credits WHERE used + credits <= limit + bonus RETURNING`` the counters charged. Text, one per
+    shape (how many counters, which have a limit): SQLAlchemy cannot cache the compiled form of
+    its own ``ON CONFLICT DO UPDATE … WHERE`` construct, and compiling it was most of a SQLite
+    reservation's time.
+    """
+    params: dict[str, Any] = {"credits": credits, "period": period}
+    for i, scope in enumerate(ordered):
+        params[f"k{i}"], params[f"s{i}"] = scope.kind, scope.key
+        if scope.limit is not None:
+            params[f"l{i}"] = scope.limit
+    return _charge(tuple(s.limit is not None for s in ordered)), params
+
+
+@functools.cache
+def _charge(limited: tuple[bool, ...]) -> sa.TextClause:
+    values = ", ".join(f"(:k{i}, :s{i}, :period, :credits)" for i in range(len(limited)))
+    checks = " ".join(
+        f"WHEN usage.scope_kind = :k{i} AND usage.scope_key = :s{i}"
+        f" THEN usage.used + excluded.used <= :l{i} + usage.bonus"
+        for i, has_limit in enumerate(limited)
+        if has_limit
+    )
+    where = f" WHERE CASE {checks} ELSE TRUE END" if checks else ""
+    return sa.text(
+        f"INSERT INTO usage (scope_kind, scope_key, period_start, used) VALUES {values}"
+        " ON CONFLICT (scope_kind, scope_key, period_start)"
+        f" DO UPDATE SET used = usage.used + excluded.used{where}"
+        " RETURNING scope_kind, scope_key"
+    ).bindparams(sa.bindparam("period", type_=tables.usage.c.period_start.type))
 
 
 class PgReservation:

@@ -63,7 +63,7 @@ from core.storage.protocol import (
 from core.storage.sql_full_size import FullSizeQueries
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
 from core.storage.sql_recovery import RecoveryQueries, held, upsert
-from core.storage.sql_reserve import ConnectionRelay, PgReservation, exceeded
+from core.storage.sql_reserve import ConnectionRelay, PgReservation, charge_statement, exceeded
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -111,6 +111,8 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         # (platform, user id) -> (when read, stored options): preferences read with a conversation.
         self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
         self._gate = gate_for(sessions)
+        # dialect name -> the job's INSERT … ON CONFLICT DO NOTHING (values given at execution).
+        self._insert_job: dict[str, sa.Insert] = {}
         # PostgreSQL reserves in one round trip (see create_job); SQLite writes take turns anyway.
         engine: AsyncEngine | None = sessions.kw.get("bind")
         self._one_trip: PgReservation | None = None
@@ -226,12 +228,15 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
             # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
             # second insert of the same key waits for the first transaction and then does nothing
             # (or inserts, if the first rolled back), and the transaction stays usable.
-            inserted = await session.execute(
-                _upsert(session, _jobs)
-                .values(**rows.job_values(job, ordered))
-                .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
-                .returning(_jobs.c.id)
-            )
+            # Built once per database: the same statement each time, so compiled once too.
+            insert = self._insert_job.get(session.get_bind().dialect.name)
+            if insert is None:
+                insert = self._insert_job[session.get_bind().dialect.name] = (
+                    _upsert(session, _jobs)
+                    .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
+                    .returning(_jobs.c.id)
+                )
+            inserted = await session.execute(insert, rows.job_values(job, ordered))
             if inserted.first() is None:
                 existing = await self._job_where(session, _jobs.c.idempotency_key == job.idempotency_key)
                 if existing is None:  # only if someone deleted the row in between
@@ -270,33 +275,15 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         """Add ``credits`` to every scope's counter in one statement, or raise for the first refusal.
 
         One multi-row ``INSERT … ON CONFLICT DO UPDATE … WHERE used + credits <= limit + bonus
-        RETURNING``: a missing counter is created already charged (the caller checked that
-        ``credits`` fits every limit on its own), an existing one is charged only within its limit,
-        each row locked and checked against its newest version (no overshoot on PostgreSQL; SQLite
-        writes one at a time). A counter that did not come back refused the edit; raising rolls
-        the whole transaction back, so nothing is charged anywhere. Rows go in lock order.
+        RETURNING`` (:func:`~core.storage.sql_reserve.charge_statement`): a missing counter is
+        created already charged (the caller checked that ``credits`` fits every limit on its own),
+        an existing one is charged only within its limit, each row locked and checked against its
+        newest version (no overshoot on PostgreSQL; SQLite writes one at a time). A counter that
+        did not come back refused the edit; raising rolls the whole transaction back, so nothing
+        is charged anywhere. Rows go in lock order.
         """
-        limited = [s for s in ordered if s.limit is not None]
-        insert = _upsert(session, _usage).values(
-            [dict(scope_kind=s.kind, scope_key=s.key, period_start=period, used=credits) for s in ordered]
-        )
-        new_used = _usage.c.used + insert.excluded.used
-        within: sa.ColumnElement[bool] | None = None
-        if limited:
-            limit = sa.case(
-                *(
-                    (sa.and_(_usage.c.scope_kind == s.kind, _usage.c.scope_key == s.key), s.limit)
-                    for s in limited
-                ),
-                else_=None,
-            )
-            within = sa.or_(limit.is_(None), new_used <= limit + _usage.c.bonus)
-        statement = insert.on_conflict_do_update(
-            index_elements=[_usage.c.scope_kind, _usage.c.scope_key, _usage.c.period_start],
-            set_={"used": new_used},
-            where=within,
-        )
-        charged = await session.execute(statement.returning(_usage.c.scope_kind, _usage.c.scope_key))
+        statement, params = charge_statement(ordered, credits, period)
+        charged = await session.execute(statement, params)
         done = {(row.scope_kind, row.scope_key) for row in charged}
         for scope in ordered:
             if (scope.kind, scope.key) not in done:

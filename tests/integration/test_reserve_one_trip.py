@@ -175,3 +175,27 @@ async def test_on_postgres_connections_go_back_after_errors_and_cancellations(
     assert pool.checkedout() == 0  # nothing kept by the relay, nothing leaked
     _, created = await store.create_job(make_job("after"), _scopes("u1", everyone=1000))
     assert created
+
+
+@pytest.mark.postgres
+async def test_on_postgres_the_transaction_path_still_works(postgres_database: TestDatabase) -> None:
+    # What SQLite runs (and PostgreSQL did before issue 11's one statement), forced on PostgreSQL.
+    from core.storage.db import create_sessionmaker
+    from core.storage.migrate import upgrade_engine
+
+    await upgrade_engine(postgres_database.engine)
+    store = SqlStore(create_sessionmaker(postgres_database.engine))
+    store._one_trip = None
+    await store.add_bonus("global", "all", PERIOD, 1, GRANT)
+    for i in range(2):
+        _, created = await store.create_job(
+            make_job(f"ok-{i}", user_id=f"u{i}"), _scopes(f"u{i}", everyone=1)
+        )
+        assert created
+    refused = make_job("late", user_id="u9")
+    with pytest.raises(QuotaExceeded) as info:
+        await store.create_job(refused, _scopes("u9", everyone=1))
+    assert info.value.details == {"scope": "global", "used": 2, "limit": 2}
+    assert await store.get_job(refused.id) is None
+    assert await _used(store, "member", "telegram:g1/u9") == 0
+    assert (await _used(store, "community", "telegram:g1"), await _used(store, "global", "all")) == (2, 2)
