@@ -227,11 +227,12 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         async with self._write_first() as session:
             # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
             # second insert of the same key waits for the first transaction and then does nothing
-            # (or inserts, if the first rolled back), and the transaction stays usable.
-            # Built once per database: the same statement each time, so compiled once too.
-            insert = self._insert_job.get(session.get_bind().dialect.name)
+            # (or inserts, if the first rolled back), and the transaction stays usable. Built once
+            # per database, values given at execution: compiled once too.
+            dialect = session.get_bind().dialect.name
+            insert = self._insert_job.get(dialect)
             if insert is None:
-                insert = self._insert_job[session.get_bind().dialect.name] = (
+                insert = self._insert_job[dialect] = (
                     _upsert(session, _jobs)
                     .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
                     .returning(_jobs.c.id)
