@@ -4,7 +4,9 @@ Workload: ``--tasks`` concurrent reservers (as many users of one community at on
 that draw 1 credit from three counters (member, community, global) until ``--jobs`` have been
 tried; the global limit lets only 80 % of them through. Each variant runs on a fresh migrated
 database. Baseline, in the same run: the statement sequence editbot used before issue 11 (per
-counter: create-if-missing, then a conditional UPDATE). Printed: reservations per second, statements
+counter: create-if-missing, then a conditional UPDATE, in a transaction). editbot today: on SQLite
+the job row and one statement for every counter, in a transaction; on PostgreSQL one statement in
+autocommit (``core.storage.sql_reserve``). Printed: reservations per second, statements
 per reservation, and the check that exactly the limit was charged (no overshoot, no shortfall).
 
     .venv/bin/python -m benchmarks.bench_reserve [--jobs 2000] [--tasks 16] [--postgres URL | --no-postgres]
@@ -39,7 +41,11 @@ PERIOD = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 class BaselineStore(SqlStore):
-    """The reservation as it was: two statements per counter."""
+    """The reservation as it was: two statements per counter, in a transaction (on PostgreSQL too)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._one_trip = None
 
     async def _reserve_all(
         self, session: AsyncSession, ordered: list[QuotaScope], credits: int, period: datetime

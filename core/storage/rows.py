@@ -8,7 +8,7 @@ ignoring keys this version does not know, so rows written by a newer release sti
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +33,8 @@ _OPTION_FIELDS = tuple(f.name for f in fields(EditOptions))
 
 def options_to_json(options: EditOptions) -> dict[str, Any]:
     """The options that are set, as a JSON object."""
-    return {name: value for name, value in asdict(options).items() if value is not None}
+    # Not asdict(): it deep-copies every field, and every field is a plain str, int or bool.
+    return {name: value for name in _OPTION_FIELDS if (value := getattr(options, name)) is not None}
 
 
 def options_from_json(data: Mapping[str, Any] | None) -> EditOptions:

@@ -6,6 +6,8 @@ Invariants, on top of those in :mod:`core.storage.protocol`:
 - usage counters change only through single conditional UPDATEs inside the transaction that
   creates or finishes the job (never read-then-write), so concurrent reservations cannot take a
   counter past its limit, on PostgreSQL under READ COMMITTED as on SQLite under BEGIN IMMEDIATE;
+  on PostgreSQL a reservation is one statement in autocommit instead, job row included, which
+  rolls itself back on a refusal (:mod:`core.storage.sql_reserve`);
 - counters are touched in a fixed order (sorted by kind, then key), so two transactions drawing
   on the same user and community cannot deadlock on PostgreSQL's row locks;
 - a job leaves QUEUED/RUNNING through one conditional UPDATE on its status; only the caller whose
@@ -35,7 +37,7 @@ from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.actions import DeliveredPart
 from core.clock import utcnow as _utcnow
@@ -61,6 +63,7 @@ from core.storage.protocol import (
 from core.storage.sql_full_size import FullSizeQueries
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
 from core.storage.sql_recovery import RecoveryQueries, held, upsert
+from core.storage.sql_reserve import ConnectionRelay, PgReservation, charge_statement, exceeded
 
 _jobs = tables.jobs
 _usage = tables.usage
@@ -69,6 +72,8 @@ _preferences = tables.preferences
 
 # How long preferences read with a conversation stand in for reading them again (see the module).
 _PREFETCH_SECONDS = 1.0
+# PostgreSQL connections reservations hand on to each other under a burst (sql_reserve.ConnectionRelay).
+_RESERVING_CONNECTIONS = 4
 _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
@@ -106,6 +111,15 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         # (platform, user id) -> (when read, stored options): preferences read with a conversation.
         self._prefetched: dict[tuple[str, str], tuple[float, Any]] = {}
         self._gate = gate_for(sessions)
+        # dialect name -> the job's INSERT … ON CONFLICT DO NOTHING (values given at execution).
+        self._insert_job: dict[str, sa.Insert] = {}
+        # PostgreSQL reserves in one round trip (see create_job); SQLite writes take turns anyway.
+        engine: AsyncEngine | None = sessions.kw.get("bind")
+        self._one_trip: PgReservation | None = None
+        self._relay: ConnectionRelay | None = None
+        if engine is not None and engine.dialect.name == "postgresql":
+            self._one_trip = PgReservation(engine.dialect)
+            self._relay = ConnectionRelay(engine, _RESERVING_CONNECTIONS)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -207,22 +221,29 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
         created_at = job.created_at or self._clock()
         job = replace(job, created_at=created_at, heartbeat_at=job.heartbeat_at or created_at)
 
+        fits = all(s.limit is None or job.credits <= s.limit for s in ordered)
+        if fits and self._one_trip is not None:
+            return await self._create_in_one_trip(job, ordered)
         async with self._write_first() as session:
             # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
             # second insert of the same key waits for the first transaction and then does nothing
-            # (or inserts, if the first rolled back), and the transaction stays usable.
-            inserted = await session.execute(
-                _upsert(session, _jobs)
-                .values(**rows.job_values(job, ordered))
-                .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
-                .returning(_jobs.c.id)
-            )
+            # (or inserts, if the first rolled back), and the transaction stays usable. Built once
+            # per database, values given at execution: compiled once too.
+            dialect = session.get_bind().dialect.name
+            insert = self._insert_job.get(dialect)
+            if insert is None:
+                insert = self._insert_job[dialect] = (
+                    _upsert(session, _jobs)
+                    .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
+                    .returning(_jobs.c.id)
+                )
+            inserted = await session.execute(insert, rows.job_values(job, ordered))
             if inserted.first() is None:
                 existing = await self._job_where(session, _jobs.c.idempotency_key == job.idempotency_key)
                 if existing is None:  # only if someone deleted the row in between
                     raise RuntimeError(f"job with idempotency key {job.idempotency_key!r} vanished")
                 return existing, False
-            if all(s.limit is None or job.credits <= s.limit for s in ordered):
+            if fits:
                 await self._reserve_all(session, ordered, job.credits, job.period_start)
             else:
                 # Only a grant could let this through: decided per counter, knowing its bonus.
@@ -230,39 +251,40 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
                     await self._reserve(session, scope, job.credits, job.period_start)
         return job, True
 
+    async def _create_in_one_trip(self, job: Job, ordered: list[QuotaScope]) -> tuple[Job, bool]:
+        """:meth:`create_job` on PostgreSQL when ``job.credits`` fits every limit on its own: one
+        statement in autocommit (:mod:`core.storage.sql_reserve`), so no counter stays locked
+        across round trips; the rare outcomes (a known key, a refusal) read afterwards."""
+        assert self._one_trip is not None and self._relay is not None
+        async with self._relay.connection() as connection:
+            created = await self._one_trip.create(
+                connection, rows.job_values(job, ordered), ordered, job.credits, job.period_start
+            )
+        if isinstance(created, QuotaExceeded):
+            raise created
+        if created:
+            return job, True
+        async with self._read() as session:
+            existing = await self._job_where(session, _jobs.c.idempotency_key == job.idempotency_key)
+        if existing is None:  # only if someone deleted the row in between
+            raise RuntimeError(f"job with idempotency key {job.idempotency_key!r} vanished")
+        return existing, False
+
     async def _reserve_all(
         self, session: AsyncSession, ordered: list[QuotaScope], credits: int, period: datetime
     ) -> None:
         """Add ``credits`` to every scope's counter in one statement, or raise for the first refusal.
 
         One multi-row ``INSERT … ON CONFLICT DO UPDATE … WHERE used + credits <= limit + bonus
-        RETURNING``: a missing counter is created already charged (the caller checked that
-        ``credits`` fits every limit on its own), an existing one is charged only within its limit,
-        each row locked and checked against its newest version (no overshoot on PostgreSQL; SQLite
-        writes one at a time). A counter that did not come back refused the edit; raising rolls
-        the whole transaction back, so nothing is charged anywhere. Rows go in lock order.
+        RETURNING`` (:func:`~core.storage.sql_reserve.charge_statement`): a missing counter is
+        created already charged (the caller checked that ``credits`` fits every limit on its own),
+        an existing one is charged only within its limit, each row locked and checked against its
+        newest version (no overshoot on PostgreSQL; SQLite writes one at a time). A counter that
+        did not come back refused the edit; raising rolls the whole transaction back, so nothing
+        is charged anywhere. Rows go in lock order.
         """
-        limited = [s for s in ordered if s.limit is not None]
-        insert = _upsert(session, _usage).values(
-            [dict(scope_kind=s.kind, scope_key=s.key, period_start=period, used=credits) for s in ordered]
-        )
-        new_used = _usage.c.used + insert.excluded.used
-        within: sa.ColumnElement[bool] | None = None
-        if limited:
-            limit = sa.case(
-                *(
-                    (sa.and_(_usage.c.scope_kind == s.kind, _usage.c.scope_key == s.key), s.limit)
-                    for s in limited
-                ),
-                else_=None,
-            )
-            within = sa.or_(limit.is_(None), new_used <= limit + _usage.c.bonus)
-        statement = insert.on_conflict_do_update(
-            index_elements=[_usage.c.scope_kind, _usage.c.scope_key, _usage.c.period_start],
-            set_={"used": new_used},
-            where=within,
-        )
-        charged = await session.execute(statement.returning(_usage.c.scope_kind, _usage.c.scope_key))
+        statement, params = charge_statement(ordered, credits, period)
+        charged = await session.execute(statement, params)
         done = {(row.scope_kind, row.scope_key) for row in charged}
         for scope in ordered:
             if (scope.kind, scope.key) not in done:
@@ -764,8 +786,6 @@ class SqlStore(RecoveryQueries, FullSizeQueries):
 async def _refusal(session: AsyncSession, scope: QuotaScope, period: datetime) -> QuotaExceeded:
     """Why ``scope`` refused a reservation: read only to explain it (the decision was the write's)."""
     where = _usage_row(scope.kind, scope.key, period)
-    row = (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
-    used, bonus = (int(row.used), int(row.bonus)) if row is not None else (0, 0)
-    return QuotaExceeded(
-        f"{scope.kind} quota exhausted", scope=scope.kind, used=used, limit=max(0, (scope.limit or 0) + bonus)
+    return exceeded(
+        scope, (await session.execute(sa.select(_usage.c.used, _usage.c.bonus).where(where))).first()
     )
