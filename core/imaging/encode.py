@@ -1,7 +1,7 @@
 """Encoders: Pillow images to the bytes we upload, with the content type and extension that go with them.
 
-Re-encoding (rather than forwarding the user's file) also strips EXIF, GPS position included, before
-the picture leaves for a third-party API.
+Re-encoding strips EXIF, GPS position included, before the picture leaves for a third-party API
+(a JPEG forwarded as it came loses it in :mod:`core.imaging.verbatim` instead).
 """
 
 from __future__ import annotations

@@ -144,6 +144,26 @@ def _photo_shape_plan(spec: ModelSpec, source: Size, long_edge: int) -> Layout:
     return Layout(content=content, canvas=content, offset=(0, 0), size=f"{w}x{h}")
 
 
+def ceiling(spec: ModelSpec, source: Size) -> Size:
+    """The most of a photo of upright size ``source`` the model can use: its largest output in the
+    photo's shape (never more than ``source``).
+
+    An upload between a plan's content and this is as good for the edit: the API scales inputs
+    itself. Only free-size models leave room; for the others it is the plan's content.
+    """
+    free = spec.free_sizes
+    if free is None:
+        return plan(spec, source, None).content
+    return fit_within(source, free.nearest(source[0] / source[1], free.max_edge))
+
+
+def refit(layout: Layout, content: Size) -> Layout:
+    """``layout`` for content of another size (an unpadded upload kept at the size it decoded to)."""
+    if layout.padded:
+        raise ValueError("a padded layout keeps its canvas")
+    return Layout(content=content, canvas=content, offset=(0, 0), size=layout.size)
+
+
 def shrink(layout: Layout, spec: ModelSpec, source: Size) -> Layout | None:
     """A smaller layout for a photo of upright size ``source`` whose encoding is over the byte limit,
     or None at the floor.

@@ -4,10 +4,17 @@ Per photo: check limits, decode (at reduced JPEG scale where possible), orient, 
 layout, pad for square-only models, encode under the model's byte limit. The mask goes through the
 same layout as the first photo, so both stay aligned pixel for pixel.
 
+What goes out, by input: a JPEG with no mask, upright and no larger than the model's largest output
+goes as it came, less its metadata (:mod:`core.imaging.verbatim`); other JPEGs and WEBPs are
+re-encoded as JPEG (those without a mask at the size the JPEG decoder's cheap DCT scaling gives,
+when that lies between the plan's and the model's largest output); PNG and GIF sources, anything
+transparent, and models that take no JPEG (dall-e-2) get PNG. Masks and markup are always PNG.
+
 Invariants (those of :class:`core.media.PreparedInputs`, plus): the first image and the mask have the
 same dimensions; dall-e-2 gets one square RGBA PNG under its byte limit whose padding is opaque (for
-dall-e-2 transparent pixels mean "edit here"); GPT-image inputs keep their aspect ratio and are only
-ever scaled down; every file has a filename whose extension matches its content type.
+dall-e-2 transparent pixels mean "edit here"); GPT-image inputs keep their aspect ratio, are only
+ever scaled down and never below the plan's content; no file carries the user's metadata (EXIF,
+GPS position); every file has a filename whose extension matches its content type.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from PIL import Image, ImageChops
 
 from core.catalogue import ModelSpec
 from core.errors import ImageTooLarge, InputError, InvalidOption, TooManyImages
-from core.imaging import decode, encode, layout, masks
+from core.imaging import decode, encode, layout, masks, verbatim
 from core.imaging.layout import Layout
 from core.media import PreparedInputs
 
@@ -87,15 +94,33 @@ def _prepare_one(
 ) -> tuple[encode.Encoded, _Guide | None, str]:
     """One photo (and the mask that applies to it): encoded image, encoded mask or markup, size to request."""
     src = decode.open_source(data, limits)
-    photo = decode.load(src, lambda upright: layout.plan(spec, upright, requested).content)
+    # A JPEG without a mask may go at any size between the plan's and the model's largest output
+    # (see layout.ceiling): as it came, or as the JPEG decoder's cheap DCT scaling gives it. A mask
+    # (and its markup) must match the plan pixel for pixel; lossless sources stay PNG, whose cost
+    # grows with every pixel kept; square canvases have one size.
+    loose = mask is None and not spec.square_only and src.format == "JPEG"
+    if loose and (as_is := _as_it_came(data, src, spec)) is not None:
+        return as_is, None, layout.plan(spec, src.size, requested).size
+    photo = decode.load(
+        src,
+        lambda upright: layout.plan(spec, upright, requested).content,
+        most=(lambda upright: layout.ceiling(spec, upright)) if loose else None,
+    )
     # Planned again now that the orientation is certain (a PNG may state it after its pixels).
     plan = layout.plan(spec, src.size, requested)
+    if photo.size != plan.content:  # kept at the size it decoded to
+        plan = layout.refit(plan, photo.size)
     area = masks.edit_area(mask, photo, src.size, limits) if mask is not None else None
     # A drawing goes to models that read markup as what it is; to the others it says where to edit.
     strokes = area.strokes if area is not None and spec.markup else None
     region = area.image if area is not None and strokes is None else None
     # With a mask the photo can still go as JPEG (only the mask needs alpha): 5-7x smaller uploads.
-    want_png = spec.square_only or photo.mode == "RGBA" or src.format in _LOSSLESS
+    want_png = (
+        spec.square_only
+        or photo.mode == "RGBA"
+        or src.format in _LOSSLESS
+        or "JPEG" not in spec.input_formats
+    )
     while (encoded := _encode(_compose(photo, plan, spec), png=want_png, limit=spec.max_image_bytes)) is None:
         smaller = layout.shrink(plan, spec, src.size)
         if smaller is None:
@@ -111,6 +136,24 @@ def _prepare_one(
     if region is not None:
         return encoded, _Guide(_mask_png(region, plan), markup=False), plan.size
     return encoded, None, plan.size
+
+
+def _as_it_came(data: bytes, src: decode.Source, spec: ModelSpec) -> encode.Encoded | None:
+    """The user's JPEG byte for byte (less its metadata), when the model takes it as it is: a
+    format it accepts, upright (whether the API would honour EXIF orientation is not ours to bet
+    on), plain YCbCr, within the byte limit, and no larger than the model's largest output."""
+    if (
+        "JPEG" not in spec.input_formats
+        or src.orientation != 1
+        or src.image.mode != "RGB"
+        or layout.ceiling(spec, src.size) != src.size
+    ):
+        return None
+    copy = verbatim.without_metadata(data)
+    if copy is None or len(copy) >= spec.max_image_bytes:
+        return None
+    width, height = src.size
+    return encode.Encoded(copy, encode.CONTENT_TYPES["JPEG"], encode.EXTENSIONS["JPEG"], width, height)
 
 
 @dataclass(frozen=True, slots=True)

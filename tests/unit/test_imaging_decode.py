@@ -235,3 +235,15 @@ def test_progressive_jpeg_is_drafted_and_oriented() -> None:
     data = samples.encode(photo, "JPEG", quality=85, progressive=True, exif=exif)
     prepared = prepare_inputs([data], None, GPT_IMAGE_1).images[0]
     assert (prepared.width, prepared.height) == (1024, 1365)
+
+
+def test_a_draft_within_most_is_kept_at_its_size_and_upright() -> None:
+    # 1600x1200 stored, shown 1200x1600; the DCT halves it to 800x600 (600x800 upright).
+    data = samples.jpeg(samples.photo(1600, 1200, seed=3), orientation=6)
+    kept = load(open_source(data, Limits()), lambda _: (450, 600), most=lambda upright: upright)
+    assert kept.size == (600, 800)
+    exact = load(open_source(data, Limits()), lambda _: (450, 600))
+    assert exact.size == (450, 600)
+    # A decode over most is scaled to the target.
+    over = load(open_source(data, Limits()), lambda _: (1050, 1400), most=lambda _: (1125, 1500))
+    assert over.size == (1050, 1400)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.catalogue import DALLE2, GPT_IMAGE_1
+from core.catalogue import DALLE2, GPT_IMAGE_1, GPT_IMAGE_2
 from core.errors import InvalidOption
-from core.imaging.layout import closest_by_aspect, fit_within, plan, requested_size, shrink
+from core.imaging.layout import ceiling, closest_by_aspect, fit_within, plan, refit, requested_size, shrink
 
 sizes = st.tuples(st.integers(1, 20_000), st.integers(1, 20_000))
 
@@ -91,3 +91,34 @@ def test_fit_within() -> None:
     assert fit_within((100, 50), (1536, 1024)) == (100, 50)
     assert fit_within((100, 50), (1024, 1024), upscale=True) == (1024, 512)
     assert fit_within((10_000, 1), (100, 100)) == (100, 1)
+
+
+@given(sizes, st.sampled_from([None, "1k", "2k", "4k", "1024x1024", "1536x864"]))
+def test_the_ceiling_is_never_below_the_plan_nor_above_the_photo(
+    source: tuple[int, int], requested: str | None
+) -> None:
+    # An upload anywhere between the two is as good for the edit (the pipeline keeps such sizes).
+    content = plan(GPT_IMAGE_2, source, requested).content
+    top = ceiling(GPT_IMAGE_2, source)
+    assert top[0] <= source[0] and top[1] <= source[1]
+    if max(source) / min(source) <= 3:  # within the shapes a free-size model makes
+        assert top[0] >= content[0] - 16 and top[1] >= content[1] - 16  # its sizes are multiples of 16
+
+
+def test_the_ceiling_of_preset_models_is_the_plan() -> None:
+    assert ceiling(GPT_IMAGE_1, (4000, 3000)) == plan(GPT_IMAGE_1, (4000, 3000), None).content == (1365, 1024)
+    assert ceiling(GPT_IMAGE_2, (4000, 3000)) == (3307, 2480)  # in its largest 4:3 output (8.3 MP)
+    assert ceiling(GPT_IMAGE_2, (2560, 1920)) == (2560, 1920)  # a Telegram photo fits as it is
+
+
+def test_refit_keeps_the_size_asked_for() -> None:
+    layout = plan(GPT_IMAGE_2, (4000, 3000), None)
+    kept = refit(layout, (2000, 1500))
+    assert (kept.content, kept.canvas, kept.offset, kept.size) == (
+        (2000, 1500),
+        (2000, 1500),
+        (0, 0),
+        layout.size,
+    )
+    with pytest.raises(ValueError):
+        refit(plan(DALLE2, (400, 300), None), (400, 300))

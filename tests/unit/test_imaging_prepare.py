@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from core.catalogue import DALLE2, GPT_IMAGE_1, ModelSpec
+from core.catalogue import DALLE2, GPT_IMAGE_1, GPT_IMAGE_2, FreeSizes, ModelSpec
 from core.errors import InputError, InvalidOption, TooManyImages
 from core.imaging import prepare_inputs, prepare_inputs_async
+from core.imaging.verbatim import without_metadata
 from core.media import PreparedImage
 from tests.unit import imaging_samples as samples
 
@@ -194,3 +195,81 @@ def test_a_mask_for_a_model_without_masks_is_an_invalid_option() -> None:
     with pytest.raises(InvalidOption) as err:
         prepare_inputs([data], data, no_masks)
     assert err.value.details["option"] == "mask"
+
+
+# --- which bytes go out: as they came, re-encoded JPEG, or PNG ---------------------------------
+
+
+def test_an_upright_jpeg_the_model_takes_goes_as_it_came_less_its_metadata() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    data = samples.encode(samples.photo(2560, 1920, seed=9, noise=0.02), "JPEG", quality=87, exif=exif)
+    result = prepare_inputs([data], None, GPT_IMAGE_2)  # its largest output is 3840 wide
+    image = result.images[0]
+    assert image.data == without_metadata(data)
+    assert b"PhoneMaker" not in image.data
+    assert (image.filename, image.content_type, image.width, image.height) == (
+        "image-1.jpg",
+        "image/jpeg",
+        2560,
+        1920,
+    )
+    assert result.size == "1536x1152"  # the result asked for is the same as when it was scaled
+
+
+def test_a_rotated_jpeg_is_turned_upright_at_the_decoders_cheap_scale() -> None:
+    # 3200x2400 stored, shown 2400x3200: the JPEG decoder halves it for free, and 1200x1600 is
+    # between what a 1024x1536-ish result needs (1152x1536) and the model's largest output.
+    data = samples.jpeg(samples.photo(3200, 2400, seed=10, noise=0.02), quality=85, orientation=6)
+    result = prepare_inputs([data], None, GPT_IMAGE_2)
+    image = result.images[0]
+    assert (image.content_type, image.width, image.height) == ("image/jpeg", 1200, 1600)
+    assert result.size == "1152x1536"
+    assert _open(image).getexif().get(0x0112) is None  # upright pixels, no orientation left
+
+
+def test_a_jpeg_over_the_models_largest_output_is_scaled_to_the_plan() -> None:
+    small_model = replace(
+        GPT_IMAGE_2, name="small-free", free_sizes=FreeSizes(max_edge=1024, max_pixels=1024 * 1024)
+    )
+    data = samples.jpeg(samples.photo(1600, 1200, seed=11, noise=0.02))
+    image = prepare_inputs([data], None, small_model).images[0]
+    assert (image.content_type, image.width, image.height) == ("image/jpeg", 1024, 768)
+
+
+@pytest.mark.parametrize("spec", [GPT_IMAGE_1, GPT_IMAGE_2])
+def test_with_a_mask_the_photo_is_scaled_to_the_plan_and_reencoded(spec: ModelSpec) -> None:
+    data = samples.jpeg(samples.photo(3200, 2400, seed=12, noise=0.02), quality=85)
+    mask = samples.encode(Image.new("RGBA", (320, 240), (0, 0, 0, 0)), "PNG")
+    result = prepare_inputs([data], mask, spec)
+    image, mask_file = result.images[0], result.mask
+    assert mask_file is not None
+    assert (image.width, image.height) == (mask_file.width, mask_file.height)
+    assert (image.width, image.height) in {(1536, 1152), (1365, 1024)}  # GPT_IMAGE_2 / GPT_IMAGE_1
+    assert image.content_type == "image/jpeg" and mask_file.content_type == "image/png"
+    assert image.data != without_metadata(data)
+
+
+def test_preset_models_get_the_plans_size_not_the_original() -> None:
+    data = samples.jpeg(samples.photo(2560, 1920, seed=13, noise=0.02))
+    image = prepare_inputs([data], None, GPT_IMAGE_1).images[0]
+    assert (image.content_type, image.width, image.height) == ("image/jpeg", 1365, 1024)
+
+
+def test_a_model_that_takes_no_jpeg_gets_png() -> None:
+    png_only = replace(GPT_IMAGE_2, name="png-only", input_formats=("PNG",))
+    data = samples.jpeg(samples.photo(300, 200, seed=14))
+    image = prepare_inputs([data], None, png_only).images[0]
+    assert (image.filename, image.content_type) == ("image-1.png", "image/png")
+
+
+def test_grey_jpegs_are_reencoded_as_rgb() -> None:
+    data = samples.jpeg(samples.photo(300, 200, seed=15).convert("L"))
+    image = prepare_inputs([data], None, GPT_IMAGE_2).images[0]
+    assert image.content_type == "image/jpeg" and _open(image).mode == "RGB"
+
+
+def test_a_damaged_jpeg_is_not_forwarded() -> None:
+    data = samples.jpeg(samples.photo(300, 200, seed=16))
+    with pytest.raises(InputError):
+        prepare_inputs([data[:-300]], None, GPT_IMAGE_2)
