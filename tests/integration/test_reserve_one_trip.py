@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import QuotaExceeded
+from core.storage.db import create_sessionmaker
+from core.storage.migrate import upgrade_engine
 from core.storage.protocol import AuditEntry, QuotaScope
 from core.storage.sql_store import SqlStore
 from tests.integration.db_fixtures import PERIOD, TestDatabase, make_job
@@ -41,20 +43,30 @@ async def _jobs(engine: AsyncEngine) -> int:
         return int(await connection.scalar(sa.text("SELECT count(*) FROM jobs")) or 0)
 
 
-async def test_a_full_hot_counter_refuses_and_charges_nothing_anywhere(store: SqlStore) -> None:
-    await store.add_bonus("global", "all", PERIOD, 1, GRANT)  # a grant counts: 2 + 1 fit
-    for i in range(3):
+async def _fill_then_refuse(store: SqlStore, everyone: int) -> None:
+    """``everyone`` edits and one granted fill the global counter; the next is refused and
+    charges nothing anywhere."""
+    await store.add_bonus("global", "all", PERIOD, 1, GRANT)  # a grant counts
+    full = everyone + 1
+    for i in range(full):
         _, created = await store.create_job(
-            make_job(f"ok-{i}", user_id=f"u{i}"), _scopes(f"u{i}", everyone=2)
+            make_job(f"ok-{i}", user_id=f"u{i}"), _scopes(f"u{i}", everyone=everyone)
         )
         assert created
     refused = make_job("late", user_id="u9")
     with pytest.raises(QuotaExceeded) as info:
-        await store.create_job(refused, _scopes("u9", everyone=2))
-    assert info.value.details == {"scope": "global", "used": 3, "limit": 3}
+        await store.create_job(refused, _scopes("u9", everyone=everyone))
+    assert info.value.details == {"scope": "global", "used": full, "limit": full}
     assert await store.get_job(refused.id) is None
     assert await _used(store, "member", "telegram:g1/u9") == 0  # charged before the global one, undone
-    assert (await _used(store, "community", "telegram:g1"), await _used(store, "global", "all")) == (3, 3)
+    assert (await _used(store, "community", "telegram:g1"), await _used(store, "global", "all")) == (
+        full,
+        full,
+    )
+
+
+async def test_a_full_hot_counter_refuses_and_charges_nothing_anywhere(store: SqlStore) -> None:
+    await _fill_then_refuse(store, everyone=2)
 
     # The member's own limit refuses first in lock order... only once the member is full.
     with pytest.raises(QuotaExceeded) as info:
@@ -180,22 +192,7 @@ async def test_on_postgres_connections_go_back_after_errors_and_cancellations(
 @pytest.mark.postgres
 async def test_on_postgres_the_transaction_path_still_works(postgres_database: TestDatabase) -> None:
     # What SQLite runs (and PostgreSQL did before issue 11's one statement), forced on PostgreSQL.
-    from core.storage.db import create_sessionmaker
-    from core.storage.migrate import upgrade_engine
-
     await upgrade_engine(postgres_database.engine)
     store = SqlStore(create_sessionmaker(postgres_database.engine))
     store._one_trip = None
-    await store.add_bonus("global", "all", PERIOD, 1, GRANT)
-    for i in range(2):
-        _, created = await store.create_job(
-            make_job(f"ok-{i}", user_id=f"u{i}"), _scopes(f"u{i}", everyone=1)
-        )
-        assert created
-    refused = make_job("late", user_id="u9")
-    with pytest.raises(QuotaExceeded) as info:
-        await store.create_job(refused, _scopes("u9", everyone=1))
-    assert info.value.details == {"scope": "global", "used": 2, "limit": 2}
-    assert await store.get_job(refused.id) is None
-    assert await _used(store, "member", "telegram:g1/u9") == 0
-    assert (await _used(store, "community", "telegram:g1"), await _used(store, "global", "all")) == (2, 2)
+    await _fill_then_refuse(store, everyone=1)
