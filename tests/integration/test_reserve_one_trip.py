@@ -125,8 +125,6 @@ async def test_a_burst_with_repeats_never_overshoots(store: SqlStore, database: 
 
 @pytest.mark.postgres
 async def test_on_postgres_a_reservation_is_one_statement(postgres_database: TestDatabase) -> None:
-    from core.storage.db import create_sessionmaker
-    from core.storage.migrate import upgrade_engine
 
     await upgrade_engine(postgres_database.engine)
     store = SqlStore(create_sessionmaker(postgres_database.engine))
@@ -151,8 +149,6 @@ async def test_on_postgres_a_reservation_is_one_statement(postgres_database: Tes
 async def test_on_postgres_connections_go_back_after_errors_and_cancellations(
     postgres_database: TestDatabase,
 ) -> None:
-    from core.storage.db import create_sessionmaker
-    from core.storage.migrate import upgrade_engine
 
     engine = postgres_database.engine
     await upgrade_engine(engine)
