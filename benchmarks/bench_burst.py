@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.botproc import BotProcess
+from benchmarks.botproc import BotProcess, discord_settings, telegram_settings
 from tests.fakes.discord_sdk import preserved_discord_py_endpoints
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, sample_png
@@ -85,12 +85,7 @@ async def telegram_burst(users: int, latency: float, profile: str | None) -> dic
     """One Telegram burst of ``users`` photos."""
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeTelegram() as fake, FakeEditAPI() as api:
-            settings = {
-                **common_settings(api, tmp, users),
-                "telegram_token": fake.token,
-                "telegram_api_url": fake.api_url,
-                "telegram_file_url": fake.file_url,
-            }
+            settings = {**common_settings(api, tmp, users), **telegram_settings(fake)}
             async with BotProcess(
                 settings, profile=profile_path(profile, "telegram", users), log=Path(tmp) / "bot.log"
             ) as bot:
@@ -178,12 +173,7 @@ async def discord_burst(users: int, latency: float, profile: str | None) -> dict
     """One Discord burst of ``users`` /edit commands."""
     with tempfile.TemporaryDirectory() as tmp, preserved_discord_py_endpoints():
         async with FakeDiscord() as fake, FakeEditAPI() as api:
-            settings = {
-                **common_settings(api, tmp, users),
-                "discord_token": fake.token,
-                "discord_api_url": fake.api_url,
-                "discord_gateway_url": fake.gateway_url,
-            }
+            settings = {**common_settings(api, tmp, users), **discord_settings(fake)}
             async with BotProcess(
                 settings, profile=profile_path(profile, "discord", users), log=Path(tmp) / "bot.log"
             ) as bot:

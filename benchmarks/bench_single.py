@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_prepare import make_photo
-from benchmarks.botproc import BotProcess
+from benchmarks.botproc import BotProcess, discord_settings, telegram_settings
 from tests.fakes.discord_sdk import preserved_discord_py_endpoints
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI
@@ -111,12 +111,7 @@ async def telegram(photo: bytes, latency: float, runs: int) -> None:
     """The Telegram rows: the JPEG sent as a photo, then as a file."""
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeTelegram() as fake, FakeEditAPI() as api:
-            settings = {
-                **common_settings(api, tmp),
-                "telegram_token": fake.token,
-                "telegram_api_url": fake.api_url,
-                "telegram_file_url": fake.file_url,
-            }
+            settings = {**common_settings(api, tmp), **telegram_settings(fake)}
             async with BotProcess(settings, log=Path(tmp) / "bot.log") as bot:
                 api.latency, api.cache_renders = latency, True
                 for as_file in (False, True):
@@ -128,12 +123,7 @@ async def discord(photo: bytes, latency: float, runs: int) -> None:
     """The Discord row: ``/edit`` with the JPEG as its attachment."""
     with tempfile.TemporaryDirectory() as tmp, preserved_discord_py_endpoints():
         async with FakeDiscord() as fake, FakeEditAPI() as api:
-            settings = {
-                **common_settings(api, tmp),
-                "discord_token": fake.token,
-                "discord_api_url": fake.api_url,
-                "discord_gateway_url": fake.gateway_url,
-            }
+            settings = {**common_settings(api, tmp), **discord_settings(fake)}
             async with BotProcess(settings, log=Path(tmp) / "bot.log") as bot:
                 api.latency, api.cache_renders = latency, True
                 await measure(bot, "discord attachment", lambda: discord_one(fake, photo), latency, runs)

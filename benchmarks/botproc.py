@@ -39,6 +39,24 @@ def log_file(path: Path | None) -> BinaryIO:
     return open(path or os.devnull, "ab")
 
 
+def telegram_settings(fake: Any) -> dict[str, str]:
+    """The settings that point a bot at a fake Bot API server (``tests.fakes.telegram_server``)."""
+    return {
+        "telegram_token": fake.token,
+        "telegram_api_url": fake.api_url,
+        "telegram_file_url": fake.file_url,
+    }
+
+
+def discord_settings(fake: Any) -> dict[str, str]:
+    """The settings that point a bot at a fake Discord (``tests.fakes.discord_server``)."""
+    return {
+        "discord_token": fake.token,
+        "discord_api_url": fake.api_url,
+        "discord_gateway_url": fake.gateway_url,
+    }
+
+
 class BotProcess:
     """The parent's handle on a bot running in a child process."""
 

@@ -89,11 +89,13 @@ class DiscordOutbox:
 
     def has_room_for_preview(self, origin: Origin) -> bool:
         """Whether the process's preview budget has room now (nothing is spent)."""
-        now = time.monotonic()
-        return gcra(self._previews_tat, now, self._previews, 1.0, self._previews.window) is not None
+        return self._preview_step() is not None
+
+    def _preview_step(self) -> tuple[float, float] | None:
+        return gcra(self._previews_tat, time.monotonic(), self._previews, 1.0, self._previews.window)
 
     def _room_for_preview(self) -> bool:
-        step = gcra(self._previews_tat, time.monotonic(), self._previews, 1.0, self._previews.window)
+        step = self._preview_step()
         if step is None:
             return False
         self._previews_tat = step[0]

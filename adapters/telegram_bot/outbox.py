@@ -468,8 +468,7 @@ class TelegramOutbox:
         origin, job, image = action.origin, action.job_id, action.image
         assert image is not None
         chat_id = int(origin.chat.chat_id)
-        limiter = self._bot.rate_limiter
-        if known is not None and isinstance(limiter, LaneRateLimiter) and not limiter.has_room(chat_id):
+        if known is not None and not self.has_room_for_preview(origin):
             return Delivered(message_id=str(known))  # the budget is short: not even worth encoding
         caption = cut(text, CAPTION_MAX)
         photo = await asyncio.to_thread(_as_photo, image)
