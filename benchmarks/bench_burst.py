@@ -1,8 +1,9 @@
 """A burst: N users send a photo to the bot at the same moment, on Telegram and on Discord (issue 11).
 
-Every edit takes ``--latency`` seconds at the (fake) edit API and EDITBOT_API_CONCURRENCY = N, so
-nothing waits for an API slot: what is measured is the bot and its platform call budget. A bystander
-asks /usage every half second during the burst. The bot runs alone in a child process
+Every edit takes ``--latency`` seconds at the (fake) edit API, its partial images coming evenly
+over that time as a real model paints them, and EDITBOT_API_CONCURRENCY = N, so nothing waits for
+an API slot: what is measured is the bot and its platform call budget. A bystander asks /usage
+every half second during the burst. The bot runs alone in a child process
 (``benchmarks.botproc``); the fakes and the users run here, so the CPU time and the statements
 counted are the bot's only. Traffic stays on 127.0.0.1; the run stops by itself. Baselines, in the
 same run: the API latency (an edit cannot come back sooner) and, on Telegram, the platform budget
@@ -32,12 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.botproc import BotProcess, discord_settings, telegram_settings
+from core.settings import CoreSettings
 from tests.fakes.discord_sdk import preserved_discord_py_endpoints
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, sample_png
 from tests.fakes.telegram_server import FakeTelegram
 
 RATE = 30.0
+PARTIALS: int = CoreSettings.model_fields["preview_images"].default  # the bots run with the default
 
 
 def pct(values: list[float], q: float) -> float:
@@ -59,6 +62,14 @@ def common_settings(api: FakeEditAPI, tmp: str, users: int) -> dict[str, Any]:
         "community_quota": 100_000,
         "shutdown_grace": 0.0,
     }
+
+
+def paced(api: FakeEditAPI, latency: float) -> None:
+    """Make the fake API paint like the real one: each partial image while the model works, evenly
+    over ``latency``, and the result at its end. (Sent at once on the call, N users' previews would
+    all land while the bot is still starting the other calls, which no real endpoint does.)"""
+    api.latency, api.stream_interval = 0.0, latency / (PARTIALS + 1)
+    api.cache_renders = True  # the fakes must not set the pace
 
 
 def profile_path(profile: str | None, platform: str, users: int) -> str | None:
@@ -89,7 +100,7 @@ async def telegram_burst(users: int, latency: float, profile: str | None) -> dic
             async with BotProcess(
                 settings, profile=profile_path(profile, "telegram", users), log=Path(tmp) / "bot.log"
             ) as bot:
-                api.latency, api.cache_renders = latency, True  # the fakes must not set the pace
+                paced(api, latency)
                 people = [fake.user() for _ in range(users)]
                 chats = [fake.private_chat(p) for p in people]
                 bystander = fake.user()
@@ -177,7 +188,7 @@ async def discord_burst(users: int, latency: float, profile: str | None) -> dict
             async with BotProcess(
                 settings, profile=profile_path(profile, "discord", users), log=Path(tmp) / "bot.log"
             ) as bot:
-                api.latency, api.cache_renders = latency, True  # the fakes must not set the pace
+                paced(api, latency)
                 people = [fake.add_user(f"user{i}") for i in range(users)]
                 bystander = fake.add_user("bystander")
                 # One picture (each user still uploads their own attachment): the bot keeps nothing by

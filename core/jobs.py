@@ -607,8 +607,9 @@ class JobRunner:
             job.options,
             inputs.size,
             outbox.upload_limit if outbox else None,
-            # A file is sent as it came, so a user who sent a file gets lossless PNG back.
+            # A file is sent as it came: a user who sent a screenshot as a file gets lossless PNG back.
             keeps_png=(outbox.keeps_png or wants_file(job)) if outbox else True,
+            photo=inputs.images[0].content_type == "image/jpeg",
         )
         request = EditRequest(
             inputs=inputs,

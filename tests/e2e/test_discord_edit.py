@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
+
+from PIL import Image
 
 from tests.e2e.discord_harness import DiscordHarness, history, picture
 from tests.fakes.edit_api import expected_edit, mask_png, same_pixels, sample_png
@@ -32,6 +35,20 @@ async def test_edit_defers_shows_progress_and_delivers_the_result(dc: DiscordHar
         assert db.execute("SELECT COUNT(*) FROM full_size_results").fetchone() == (0,)
     assert dc.fake.requests_to("GET", "/ephemeral-attachments/*"), "the bot downloaded the upload"
     assert "1 of 10" in await dc.usage()
+
+
+async def test_a_photo_comes_back_as_a_jpeg_shown_as_it_is(dc: DiscordHarness) -> None:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(sample_png(160, 120))).save(buf, "JPEG", quality=92)
+    hit = await dc.edit(dc.photo(buf.getvalue(), "IMG_0001.jpg", "image/jpeg"), "warmer")
+    result = await dc.result(hit)
+    await dc.idle()
+
+    (request,) = dc.api.requests
+    # A photo in, a photo out: a fifth of a PNG's bytes, at a quality near the source's.
+    assert (request.value("output_format"), request.value("output_compression")) == ("jpeg", "95")
+    assert picture(result).format == "JPEG" and result.files[0].filename.endswith(".jpg")
+    assert [b["label"] for b in result.buttons] == ["✏️ Edit again", "🔁 Retry"]
 
 
 async def test_edit_with_mask_extra_images_and_options(dc: DiscordHarness) -> None:

@@ -146,6 +146,20 @@ async def test_a_file_sent_as_a_file_comes_back_as_a_file_without_a_button(tg: T
     assert Image.open(io.BytesIO(doc.document or b"")).format == "PNG"
 
 
+async def test_a_photo_sent_as_a_file_comes_back_as_a_jpeg_file(tg: TelegramHarness) -> None:
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_document(chat, user, _jpeg(600, 400), "IMG_0001.jpg", "image/jpeg", caption="warmer")
+    photo = await tg.photo(chat, after=m.message_id)
+    doc = await tg.reply(chat, lambda x: x.document is not None, after=m.message_id)
+    await tg.idle()
+    (request,) = tg.api.requests
+    # The file is shown as it is: a JPEG near the source's quality, not five times its bytes in PNG.
+    assert (request.value("output_format"), request.value("output_compression")) == ("jpeg", "95")
+    assert Image.open(io.BytesIO(doc.document or b"")).format == "JPEG"
+    assert photo.button_texts == BUTTONS[:2]
+
+
 async def _edit_again(tg: TelegramHarness, chat: FakeChat, user: FakeUser, photo: ChatMessage) -> bytes:
     """Press "Edit again" under ``photo``, ask for a change; the image the API then received."""
     tg.fake.press_button(chat, user, photo, text="✏️ Edit again")

@@ -39,3 +39,17 @@ def test_png_while_it_fits_the_chat_jpeg_beyond() -> None:
 
 def test_models_without_output_formats_get_no_format_fields() -> None:
     assert choose_outputs(spec("dall-e-2"), EditOptions(cutout=True), "1024x1024", 1) == OutputChoice()
+
+
+def test_a_photo_comes_back_as_a_photo() -> None:
+    flare = spec("gpt-image-2.5-flare")
+    # Shown as it is (Discord, a file): near the source's quality.
+    kept = choose_outputs(flare, EditOptions(), "1536x864", TELEGRAM_PHOTO, photo=True)
+    assert kept == OutputChoice(output_format="jpeg", output_compression=95)
+    # Recompressed by the platform anyway (Telegram photos).
+    shown = choose_outputs(flare, EditOptions(), "1536x864", TELEGRAM_PHOTO, keeps_png=False, photo=True)
+    assert shown == OutputChoice(output_format="jpeg", output_compression=90)
+    # A cut-out of a photo still needs its alpha, and the terminal keeps the lossless default.
+    cutout = choose_outputs(flare, EditOptions(cutout=True), "1536x864", TELEGRAM_PHOTO, photo=True)
+    assert cutout.output_format == "png"
+    assert choose_outputs(flare, EditOptions(), "1536x864", None, photo=True) == OutputChoice()
