@@ -629,7 +629,11 @@ class JobRunner:
             await self._hold(job)  # a stalled worker's late previews must not cover the result
             await progress.preview(partial)
 
-        on_partial = preview if previews and not several else None
+        # Asked for only while the platform could show one now. Under a burst its budget goes to
+        # first feedback and results, so the previews would be dropped unseen; yet each is paid for
+        # (the API bills partial images as output tokens) and read (up to megabytes of base64).
+        live = previews and not several and outbox is not None and outbox.has_room_for_preview(origin)
+        on_partial = preview if live else None
         result = await self._editor.edit(request, on_partial)
         # Paid for from here on: never cancelled again (see the module's invariants).
         self._settling.add(job.id)

@@ -84,3 +84,17 @@ async def test_live_previews_are_dropped_when_many_edits_paint_at_once(dc: Disco
     assert sorted(r.content for r in results) == [f"e{i}" for i in range(4)]
     shown = [h for r in results for h in r.history if h["attachments"] and str(h["content"]).startswith("🖌")]
     assert len(dc.api.requests) == 4 and len(shown) <= 2  # of 8 partial images streamed
+
+
+async def test_a_spent_preview_budget_asks_for_no_previews(dc: DiscordHarness) -> None:
+    """An edit started while the preview budget is spent is asked without partial images (they
+    would be dropped unseen, yet billed and read); its result arrives as ever."""
+    dc.running_bot.outbox._previews = Rate(per_second=0.01, burst=1)  # one preview, then none for long
+    first = await dc.result(await dc.edit(dc.photo(sample_png(40, 40)), "first"), within=30)
+    second = await dc.result(await dc.edit(dc.photo(sample_png(40, 40, seed=1)), "second"), within=30)
+    await dc.idle()
+    streamed, plain = dc.api.requests
+    assert (streamed.value("stream"), streamed.value("partial_images")) == ("true", "2")
+    assert any(str(h["content"]).startswith("🖌") for h in first.history)  # its preview spent the budget
+    assert plain.value("stream") is None and plain.value("partial_images") is None
+    assert second.content == "second" and second.files

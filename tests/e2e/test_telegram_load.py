@@ -4,6 +4,8 @@ the phase changes."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.e2e.telegram_harness import TelegramHarness
 from tests.fakes.edit_api import sample_png
 
@@ -53,3 +55,30 @@ async def test_a_single_edit_costs_three_bot_api_calls(tg: TelegramHarness) -> N
     methods = [c.method for c in tg.fake.bot_calls[before:] if c.method != "getUpdates"]
     # The status message (first feedback), the input download, the status turned into the result.
     assert sorted(methods) == ["editMessageMedia", "getFile", "sendMessage"], methods
+
+
+async def test_a_burst_that_spends_the_budget_asks_for_no_previews(tg: TelegramHarness) -> None:
+    """Previews would be dropped unseen while the budget goes to first feedback, yet each is billed
+    and read: edits started then are asked without them; once the burst has passed they are back."""
+    await tg.restart(telegram_rate=2.0)  # previews on (the default), a budget six users outrun
+    people = [tg.fake.user() for _ in range(6)]
+    chats = [tg.fake.private_chat(u) for u in people]
+    sent = [
+        tg.fake.send_photo(chat, user, sample_png(48, 48, seed=i), caption=f"edit {i}")
+        for i, (chat, user) in enumerate(zip(chats, people, strict=True))
+    ]
+    results = [
+        await tg.photo(chat, after=m.message_id, within=60) for chat, m in zip(chats, sent, strict=True)
+    ]
+    await tg.idle()
+    assert sorted(r.caption or "" for r in results) == sorted(f"edit {i}" for i in range(len(people)))
+    plain = [r for r in tg.api.requests if r.value("stream") is None and r.value("partial_images") is None]
+    assert len(tg.api.requests) == len(people) and len(plain) >= len(people) - 1
+
+    await asyncio.sleep(1.5)  # the budget refills
+    user = tg.fake.user()
+    chat = tg.fake.private_chat(user)
+    m = tg.fake.send_photo(chat, user, sample_png(48, 48), caption="alone")
+    await tg.photo(chat, after=m.message_id)
+    await tg.idle()
+    assert (tg.api.requests[-1].value("stream"), tg.api.requests[-1].value("partial_images")) == ("true", "2")

@@ -582,14 +582,16 @@ class FakeEditAPI:
 
 def partial_image(final: bytes, index: int, count: int) -> bytes:
     """The fake's partial image ``index`` of ``count``: the final picture at a coarser resolution
-    (a quarter of the detail for the first, sharper for later ones), as a PNG of the same size."""
+    (a quarter of the detail for the first, sharper for later ones), of the same size and in the
+    same format (the real API sends partial images in the ``output_format`` asked for)."""
     with Image.open(io.BytesIO(final)) as img:
+        fmt = img.format if img.format in ("JPEG", "WEBP") else "PNG"
         picture = img.convert("RGB")
     factor = 2 ** (count - index + 1)
     small = picture.resize(
         (max(1, picture.width // factor), max(1, picture.height // factor)), Image.Resampling.BOX
     )
-    return _encode(small.resize(picture.size, Image.Resampling.NEAREST), "PNG")
+    return _encode(small.resize(picture.size, Image.Resampling.NEAREST), fmt)
 
 
 def _b64(data: bytes) -> str:
