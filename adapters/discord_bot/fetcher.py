@@ -13,6 +13,7 @@ import logging
 import httpx
 
 from core import errors
+from core.http_transport import ShardedTransport
 from core.refs import ImageRef
 from core.validation import check_image_meta
 
@@ -34,10 +35,15 @@ class DownloadFailed(errors.EditbotError):
     kind = "discord_download_failed"
 
 
+CDN_CONNECTIONS, CDN_KEEPALIVE = 100, 20  # httpx's default pool
+
+
 def make_http_client() -> httpx.AsyncClient:
-    """The client for CDN downloads (a few redirects at most; they stay on http(s))."""
+    """The client for CDN downloads (a few redirects at most; they stay on http(s)); as many
+    connections as httpx's default, in pools that stay cheap when a burst fills them."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0),
+        transport=ShardedTransport(CDN_CONNECTIONS, max_keepalive_connections=CDN_KEEPALIVE),
         follow_redirects=True,
         max_redirects=3,
         headers={"User-Agent": "editbot"},

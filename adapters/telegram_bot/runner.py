@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
@@ -27,7 +26,7 @@ from adapters.telegram_bot.preferences import PreferencesMenu
 from adapters.telegram_bot.settings import TelegramSettings
 from adapters.telegram_bot.shared_limiter import SharedTelegramLimiter
 from core import i18n
-from core.http_transport import WholeBodyTransport
+from core.http_transport import ShardedTransport, WholeBodyTransport
 from core.identity import Platform
 
 log = logging.getLogger(__name__)
@@ -37,16 +36,16 @@ ADMIN_MENU = ("stats", "limits", "setlimit", "grant", "take", "resetusage", "blo
 
 
 def _bot_request(pool: int = 256) -> HTTPXRequest:
-    """PTB's request object for every call but getUpdates: its defaults (256 connections), our
-    timeouts, and uploads sent in one piece (:class:`core.http_transport.WholeBodyTransport`)."""
-    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    """PTB's request object for every call but getUpdates: its defaults (256 connections), in
+    pools that stay cheap when a burst's downloads fill them, our timeouts, and uploads sent in
+    one piece (:mod:`core.http_transport`)."""
     return HTTPXRequest(
         connection_pool_size=pool,
         connect_timeout=10,
         read_timeout=30,
         write_timeout=60,
         media_write_timeout=120,
-        httpx_kwargs={"transport": WholeBodyTransport(limits=limits)},
+        httpx_kwargs={"transport": WholeBodyTransport(ShardedTransport(pool))},
     )
 
 

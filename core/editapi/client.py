@@ -36,7 +36,7 @@ from core.editapi.sniff import image_format
 from core.editapi.stream import PartialSink, is_event_stream, read_stream
 from core.editapi.types import EditRequest, EditResult
 from core.errors import APIConnectionError, APITimeout, BadResponse, ConfigError
-from core.http_transport import WholeBodyTransport
+from core.http_transport import ShardedTransport, WholeBodyTransport
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,9 @@ def make_http_client(timeout_s: float, concurrency: int = 4) -> httpx.AsyncClien
     a wait here is a queue, never a failure. Redirects are not followed implicitly: the edit POST
     must not be replayed elsewhere, and downloads follow them by hand.
     """
-    connections = 2 * concurrency + 2
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=10.0, read=timeout_s, write=60.0, pool=None),
-        transport=WholeBodyTransport(limits=limits),
+        transport=WholeBodyTransport(ShardedTransport(2 * concurrency + 2)),
         follow_redirects=False,
         headers={"User-Agent": "editbot"},
     )
