@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,28 @@ _usage = tables.usage
 _limits = tables.quota_limits
 _blocks = tables.blocks
 _audit = tables.audit_log
+
+
+def _limits_and_blocks_query() -> sa.CompoundSelect[Any]:
+    """Limit overrides of some scopes (``keys``: kind, key pairs) and a user's blocks, told apart
+    by a flag. Built once: it runs for every edit (see ``sql_store._CONVERSATION``)."""
+    lc, bc = _limits.c, _blocks.c
+    limits = sa.select(
+        sa.literal(0).label("is_block"),
+        lc.scope_kind.label("kind"),
+        lc.scope_key.label("key"),
+        lc.credit_limit,
+    ).where(sa.tuple_(lc.scope_kind, lc.scope_key).in_(sa.bindparam("keys", expanding=True)))
+    blocks = sa.select(
+        sa.literal(1).label("is_block"),
+        sa.literal("").label("kind"),
+        bc.scope.label("key"),
+        sa.literal(0),
+    ).where(bc.platform == sa.bindparam("platform"), bc.user_id == sa.bindparam("user_id"))
+    return sa.union_all(limits, blocks)
+
+
+_LIMITS_AND_BLOCKS = _limits_and_blocks_query()
 
 
 def usage_row(kind: str, key: str, period_start: datetime) -> sa.ColumnElement[bool]:
@@ -133,23 +155,11 @@ class AdminQueries:
         self, keys: Sequence[tuple[str, str]], platform: str, user_id: str
     ) -> tuple[dict[tuple[str, str], int], frozenset[str]]:
         """:meth:`get_limits` and :meth:`blocks_of` in one statement (``UNION ALL``, told apart by a flag)."""
-        lc, bc = _limits.c, _blocks.c
-        limits = sa.select(
-            sa.literal(0).label("is_block"),
-            lc.scope_kind.label("kind"),
-            lc.scope_key.label("key"),
-            lc.credit_limit,
-        ).where(sa.tuple_(lc.scope_kind, lc.scope_key).in_([tuple(k) for k in keys]) if keys else sa.false())
-        blocks = sa.select(
-            sa.literal(1).label("is_block"),
-            sa.literal("").label("kind"),
-            bc.scope.label("key"),
-            sa.literal(0),
-        ).where(bc.platform == platform, bc.user_id == user_id)
         found: dict[tuple[str, str], int] = {}
         blocked: set[str] = set()
+        values = {"keys": [tuple(k) for k in keys], "platform": platform, "user_id": user_id}
         async with self._read() as session:
-            for row in await session.execute(sa.union_all(limits, blocks)):
+            for row in await session.execute(_LIMITS_AND_BLOCKS, values):
                 if row[0]:
                     blocked.add(row[2])
                 else:
