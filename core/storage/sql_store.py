@@ -60,11 +60,13 @@ from core.storage.protocol import (
 from core.storage.sql_admin import AdminQueries, usage_row
 from core.storage.sql_full_size import FullSizeQueries
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
-from core.storage.sql_recovery import RecoveryQueries, held, upsert
+from core.storage.sql_recovery import FencedUpdate, RecoveryQueries, held, upsert
 from core.storage.sql_reserve import ConnectionRelay, PgReservation, charge_statement, exceeded
 
 _jobs = tables.jobs
 _usage = tables.usage
+# What finishing a job reads back, to settle its reserved credits.
+_FINISHED = (_jobs.c.reserved_credits, _jobs.c.scopes, _jobs.c.period_start)
 _conversations = tables.conversations
 _preferences = tables.preferences
 
@@ -97,10 +99,27 @@ def _seen_or_active_query() -> sa.Select[Any]:
     )
 
 
+def _succeeded(with_delivery: bool) -> FencedUpdate:
+    """The commit's UPDATE (see :meth:`SqlStore.succeed`), storing the delivery or not."""
+    c = _jobs.c
+    values: dict[str, Any] = {
+        "status": JobStatus.SUCCEEDED.value,
+        "credits": sa.bindparam("new_credits", type_=c.credits.type),
+        "usage_tokens": sa.bindparam("new_tokens", type_=c.usage_tokens.type),
+        "estimated_cost": sa.bindparam("new_cost", type_=c.estimated_cost.type),
+        "result_refs": sa.bindparam("new_refs", type_=c.result_refs.type),
+        "finished_at": sa.bindparam("new_finished", type_=c.finished_at.type),
+    }
+    if with_delivery:
+        values["delivery"] = sa.bindparam("new_delivery", type_=c.delivery.type)
+    return FencedUpdate(returning=_FINISHED, unfinished=True, **values)
+
+
 # Statements run for every edit, built once: building one per call with its values inside (and
 # so new bound parameters, and a cache key to compute) cost about 40% more than executing it.
 _CONVERSATION = _conversation_query()
 _SEEN_OR_ACTIVE = _seen_or_active_query()
+_SUCCEEDED = {delivery: _succeeded(delivery) for delivery in (False, True)}
 
 # How long preferences read with a conversation stand in for reading them again (see the module).
 _PREFETCH_SECONDS = 1.0
@@ -343,7 +362,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries, AdminQueries):
             sa.update(_jobs)
             .where(held(job_id, claim), _jobs.c.status.in_(_UNFINISHED))
             .values(**values, finished_at=self._clock())
-            .returning(_jobs.c.reserved_credits, _jobs.c.scopes, _jobs.c.period_start)
+            .returning(*_FINISHED)
         )
         return result.mappings().first()
 
@@ -413,20 +432,17 @@ class SqlStore(RecoveryQueries, FullSizeQueries, AdminQueries):
         """
         if credits < 0:
             raise ValueError("a job cannot be charged negative credits")
+        params = {
+            "new_credits": credits,
+            "new_tokens": usage_tokens,
+            "new_cost": estimated_cost,
+            "new_refs": rows.refs_to_json(result_refs),
+            "new_finished": self._clock(),
+        }
+        if delivery is not None:
+            params["new_delivery"] = [p.to_json() for p in delivery]
         async with self._write_first() as session:
-            row = await self._finish(
-                session,
-                job_id,
-                {
-                    "status": JobStatus.SUCCEEDED.value,
-                    "credits": credits,
-                    "usage_tokens": usage_tokens,
-                    "estimated_cost": estimated_cost,
-                    "result_refs": rows.refs_to_json(result_refs),
-                    **({} if delivery is None else {"delivery": [p.to_json() for p in delivery]}),
-                },
-                claim,
-            )
+            row = await _SUCCEEDED[delivery is not None].first(session, job_id, claim, **params)
             if row is None:
                 return False
             await self._adjust(session, row["scopes"], row["period_start"], credits - row["reserved_credits"])
