@@ -33,14 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.botproc import BotProcess, discord_settings, telegram_settings
-from core.settings import CoreSettings
 from tests.fakes.discord_sdk import preserved_discord_py_endpoints
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.edit_api import FakeEditAPI, sample_png
 from tests.fakes.telegram_server import FakeTelegram
 
 RATE = 30.0
-PARTIALS: int = CoreSettings.model_fields["preview_images"].default  # the bots run with the default
 
 
 def pct(values: list[float], q: float) -> float:
@@ -65,10 +63,10 @@ def common_settings(api: FakeEditAPI, tmp: str, users: int) -> dict[str, Any]:
 
 
 def paced(api: FakeEditAPI, latency: float) -> None:
-    """Make the fake API paint like the real one: each partial image while the model works, evenly
-    over ``latency``, and the result at its end. (Sent at once on the call, N users' previews would
-    all land while the bot is still starting the other calls, which no real endpoint does.)"""
-    api.latency, api.stream_interval = 0.0, latency / (PARTIALS + 1)
+    """Make the fake API paint like the real one: every answer after ``latency``, a stream's partial
+    images evenly over it. (Sent at once on the call, N users' previews would all land while the
+    bot is still starting the other calls, which no real endpoint does.)"""
+    api.latency, api.spread_partials = latency, True
     api.cache_renders = True  # the fakes must not set the pace
 
 

@@ -187,6 +187,9 @@ class FakeEditAPI:
         self.refuse_stream = False  # a relay that answers 400 "Unknown parameter: 'stream'"
         self.stream_as_json = False  # a relay that ignores `stream` and answers plain JSON
         self.stream_interval = 0.0  # seconds between stream events
+        # Benchmarks: a stream's partial images come evenly over ``latency`` and its result at its
+        # end, as a real model paints (a plain answer still comes after ``latency``).
+        self.spread_partials = False
         self.stream_events: list[tuple[float, str]] = []  # (monotonic time, event) as sent
         self._stream_faults: deque[tuple[str, int]] = deque()
         self._runner: web.AppRunner | None = None
@@ -431,16 +434,17 @@ class FakeEditAPI:
                 "quality": req.value("quality") or "auto",
                 "size": plan["size"],
             }
+            spread = self.latency / (plan["partials"] + 1) if self.spread_partials else None
             for index in range(plan["partials"]):
                 if fault is not None and index == after:
                     return await self._break_stream(request, resp, fault)
-                await asyncio.sleep(self.stream_interval)
+                await asyncio.sleep(self.stream_interval if spread is None else spread)
                 partial = await self._partial_b64(final, index, plan["partials"])
                 body = {"type": "image_edit.partial_image", "partial_image_index": index, **common}
                 await self._event(resp, "image_edit.partial_image", {**body, "b64_json": partial})
             if fault is not None:
                 return await self._break_stream(request, resp, fault)
-            await asyncio.sleep(self.stream_interval + self.latency)
+            await asyncio.sleep(self.stream_interval + self.latency if spread is None else spread)
             inp = 10 + len(req.value("prompt") or "") // 4 + 100 * len(req.images)
             self.last_usage = (inp, 200, inp + 200)
             completed = {
