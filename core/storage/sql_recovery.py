@@ -43,35 +43,30 @@ _inbox = tables.inbox
 _UNFINISHED = UNFINISHED
 
 
-def held(job_id: str, claim: int | None) -> sa.ColumnElement[bool]:
-    """The job's row, and (given a fencing token) only while it is unfinished and not claimed since."""
+def held(
+    job_id: str | sa.BindParameter[Any], claim: int | sa.BindParameter[Any] | None
+) -> sa.ColumnElement[bool]:
+    """The job's row, and (given a fencing token) only while it is unfinished and not claimed since;
+    values, or bound parameters for a statement built once (:class:`FencedUpdate`)."""
     if claim is None:
         return _jobs.c.id == job_id
     return sa.and_(_jobs.c.id == job_id, _jobs.c.claims == claim, _jobs.c.status.in_(_UNFINISHED))
 
 
-async def fenced(session: AsyncSession, statement: sa.Update, claim: int | None) -> None:
-    """Run an UPDATE built on :func:`held`; raise :class:`LeaseLost` when a token did not match."""
-    result = await session.execute(statement.returning(_jobs.c.id))
-    if claim is not None and result.first() is None:
-        raise LeaseLost(f"claim {claim} is no longer held")
-
-
 class FencedUpdate:
-    """An UPDATE of one job as :func:`fenced` runs it, built once for each shape of :func:`held`
-    (with and without a fencing token): ``values`` are its SET clause, constants or
-    :func:`sqlalchemy.bindparam` (named unlike any column). For the updates every edit makes,
-    building one per call with its values inside cost about 40% more than executing it."""
+    """An UPDATE of one job under :func:`held`, raising :class:`LeaseLost` when a fencing token no
+    longer matches. Built once for each shape (with and without a token): ``values`` are its SET
+    clause, constants or :func:`sqlalchemy.bindparam` (named unlike any column). For the updates
+    every edit makes, building one per call with its values inside cost about 40% more than
+    executing it."""
 
     def __init__(
         self, *, returning: Sequence[sa.Column[Any]] = (_jobs.c.id,), unfinished: bool = False, **values: Any
     ) -> None:
-        job = _jobs.c.id == sa.bindparam("held_job")
-        unclaimed = sa.and_(
-            job, _jobs.c.claims == sa.bindparam("held_claim"), _jobs.c.status.in_(_UNFINISHED)
-        )
+        job: sa.BindParameter[Any] = sa.bindparam("held_job")
         # ``unfinished``: only a job not finished yet, with a fencing token or without.
-        bare = sa.and_(job, _jobs.c.status.in_(_UNFINISHED)) if unfinished else job
+        bare = sa.and_(held(job, None), _jobs.c.status.in_(_UNFINISHED)) if unfinished else held(job, None)
+        unclaimed = held(job, sa.bindparam("held_claim"))
         self._statements = {
             fenced: sa.update(_jobs)
             .where(unclaimed if fenced else bare)
@@ -81,7 +76,8 @@ class FencedUpdate:
         }
 
     async def run(self, session: AsyncSession, job_id: str, claim: int | None, **params: Any) -> None:
-        """Update the job (given ``params`` for the bound values); :class:`LeaseLost` as :func:`fenced`."""
+        """Update the job (given ``params`` for the bound values); :class:`LeaseLost` when ``claim``
+        is no longer held."""
         row = await self.first(session, job_id, claim, **params)
         if claim is not None and row is None:
             raise LeaseLost(f"claim {claim} is no longer held")
@@ -90,8 +86,8 @@ class FencedUpdate:
         self, session: AsyncSession, job_id: str, claim: int | None, **params: Any
     ) -> sa.RowMapping | None:
         """Update the job; its ``returning`` columns, or None when no row matched."""
-        held = {"held_job": job_id} if claim is None else {"held_job": job_id, "held_claim": claim}
-        result = await session.execute(self._statements[claim is not None], {**held, **params})
+        which = {"held_job": job_id} if claim is None else {"held_job": job_id, "held_claim": claim}
+        result = await session.execute(self._statements[claim is not None], {**which, **params})
         return result.mappings().first()
 
 
@@ -101,6 +97,10 @@ _ANSWERED = FencedUpdate(
     estimated_cost=sa.bindparam("new_cost"),
 )
 _STATUS_MESSAGE = FencedUpdate(status_message=sa.bindparam("new_status"))
+_RENEWED = FencedUpdate(heartbeat_at=sa.bindparam("new_heartbeat", type_=_jobs.c.heartbeat_at.type))
+_DELIVERING = FencedUpdate(
+    delivery=sa.bindparam("new_delivery", type_=_jobs.c.delivery.type), stage=JobStage.DELIVERING.value
+)
 
 
 def upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -161,9 +161,7 @@ class RecoveryQueries:
     async def renew(self, job_id: str, claim: int) -> None:
         """Refresh the lease of a job still held under ``claim``, else raise :class:`LeaseLost`."""
         async with self._write_one() as session:
-            await fenced(
-                session, sa.update(_jobs).where(held(job_id, claim)).values(heartbeat_at=self._clock()), claim
-            )
+            await _RENEWED.run(session, job_id, claim, new_heartbeat=self._clock())
 
     async def save_result(
         self,
@@ -224,13 +222,7 @@ class RecoveryQueries:
             else:
                 current = [p.to_json() for p in before]
             parts = [*(current or []), part.to_json()]
-            await fenced(
-                session,
-                sa.update(_jobs)
-                .where(held(job_id, claim))
-                .values(delivery=parts, stage=JobStage.DELIVERING.value),
-                claim,
-            )
+            await _DELIVERING.run(session, job_id, claim, new_delivery=parts)
 
     async def set_status_message(
         self, job_id: str, message_id: str | None, *, claim: int | None = None
