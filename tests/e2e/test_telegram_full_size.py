@@ -135,24 +135,27 @@ async def test_zero_hours_sends_the_file_with_the_photo_as_before(tg: TelegramHa
     assert len(tg.fake.calls("getFile")) == 1
 
 
-async def test_a_file_sent_as_a_file_comes_back_as_a_file_without_a_button(tg: TelegramHarness) -> None:
+async def _sent_as_file(
+    tg: TelegramHarness, data: bytes, name: str, mime: str, caption: str
+) -> tuple[ChatMessage, ChatMessage]:
+    """A file sent to the bot: the result photo and the file that came with it, the bot idle."""
     user = tg.fake.user()
     chat = tg.fake.private_chat(user)
-    m = tg.fake.send_document(chat, user, sample_png(300, 200), "cat.png", "image/png", caption="add a hat")
+    m = tg.fake.send_document(chat, user, data, name, mime, caption=caption)
     photo = await tg.photo(chat, after=m.message_id)
     doc = await tg.reply(chat, lambda x: x.document is not None, after=m.message_id)
     await tg.idle()
+    return photo, doc
+
+
+async def test_a_file_sent_as_a_file_comes_back_as_a_file_without_a_button(tg: TelegramHarness) -> None:
+    photo, doc = await _sent_as_file(tg, sample_png(300, 200), "cat.png", "image/png", "add a hat")
     assert photo.button_texts == BUTTONS[:2]
     assert Image.open(io.BytesIO(doc.document or b"")).format == "PNG"
 
 
 async def test_a_photo_sent_as_a_file_comes_back_as_a_jpeg_file(tg: TelegramHarness) -> None:
-    user = tg.fake.user()
-    chat = tg.fake.private_chat(user)
-    m = tg.fake.send_document(chat, user, _jpeg(600, 400), "IMG_0001.jpg", "image/jpeg", caption="warmer")
-    photo = await tg.photo(chat, after=m.message_id)
-    doc = await tg.reply(chat, lambda x: x.document is not None, after=m.message_id)
-    await tg.idle()
+    photo, doc = await _sent_as_file(tg, _jpeg(600, 400), "IMG_0001.jpg", "image/jpeg", "warmer")
     (request,) = tg.api.requests
     # The file is shown as it is: a JPEG near the source's quality, not five times its bytes in PNG.
     assert (request.value("output_format"), request.value("output_compression")) == ("jpeg", "95")
