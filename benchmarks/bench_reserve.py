@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import errors
 from core.storage.db import create_engine, create_sessionmaker, quote_identifier
+from core.storage.direct import Direct
 from core.storage.migrate import upgrade_engine
 from core.storage.protocol import QuotaScope
 from core.storage.sql_store import SqlStore
@@ -48,10 +49,10 @@ class BaselineStore(SqlStore):
         self._one_trip = None
 
     async def _reserve_all(
-        self, session: AsyncSession, ordered: list[QuotaScope], credits: int, period: datetime
+        self, direct: Direct, ordered: list[QuotaScope], credits: int, period: datetime
     ) -> None:
         for scope in ordered:
-            await self._reserve(session, scope, credits, period)
+            await self._reserve(direct, scope, credits, period)
 
 
 @dataclass

@@ -8,16 +8,18 @@ each other without losing an update.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage import rows, tables
+from core.storage.direct import Direct, Prepared
 from core.storage.protocol import AuditEntry, JobActivity, LimitOverride, UsageSnapshot
 from core.storage.sql_recovery import upsert as _upsert
 
@@ -28,26 +30,32 @@ _blocks = tables.blocks
 _audit = tables.audit_log
 
 
-def _limits_and_blocks_query() -> sa.CompoundSelect[Any]:
-    """Limit overrides of some scopes (``keys``: kind, key pairs) and a user's blocks, told apart
-    by a flag. Built once: it runs for every edit (see ``sql_store._CONVERSATION``)."""
+@functools.cache
+def _limits_and_blocks(scopes: int) -> Prepared:
+    """Limit overrides of ``scopes`` scopes (``kind0``, ``key0``, …) and a user's blocks, told apart
+    by a flag; one statement per number of scopes, built once: it runs for every edit (see
+    ``sql_store._CONVERSATION``)."""
     lc, bc = _limits.c, _blocks.c
+    wanted = sa.or_(
+        sa.false(),
+        *(
+            sa.and_(lc.scope_kind == sa.bindparam(f"kind{i}"), lc.scope_key == sa.bindparam(f"key{i}"))
+            for i in range(scopes)
+        ),
+    )
     limits = sa.select(
         sa.literal(0).label("is_block"),
         lc.scope_kind.label("kind"),
         lc.scope_key.label("key"),
         lc.credit_limit,
-    ).where(sa.tuple_(lc.scope_kind, lc.scope_key).in_(sa.bindparam("keys", expanding=True)))
+    ).where(wanted)
     blocks = sa.select(
         sa.literal(1).label("is_block"),
         sa.literal("").label("kind"),
         bc.scope.label("key"),
-        sa.literal(0),
+        sa.literal(0).label("credit_limit"),
     ).where(bc.platform == sa.bindparam("platform"), bc.user_id == sa.bindparam("user_id"))
-    return sa.union_all(limits, blocks)
-
-
-_LIMITS_AND_BLOCKS = _limits_and_blocks_query()
+    return Prepared(sa.union_all(limits, blocks))
 
 
 def usage_row(kind: str, key: str, period_start: datetime) -> sa.ColumnElement[bool]:
@@ -67,6 +75,8 @@ class AdminQueries:
         def _write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
         def _read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+        def _lone(self) -> AbstractAsyncContextManager[Direct]: ...
 
         async def _snapshot(
             self, session: AsyncSession, kind: str, key: str, period_start: datetime
@@ -157,13 +167,15 @@ class AdminQueries:
         """:meth:`get_limits` and :meth:`blocks_of` in one statement (``UNION ALL``, told apart by a flag)."""
         found: dict[tuple[str, str], int] = {}
         blocked: set[str] = set()
-        values = {"keys": [tuple(k) for k in keys], "platform": platform, "user_id": user_id}
-        async with self._read() as session:
-            for row in await session.execute(_LIMITS_AND_BLOCKS, values):
-                if row[0]:
-                    blocked.add(row[2])
+        values = {"platform": platform, "user_id": user_id}
+        for i, (kind, key) in enumerate(keys):
+            values[f"kind{i}"], values[f"key{i}"] = kind, key
+        async with self._lone() as direct:
+            for row in await direct.rows(_limits_and_blocks(len(keys)), **values):
+                if row["is_block"]:
+                    blocked.add(row["key"])
                 else:
-                    found[(row[1], row[2])] = int(row[3])
+                    found[(row["kind"], row["key"])] = int(row["credit_limit"])
         return found, frozenset(blocked)
 
     async def set_block(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actions import DeliveredPart
 from core.storage import tables
+from core.storage.direct import Direct, Prepared, Row
 from core.storage.protocol import CallStart, Job, JobStage, JobStatus, LeaseLost, StoredUpdate
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -55,10 +56,9 @@ def held(
 
 class FencedUpdate:
     """An UPDATE of one job under :func:`held`, raising :class:`LeaseLost` when a fencing token no
-    longer matches. Built once for each shape (with and without a token): ``values`` are its SET
-    clause, constants or :func:`sqlalchemy.bindparam` (named unlike any column). For the updates
-    every edit makes, building one per call with its values inside cost about 40% more than
-    executing it."""
+    longer matches. Built once for each shape (with and without a token) and run on the driver
+    (:mod:`core.storage.direct`): ``values`` are its SET clause, constants or
+    :func:`sqlalchemy.bindparam` (named unlike any column)."""
 
     def __init__(
         self, *, returning: Sequence[sa.Column[Any]] = (_jobs.c.id,), unfinished: bool = False, **values: Any
@@ -68,27 +68,24 @@ class FencedUpdate:
         bare = sa.and_(held(job, None), _jobs.c.status.in_(_UNFINISHED)) if unfinished else held(job, None)
         unclaimed = held(job, sa.bindparam("held_claim"))
         self._statements = {
-            fenced: sa.update(_jobs)
-            .where(unclaimed if fenced else bare)
-            .values(**values)
-            .returning(*returning)
+            fenced: Prepared(
+                sa.update(_jobs).where(unclaimed if fenced else bare).values(**values).returning(*returning)
+            )
             for fenced in (False, True)
         }
 
-    async def run(self, session: AsyncSession, job_id: str, claim: int | None, **params: Any) -> None:
+    async def run(self, direct: Direct, job_id: str, claim: int | None, **params: Any) -> None:
         """Update the job (given ``params`` for the bound values); :class:`LeaseLost` when ``claim``
         is no longer held."""
-        row = await self.first(session, job_id, claim, **params)
+        row = await self.first(direct, job_id, claim, **params)
         if claim is not None and row is None:
             raise LeaseLost(f"claim {claim} is no longer held")
 
-    async def first(
-        self, session: AsyncSession, job_id: str, claim: int | None, **params: Any
-    ) -> sa.RowMapping | None:
+    async def first(self, direct: Direct, job_id: str, claim: int | None, **params: Any) -> Row | None:
         """Update the job; its ``returning`` columns, or None when no row matched."""
-        which = {"held_job": job_id} if claim is None else {"held_job": job_id, "held_claim": claim}
-        result = await session.execute(self._statements[claim is not None], {**which, **params})
-        return result.mappings().first()
+        if claim is None:
+            return await direct.first(self._statements[False], held_job=job_id, **params)
+        return await direct.first(self._statements[True], held_job=job_id, held_claim=claim, **params)
 
 
 _ANSWERED = FencedUpdate(
@@ -101,6 +98,18 @@ _RENEWED = FencedUpdate(heartbeat_at=sa.bindparam("new_heartbeat", type_=_jobs.c
 _DELIVERING = FencedUpdate(
     delivery=sa.bindparam("new_delivery", type_=_jobs.c.delivery.type), stage=JobStage.DELIVERING.value
 )
+_CALL_STARTED = {
+    shown: FencedUpdate(
+        returning=(_jobs.c.id, _jobs.c.attempts),
+        unfinished=True,
+        stage=JobStage.CALLING.value,
+        attempts=_jobs.c.attempts + 1,
+        **({"status_message": sa.bindparam("new_status")} if shown else {}),
+    )
+    for shown in (False, True)
+}
+_DELIVERY_SO_FAR = Prepared(sa.select(_jobs.c.delivery).where(_jobs.c.id == sa.bindparam("job_id")))
+_RESULT_KEPT = Prepared(sa.insert(_results))
 
 
 def upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -128,6 +137,10 @@ class RecoveryQueries:
 
         def _read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
+        def _lone_write(self) -> AbstractAsyncContextManager[Direct]: ...
+
+        def _transaction(self, *, read_first: bool = False) -> AbstractAsyncContextManager[Direct]: ...
+
         async def _job_where(
             self, session: AsyncSession, condition: sa.ColumnElement[bool]
         ) -> Job | None: ...
@@ -144,6 +157,12 @@ class RecoveryQueries:
         message ids; the attempts so far of each job still held."""
         if not calls:
             return {}
+        if len(calls) == 1:  # the common case, prebuilt
+            call = calls[0]
+            shown = {"new_status": call.status_message} if call.status_message is not None else {}
+            async with self._lone_write() as direct:
+                row = await _CALL_STARTED[bool(shown)].first(direct, call.job_id, call.claim, **shown)
+            return {} if row is None else {str(row["id"]): int(row["attempts"])}
         values: dict[str, Any] = {"stage": JobStage.CALLING.value, "attempts": _jobs.c.attempts + 1}
         shown = {c.job_id: c.status_message for c in calls if c.status_message is not None}
         if shown:
@@ -160,8 +179,8 @@ class RecoveryQueries:
 
     async def renew(self, job_id: str, claim: int) -> None:
         """Refresh the lease of a job still held under ``claim``, else raise :class:`LeaseLost`."""
-        async with self._write_one() as session:
-            await _RENEWED.run(session, job_id, claim, new_heartbeat=self._clock())
+        async with self._lone_write() as direct:
+            await _RENEWED.run(direct, job_id, claim, new_heartbeat=self._clock())
 
     async def save_result(
         self,
@@ -176,13 +195,11 @@ class RecoveryQueries:
         # No earlier images to remove: they are stored with the stage in one transaction, and a
         # job whose images are stored is delivered from them, never asked again. The fenced
         # UPDATE goes first: a stale worker's images are never stored.
-        async with self._write_first() as session:
-            await _ANSWERED.run(session, job_id, claim, new_tokens=usage_tokens, new_cost=estimated_cost)
-            if images:
-                await session.execute(
-                    sa.insert(_results),
-                    [{"job_id": job_id, "idx": i, "data": d} for i, d in enumerate(images)],
-                )
+        async with self._transaction() as direct:
+            await _ANSWERED.run(direct, job_id, claim, new_tokens=usage_tokens, new_cost=estimated_cost)
+            await direct.executemany(
+                _RESULT_KEPT, [{"job_id": job_id, "idx": i, "data": d} for i, d in enumerate(images)]
+            )
 
     async def job_result(self, job_id: str) -> list[bytes]:
         """The images kept by :meth:`save_result` (empty when none, or once the job finished:
@@ -216,20 +233,21 @@ class RecoveryQueries:
         Read-then-write (or writing the owner's ``before`` list) is safe here: only the worker
         that owns the job delivers it.
         """
-        async with self._write() as session:
+        async with self._transaction(read_first=before is None) as direct:
             if before is None:
-                current = await session.scalar(sa.select(_jobs.c.delivery).where(_jobs.c.id == job_id))
+                found = await direct.first(_DELIVERY_SO_FAR, job_id=job_id)
+                current = found["delivery"] if found else None
             else:
                 current = [p.to_json() for p in before]
             parts = [*(current or []), part.to_json()]
-            await _DELIVERING.run(session, job_id, claim, new_delivery=parts)
+            await _DELIVERING.run(direct, job_id, claim, new_delivery=parts)
 
     async def set_status_message(
         self, job_id: str, message_id: str | None, *, claim: int | None = None
     ) -> None:
         """Remember (or with None forget) the job's progress message."""
-        async with self._write_one() as session:
-            await _STATUS_MESSAGE.run(session, job_id, claim, new_status=message_id)
+        async with self._lone_write() as direct:
+            await _STATUS_MESSAGE.run(direct, job_id, claim, new_status=message_id)
 
     async def claim(self, job_id: str, worker_id: str, heartbeat_before: datetime) -> Job | None:
         """Take over an unfinished job not heard from since ``heartbeat_before`` (one UPDATE)."""

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import QuotaExceeded
 from core.storage import tables
+from core.storage.direct import Prepared
 from core.storage.protocol import QuotaScope
 
 _MARK = "editbot-quota-refused:"
@@ -105,7 +106,7 @@ def _refused_scope(error: BaseException | None, ordered: Sequence[QuotaScope]) -
 
 def charge_statement(
     ordered: Sequence[QuotaScope], credits: int, period: datetime
-) -> tuple[sa.TextClause, dict[str, Any]]:
+) -> tuple[Prepared, dict[str, Any]]:
     """The transaction path's charge of every counter (``SqlStore._reserve_all``), and its values.
 
     ``INSERT … VALUES (one row per counter, in lock order) ON CONFLICT DO UPDATE SET used = used +
@@ -123,7 +124,7 @@ def charge_statement(
 
 
 @functools.cache
-def _charge(limited: tuple[bool, ...]) -> sa.TextClause:
+def _charge(limited: tuple[bool, ...]) -> Prepared:
     values = ", ".join(f"(:k{i}, :s{i}, :period, :credits)" for i in range(len(limited)))
     checks = " ".join(
         f"WHEN usage.scope_kind = :k{i} AND usage.scope_key = :s{i}"
@@ -132,12 +133,16 @@ def _charge(limited: tuple[bool, ...]) -> sa.TextClause:
         if has_limit
     )
     where = f" WHERE CASE {checks} ELSE TRUE END" if checks else ""
-    return sa.text(
-        f"INSERT INTO usage (scope_kind, scope_key, period_start, used) VALUES {values}"
-        " ON CONFLICT (scope_kind, scope_key, period_start)"
-        f" DO UPDATE SET used = usage.used + excluded.used{where}"
-        " RETURNING scope_kind, scope_key"
-    ).bindparams(sa.bindparam("period", type_=tables.usage.c.period_start.type))
+    return Prepared(
+        sa.text(
+            f"INSERT INTO usage (scope_kind, scope_key, period_start, used) VALUES {values}"
+            " ON CONFLICT (scope_kind, scope_key, period_start)"
+            f" DO UPDATE SET used = usage.used + excluded.used{where}"
+            " RETURNING scope_kind, scope_key"
+        )
+        .bindparams(sa.bindparam("period", type_=tables.usage.c.period_start.type))
+        .columns(tables.usage.c.scope_kind, tables.usage.c.scope_key)
+    )
 
 
 class PgReservation:

@@ -29,8 +29,11 @@ _Answer = tuple[Any, list[Any], int, int | None]
 _Trip = Callable[..., Awaitable[Any]]  # aiosqlite's ``Connection._execute`` (untyped there)
 
 
-def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Answer:
-    """In the connection's thread: the whole statement, its rows and what the cursor says of it."""
+def _run(
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool, commit: bool = False
+) -> _Answer:
+    """In the connection's thread: the whole statement, its rows and what the cursor says of it;
+    with ``commit``, the transaction it is in is committed too."""
     cursor = connection.cursor()
     try:
         if many:
@@ -38,9 +41,12 @@ def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) 
         else:
             cursor.execute(sql, parameters)
         rows = cursor.fetchall() if cursor.description else []
-        return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+        answer = cursor.description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+    if commit and connection.in_transaction:
+        connection.commit()
+    return answer
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -134,6 +140,15 @@ class OneTripCursor(aiosqlite.Cursor):
 
 class OneTripConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors make one trip per statement."""
+
+    async def run(
+        self, sql: str, parameters: Any, *, many: bool = False, commit: bool = False
+    ) -> tuple[list[Any], int]:
+        """Execute ``sql`` in one trip (committing its transaction with ``commit``): its rows and
+        row count. For :mod:`core.storage.direct`, which runs statements without a cursor object."""
+        trip: _Trip = self._execute
+        _, rows, count, _ = await trip(_run, self._conn, sql, parameters, many, commit)
+        return rows, count
 
     @contextmanager
     async def cursor(self) -> aiosqlite.Cursor:
