@@ -7,10 +7,9 @@ SQLite is made safe for concurrent use:
 - SQLAlchemy's "begin" event emits ``BEGIN IMMEDIATE``: a transaction takes the write lock before
   its first statement. With a deferred BEGIN, two transactions can both read, then both try to
   write; one of them gets ``SQLITE_BUSY`` at once (the busy timeout cannot help, waiting would
-  deadlock). A transaction whose first statement writes may pass :data:`BEGIN_AT_WRITE` instead:
-  the sqlite3 driver (its ``isolation_level`` is ``IMMEDIATE``) then begins it with that first
-  statement, in the same call, which saves a round trip through the driver's thread; the driver
-  never begins a transaction for a SELECT.
+  deadlock). Statements run on the driver (:mod:`core.storage.direct`) rely on the sqlite3
+  driver instead (its ``isolation_level`` is ``IMMEDIATE``): it begins a transaction with its first
+  write, in the same call, and never for a SELECT.
   Read-only work may pass :data:`READ_ONLY` as execution options to begin a deferred transaction,
   and a single SELECT :data:`SINGLE_READ` (a single write :data:`SINGLE_WRITE`) to run without one
   (SQLite runs a lone statement atomically on its own; it saves a ``BEGIN`` round trip through the
@@ -51,15 +50,11 @@ READ_ONLY: Mapping[str, Any] = {BEGIN_OPTION: "DEFERRED"}
 SINGLE_READ: Mapping[str, Any] = {BEGIN_OPTION: "NONE"}
 """Execution options for work that is one SELECT: on SQLite no ``BEGIN`` at all (autocommit)."""
 
-BEGIN_AT_WRITE: Mapping[str, Any] = {BEGIN_OPTION: "AT_WRITE"}
-"""Execution options for a transaction whose first statement is an INSERT, UPDATE or DELETE: on
-SQLite the driver begins it (``BEGIN IMMEDIATE``) together with that statement."""
-
 SINGLE_WRITE: Mapping[str, Any] = SINGLE_READ
 """Execution options for work that is one INSERT, UPDATE or DELETE: on SQLite no ``BEGIN`` either
 (a lone statement is its own transaction and takes the write lock itself)."""
 
-_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE", "NONE", "AT_WRITE"})
+_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE", "NONE"})
 
 # Drivers the store is written and tested against; bare URLs are given these drivers.
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -174,7 +169,7 @@ def _make_sqlite_safe(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        # SQLAlchemy's "begin" event emits BEGIN; the driver only for BEGIN_AT_WRITE (see the module).
+        # SQLAlchemy's "begin" event emits BEGIN; the driver only for statements run on it (see the module).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
@@ -195,5 +190,5 @@ def _make_sqlite_safe(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         mode = str(connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")).upper()
         if mode not in _BEGIN_MODES:
             raise ValueError(f"{BEGIN_OPTION} must be one of {sorted(_BEGIN_MODES)}, not {mode!r}")
-        if mode not in ("NONE", "AT_WRITE"):  # AT_WRITE: the driver begins with the first write
+        if mode != "NONE":
             connection.exec_driver_sql(f"BEGIN {mode}")

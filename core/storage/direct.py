@@ -136,6 +136,11 @@ class Direct:
         self._autocommit = autocommit
         self._transaction: Any = None
 
+    @property
+    def dialect_name(self) -> str:
+        """The database's dialect name (``sqlite``, ``postgresql``)."""
+        return str(self._pool.dialect.name)
+
     async def rows(self, statement: Prepared, **params: Any) -> list[Row]:
         """Run ``statement``; its rows (RETURNING included) as dicts of column keys."""
         plan = statement.plan(self._pool.dialect, params)

@@ -16,6 +16,7 @@ Invariants, on top of those of ``sql_store``:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -98,18 +99,70 @@ _RENEWED = FencedUpdate(heartbeat_at=sa.bindparam("new_heartbeat", type_=_jobs.c
 _DELIVERING = FencedUpdate(
     delivery=sa.bindparam("new_delivery", type_=_jobs.c.delivery.type), stage=JobStage.DELIVERING.value
 )
-_CALL_STARTED = {
-    shown: FencedUpdate(
-        returning=(_jobs.c.id, _jobs.c.attempts),
-        unfinished=True,
-        stage=JobStage.CALLING.value,
-        attempts=_jobs.c.attempts + 1,
-        **({"status_message": sa.bindparam("new_status")} if shown else {}),
-    )
-    for shown in (False, True)
-}
 _DELIVERY_SO_FAR = Prepared(sa.select(_jobs.c.delivery).where(_jobs.c.id == sa.bindparam("job_id")))
 _RESULT_KEPT = Prepared(sa.insert(_results))
+
+
+# The most call starts (inbox rows) one statement records: a bigger batch takes several, and one
+# statement is built for each batch size up to it.
+_AT_ONCE = 16
+
+
+@functools.cache
+def _calls_started(calls: int) -> Prepared:
+    """Stage CALLING and one more attempt for ``calls`` jobs (``job0``…), each still held under its
+    ``claim0``… (None: not fenced), its status message set to ``status0``… when not None."""
+    c = _jobs.c
+    held_ones: list[sa.ColumnElement[bool]] = []
+    shown: list[tuple[sa.ColumnElement[bool], sa.ColumnElement[Any]]] = []
+    for i in range(calls):
+        job: sa.BindParameter[str] = sa.bindparam(f"job{i}", type_=sa.String)
+        claim: sa.BindParameter[int] = sa.bindparam(f"claim{i}", type_=sa.Integer)
+        status: sa.BindParameter[str] = sa.bindparam(f"status{i}", type_=sa.String)
+        held_ones.append(sa.and_(c.id == job, sa.or_(claim.is_(None), c.claims == claim)))
+        shown.append((c.id == job, sa.func.coalesce(status, c.status_message)))
+    return Prepared(
+        sa.update(_jobs)
+        .where(sa.or_(*held_ones), c.status.in_(_UNFINISHED))
+        .values(
+            stage=JobStage.CALLING.value,
+            attempts=c.attempts + 1,
+            status_message=sa.case(*shown, else_=c.status_message),
+        )
+        .returning(c.id, c.attempts)
+    )
+
+
+@functools.cache
+def _inbox_put(dialect: str, count: int) -> Prepared:
+    """``count`` updates (``new_platform0``, ``new_update_id0``, ``new_payload0``, …) stored unless
+    known, with one ``new_claimed_at`` and ``new_worker_id``; the ids of those stored."""
+    c = _inbox.c
+    given = ("platform", "update_id", "payload", "conversation", "media_group")
+    shared = {
+        "claimed_at": sa.bindparam("new_claimed_at", type_=c.claimed_at.type),
+        "worker_id": sa.bindparam("new_worker_id", type_=c.worker_id.type),
+    }
+    rows = [
+        {name: sa.bindparam(f"new_{name}{i}", type_=c[name].type) for name in given} | shared
+        for i in range(count)
+    ]
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_inbox)
+    return Prepared(insert.values(rows).on_conflict_do_nothing().returning(c.update_id))
+
+
+@functools.cache
+def _inbox_done(count: int) -> Prepared:
+    """``count`` updates (``id0``, …) of ``held_platform`` marked handled at ``new_handled``."""
+    c = _inbox.c
+    return Prepared(
+        sa.update(_inbox)
+        .where(
+            c.platform == sa.bindparam("held_platform"),
+            c.update_id.in_([sa.bindparam(f"id{i}") for i in range(count)]),
+        )
+        .values(handled_at=sa.bindparam("new_handled", type_=c.handled_at.type))
+    )
 
 
 def upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -133,8 +186,6 @@ class RecoveryQueries:
 
         def _write_one(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
-        def _write_first(self) -> AbstractAsyncContextManager[AsyncSession]: ...
-
         def _read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
         def _lone_write(self) -> AbstractAsyncContextManager[Direct]: ...
@@ -157,25 +208,17 @@ class RecoveryQueries:
         message ids; the attempts so far of each job still held."""
         if not calls:
             return {}
-        if len(calls) == 1:  # the common case, prebuilt
-            call = calls[0]
-            shown = {"new_status": call.status_message} if call.status_message is not None else {}
-            async with self._lone_write() as direct:
-                row = await _CALL_STARTED[bool(shown)].first(direct, call.job_id, call.claim, **shown)
-            return {} if row is None else {str(row["id"]): int(row["attempts"])}
-        values: dict[str, Any] = {"stage": JobStage.CALLING.value, "attempts": _jobs.c.attempts + 1}
-        shown = {c.job_id: c.status_message for c in calls if c.status_message is not None}
-        if shown:
-            values["status_message"] = sa.case(shown, value=_jobs.c.id, else_=_jobs.c.status_message)
-        async with self._write_one() as session:
-            result = await session.execute(
-                sa.update(_jobs)
-                .where(sa.or_(*(held(c.job_id, c.claim) for c in calls)))
-                .where(_jobs.c.status.in_(_UNFINISHED))
-                .values(**values)
-                .returning(_jobs.c.id, _jobs.c.attempts)
-            )
-            return {str(job_id): int(attempts) for job_id, attempts in result.all()}
+        started: dict[str, int] = {}
+        async with self._lone_write() as direct:
+            for at in range(0, len(calls), _AT_ONCE):
+                chunk = calls[at : at + _AT_ONCE]
+                params: dict[str, Any] = {}
+                for i, call in enumerate(chunk):
+                    params[f"job{i}"], params[f"claim{i}"] = call.job_id, call.claim
+                    params[f"status{i}"] = call.status_message
+                for row in await direct.rows(_calls_started(len(chunk)), **params):
+                    started[str(row["id"])] = int(row["attempts"])
+        return started
 
     async def renew(self, job_id: str, claim: int) -> None:
         """Refresh the lease of a job still held under ``claim``, else raise :class:`LeaseLost`."""
@@ -287,38 +330,33 @@ class RecoveryQueries:
         if not updates:
             return set()
         claimed_at = self._clock()
-        async with self._write_first() as session:
-            inserted = await session.execute(
-                upsert(session, _inbox)
-                .values(
-                    [
-                        {
-                            "platform": update.platform,
-                            "update_id": update.update_id,
-                            "payload": dict(update.payload),
-                            "conversation": update.conversation,
-                            "media_group": update.media_group,
-                            "claimed_at": claimed_at,
-                            "worker_id": worker_id,
-                        }
-                        for update in updates
-                    ]
-                )
-                .on_conflict_do_nothing()
-                .returning(_inbox.c.update_id)
-            )
-            return set(inserted.scalars())
+        stored: set[str] = set()
+        async with self._transaction() as direct:
+            for at in range(0, len(updates), _AT_ONCE):
+                chunk = updates[at : at + _AT_ONCE]
+                params: dict[str, Any] = {"new_claimed_at": claimed_at, "new_worker_id": worker_id}
+                for i, update in enumerate(chunk):
+                    params[f"new_platform{i}"] = update.platform
+                    params[f"new_update_id{i}"] = update.update_id
+                    params[f"new_payload{i}"] = dict(update.payload)
+                    params[f"new_conversation{i}"] = update.conversation
+                    params[f"new_media_group{i}"] = update.media_group
+                inserted = await direct.rows(_inbox_put(direct.dialect_name, len(chunk)), **params)
+                stored.update(row["update_id"] for row in inserted)
+        return stored
 
     async def inbox_done(self, platform: str, update_ids: Sequence[str]) -> None:
         """Mark updates handled, in one statement (kept a day, so a redelivery is skipped)."""
         if not update_ids:
             return
-        async with self._write_one() as session:
-            await session.execute(
-                sa.update(_inbox)
-                .where(_inbox.c.platform == platform, _inbox.c.update_id.in_(list(update_ids)))
-                .values(handled_at=self._clock())
-            )
+        handled_at = self._clock()
+        async with self._lone_write() as direct:
+            for at in range(0, len(update_ids), _AT_ONCE):
+                chunk = update_ids[at : at + _AT_ONCE]
+                params = {f"id{i}": update_id for i, update_id in enumerate(chunk)}
+                await direct.execute(
+                    _inbox_done(len(chunk)), held_platform=platform, new_handled=handled_at, **params
+                )
 
     async def inbox_claim(
         self, platform: str, claimed_before: datetime, worker_id: str

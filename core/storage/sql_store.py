@@ -46,7 +46,7 @@ from core.errors import QuotaExceeded
 from core.events import EditOptions
 from core.refs import ImageRef
 from core.storage import rows, tables
-from core.storage.db import BEGIN_AT_WRITE, SINGLE_READ, SINGLE_WRITE
+from core.storage.db import SINGLE_READ, SINGLE_WRITE
 from core.storage.direct import Direct, DirectPool, Prepared
 from core.storage.gate import gate_for
 from core.storage.protocol import (
@@ -253,14 +253,6 @@ class SqlStore(RecoveryQueries, FullSizeQueries, AdminQueries):
         """A transaction that commits on success and rolls back on any exception; on SQLite it
         waits its turn at the process's :class:`core.storage.gate.WriteGate` first."""
         async with self._gate.hold(), self._sessions() as session, session.begin():
-            yield session
-
-    @asynccontextmanager
-    async def _write_first(self) -> AsyncIterator[AsyncSession]:
-        """A transaction (as :meth:`_write`) whose first statement writes: on SQLite it begins with
-        that statement (:data:`~core.storage.db.BEGIN_AT_WRITE`), one round trip fewer."""
-        async with self._write() as session:
-            await session.connection(execution_options=dict(BEGIN_AT_WRITE))
             yield session
 
     @asynccontextmanager

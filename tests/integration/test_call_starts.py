@@ -19,7 +19,7 @@ async def running_jobs(store: SqlStore, count: int, prefix: str) -> list[Job]:
     """``count`` new jobs, each running under its first claim."""
     jobs = []
     for i in range(count):
-        job, _ = await store.create_job(make_job(f"{prefix}{i}"), scopes())
+        job, _ = await store.create_job(make_job(f"{prefix}{i}"), scopes(user=count))
         await store.mark_running(job.id, "w")
         jobs.append(job)
     return jobs
@@ -77,3 +77,29 @@ async def test_status_messages_are_stored_with_the_call_starts(
     stored = [await store.get_job(job.id) for job in jobs]
     assert [j.status_message if j else None for j in stored] == ["status-0", "status-1", "old-status"]
     assert all(j is not None and j.stage is JobStage.CALLING for j in stored)
+
+
+async def test_a_big_batch_keeps_each_jobs_own_token_and_status_message(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    store = SqlStore(sessionmaker)
+    jobs = await running_jobs(store, 40, "b")  # more than one statement takes
+    lost = jobs[7]
+    assert await store.claim(lost.id, "other", lost.created_at.replace(year=2100)) is not None
+    calls = [
+        CallStart(job.id, None if i % 5 == 0 else 1, f"m{i}" if i % 2 else None) for i, job in enumerate(jobs)
+    ]
+    started = await store.start_calls(calls)
+    assert set(started) == {job.id for job in jobs} - {lost.id}  # job 7 is another worker's now
+    for i, job in enumerate(jobs):
+        stored = await store.get_job(job.id)
+        assert stored is not None
+        if job is lost:
+            assert (stored.attempts, stored.status_message) == (0, None)
+            continue
+        assert (stored.stage, stored.attempts, started[job.id]) == (JobStage.CALLING, 1, 1)
+        assert stored.status_message == (f"m{i}" if i % 2 else None)
+    # Unfenced calls (claim None) start even on a job claimed since; a shown message stays shown.
+    again = await store.start_calls([CallStart(lost.id, None), CallStart(jobs[1].id, 1)])
+    assert again == {lost.id: 1, jobs[1].id: 2}
+    assert (await store.get_job(jobs[1].id)).status_message == "m1"  # type: ignore[union-attr]

@@ -85,6 +85,25 @@ async def test_the_inbox_skips_redeliveries_and_replays_what_a_dead_worker_left(
     assert await store.inbox_put([StoredUpdate("telegram", "101", {})], "alive") == {"101"}  # forgotten
 
 
+async def test_a_big_inbox_batch_is_stored_and_marked_handled_whole(
+    timed_store: SqlStore, clock: FakeClock
+) -> None:
+    store = timed_store
+    assert await store.inbox_put([StoredUpdate("telegram", "5", {"update_id": 5})], "w") == {"5"}
+    ids = [str(i) for i in range(1, 41)]  # more than one statement takes
+    batch = [
+        StoredUpdate(
+            "telegram", i, {"update_id": int(i)}, conversation=f"c{i}", media_group="g" if i == "7" else None
+        )
+        for i in ids
+    ]
+    assert await store.inbox_put(batch, "w") == set(ids) - {"5"}
+    await store.inbox_done("telegram", [i for i in ids if i != "33"])
+    clock.now += timedelta(seconds=91)
+    left = await store.inbox_claim("telegram", clock.now - timedelta(seconds=90), "next")
+    assert [(u.update_id, dict(u.payload)) for u in left] == [("33", {"update_id": 33})]
+
+
 async def test_a_worker_fenced_out_by_a_takeover_writes_nothing(
     timed_store: SqlStore, clock: FakeClock
 ) -> None:
