@@ -28,6 +28,7 @@ Invariants, on top of those in :mod:`core.storage.protocol`:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -165,6 +166,22 @@ def _cancelled_unanswered() -> Prepared:
             claims=_jobs.c.claims + 1,
         )
         .returning(*_jobs.c)
+    )
+
+
+@functools.cache
+def _usages(scopes: int) -> Prepared:
+    """The counters of ``scopes`` scopes (``kind0``, ``key0``, …) for ``period``: what /usage reads."""
+    u = _usage.c
+    period = sa.bindparam("period", type_=u.period_start.type)
+    wanted = sa.or_(
+        *(
+            sa.and_(u.scope_kind == sa.bindparam(f"kind{i}"), u.scope_key == sa.bindparam(f"key{i}"))
+            for i in range(scopes)
+        )
+    )
+    return Prepared(
+        sa.select(u.scope_kind, u.scope_key, u.used, u.bonus).where(wanted, u.period_start == period)
     )
 
 
@@ -576,12 +593,13 @@ class SqlStore(RecoveryQueries, FullSizeQueries, AdminQueries):
         """:meth:`usage` of several scopes in one statement, in their order."""
         if not scopes:
             return []
-        query = sa.select(_usage.c.scope_kind, _usage.c.scope_key, _usage.c.used, _usage.c.bonus).where(
-            sa.or_(*(usage_row(s.kind, s.key, period_start) for s in scopes))
-        )
-        async with self._read() as session:
+        params: dict[str, Any] = {"period": period_start}
+        for i, scope in enumerate(scopes):
+            params[f"kind{i}"], params[f"key{i}"] = scope.kind, scope.key
+        async with self._lone() as direct:
             found = {
-                (r.scope_kind, r.scope_key): (int(r.used), int(r.bonus)) for r in await session.execute(query)
+                (r["scope_kind"], r["scope_key"]): (int(r["used"]), int(r["bonus"]))
+                for r in await direct.rows(_usages(len(scopes)), **params)
             }
         return [
             UsageSnapshot(s.kind, s.key, period_start, *found.get((s.kind, s.key), (0, 0))) for s in scopes
