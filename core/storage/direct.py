@@ -80,10 +80,13 @@ class _Plan:
 
 
 class Prepared:
-    """A statement built once (values as :func:`sqlalchemy.bindparam`), run through :class:`Direct`."""
+    """A statement built once (values as :func:`sqlalchemy.bindparam`), run through :class:`Direct`;
+    or a function of the dialect's name that builds it, once per database."""
 
-    def __init__(self, statement: sa.ClauseElement) -> None:
-        self.statement = statement
+    def __init__(self, statement: sa.ClauseElement | Callable[[str], sa.ClauseElement]) -> None:
+        # A function of the dialect's name, for statements written differently per database
+        # (``INSERT … ON CONFLICT``); built when first run there.
+        self._build = statement if callable(statement) else lambda _dialect: statement
         self._plans: dict[str, _Plan] = {}
 
     def plan(self, dialect: Dialect, params: Mapping[str, Any]) -> _Plan:
@@ -95,7 +98,8 @@ class Prepared:
 
     def _prepare(self, dialect: Dialect, params: Mapping[str, Any]) -> _Plan:
         # An INSERT without its values takes the columns given (as SQLAlchemy does at execution).
-        compiled = self.statement.compile(dialect=dialect, column_keys=list(params))
+        statement = self._build(dialect.name)
+        compiled = statement.compile(dialect=dialect, column_keys=list(params))
         assert isinstance(compiled, SQLCompiler)  # statements, not DDL
         if compiled.insert_prefetch or compiled.update_prefetch:
             raise ValueError("column defaults computed in Python need SQLAlchemy's execution")
@@ -118,7 +122,7 @@ class Prepared:
             else (None, state.parameters[name], processors.get(name))
             for name in state.positiontup or ()
         )
-        exported = tuple(getattr(self.statement, "exported_columns", ()))
+        exported = tuple(getattr(statement, "exported_columns", ()))
         plan = _Plan(state.statement, arguments, exported, tuple(column.key for column in exported))
         if dialect.name == "sqlite":
             plan.resolve(dialect, None)
@@ -136,16 +140,9 @@ class Direct:
         self._autocommit = autocommit
         self._transaction: Any = None
 
-    @property
-    def dialect_name(self) -> str:
-        """The database's dialect name (``sqlite``, ``postgresql``)."""
-        return str(self._pool.dialect.name)
-
     async def rows(self, statement: Prepared, **params: Any) -> list[Row]:
         """Run ``statement``; its rows (RETURNING included) as dicts of column keys."""
-        plan = statement.plan(self._pool.dialect, params)
-        values = plan.bind(params)
-        self._pool.announce(plan.sql, values)
+        plan, values = self._ready(statement, params)
         if self._sqlite:
             raw, _ = await self._driver.run(plan.sql, values, commit=self._autocommit)
             return plan.rows(raw, plan.results or ())
@@ -155,6 +152,13 @@ class Direct:
             results = plan.resolve(self._pool.dialect, [attribute.type.oid for attribute in attributes])
         return plan.rows(await self._driver.fetch(plan.sql, *values), results)
 
+    def _ready(self, statement: Prepared, params: Mapping[str, Any]) -> tuple[_Plan, list[Any]]:
+        """The statement's plan and bound values; statement counters told of it."""
+        plan = statement.plan(self._pool.dialect, params)
+        values = plan.bind(params)
+        self._pool.announce(plan.sql, values)
+        return plan, values
+
     async def first(self, statement: Prepared, **params: Any) -> Row | None:
         """The first row of :meth:`rows`, or None."""
         found = await self.rows(statement, **params)
@@ -162,9 +166,7 @@ class Direct:
 
     async def execute(self, statement: Prepared, **params: Any) -> int:
         """Run ``statement`` (no rows wanted); how many rows it changed."""
-        plan = statement.plan(self._pool.dialect, params)
-        values = plan.bind(params)
-        self._pool.announce(plan.sql, values)
+        plan, values = self._ready(statement, params)
         if self._sqlite:
             _, count = await self._driver.run(plan.sql, values, commit=self._autocommit)
             return int(count)

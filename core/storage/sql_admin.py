@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,19 +30,27 @@ _blocks = tables.blocks
 _audit = tables.audit_log
 
 
+def any_scope(kind: sa.Column[str], key: sa.Column[str], scopes: int) -> sa.ColumnElement[bool]:
+    """One of ``scopes`` scopes, given as bound parameters ``kind0``, ``key0``, … (:func:`scope_values`)."""
+    pairs = (sa.and_(kind == sa.bindparam(f"kind{i}"), key == sa.bindparam(f"key{i}")) for i in range(scopes))
+    return sa.or_(sa.false(), *pairs)
+
+
+def scope_values(scopes: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The values of :func:`any_scope`'s parameters for these (kind, key) pairs."""
+    values = {}
+    for i, (kind, key) in enumerate(scopes):
+        values[f"kind{i}"], values[f"key{i}"] = kind, key
+    return values
+
+
 @functools.cache
 def _limits_and_blocks(scopes: int) -> Prepared:
     """Limit overrides of ``scopes`` scopes (``kind0``, ``key0``, …) and a user's blocks, told apart
     by a flag; one statement per number of scopes, built once: it runs for every edit (see
     ``sql_store._CONVERSATION``)."""
     lc, bc = _limits.c, _blocks.c
-    wanted = sa.or_(
-        sa.false(),
-        *(
-            sa.and_(lc.scope_kind == sa.bindparam(f"kind{i}"), lc.scope_key == sa.bindparam(f"key{i}"))
-            for i in range(scopes)
-        ),
-    )
+    wanted = any_scope(lc.scope_kind, lc.scope_key, scopes)
     limits = sa.select(
         sa.literal(0).label("is_block"),
         lc.scope_kind.label("kind"),
@@ -58,8 +66,13 @@ def _limits_and_blocks(scopes: int) -> Prepared:
     return Prepared(sa.union_all(limits, blocks))
 
 
-def usage_row(kind: str, key: str, period_start: datetime) -> sa.ColumnElement[bool]:
-    """The ``usage`` row of one scope and period."""
+def usage_row(
+    kind: str | sa.BindParameter[Any],
+    key: str | sa.BindParameter[Any],
+    period_start: datetime | sa.BindParameter[Any],
+) -> sa.ColumnElement[bool]:
+    """The ``usage`` row of one scope and period; values, or bound parameters for a statement built
+    once (:class:`core.storage.direct.Prepared`)."""
     return sa.and_(
         _usage.c.scope_kind == kind, _usage.c.scope_key == key, _usage.c.period_start == period_start
     )
@@ -167,9 +180,7 @@ class AdminQueries:
         """:meth:`get_limits` and :meth:`blocks_of` in one statement (``UNION ALL``, told apart by a flag)."""
         found: dict[tuple[str, str], int] = {}
         blocked: set[str] = set()
-        values = {"platform": platform, "user_id": user_id}
-        for i, (kind, key) in enumerate(keys):
-            values[f"kind{i}"], values[f"key{i}"] = kind, key
+        values = {"platform": platform, "user_id": user_id, **scope_values(keys)}
         async with self._lone() as direct:
             for row in await direct.rows(_limits_and_blocks(len(keys)), **values):
                 if row["is_block"]:

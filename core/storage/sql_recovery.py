@@ -134,7 +134,7 @@ def _calls_started(calls: int) -> Prepared:
 
 
 @functools.cache
-def _inbox_put(dialect: str, count: int) -> Prepared:
+def _inbox_put(count: int) -> Prepared:
     """``count`` updates (``new_platform0``, ``new_update_id0``, ``new_payload0``, …) stored unless
     known, with one ``new_claimed_at`` and ``new_worker_id``; the ids of those stored."""
     c = _inbox.c
@@ -147,8 +147,11 @@ def _inbox_put(dialect: str, count: int) -> Prepared:
         {name: sa.bindparam(f"new_{name}{i}", type_=c[name].type) for name in given} | shared
         for i in range(count)
     ]
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_inbox)
-    return Prepared(insert.values(rows).on_conflict_do_nothing().returning(c.update_id))
+    return Prepared(
+        lambda dialect: (
+            insert_for(dialect, _inbox).values(rows).on_conflict_do_nothing().returning(c.update_id)
+        )
+    )
 
 
 @functools.cache
@@ -165,14 +168,18 @@ def _inbox_done(count: int) -> Prepared:
     )
 
 
-def upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that supports ``ON CONFLICT`` on the session's database."""
-    dialect = session.get_bind().dialect.name
+def insert_for(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that supports ``ON CONFLICT`` on the database of that dialect name."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"SqlStore supports sqlite and postgresql, not {dialect}")
+
+
+def upsert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that supports ``ON CONFLICT`` on the session's database."""
+    return insert_for(session.get_bind().dialect.name, table)
 
 
 class RecoveryQueries:
@@ -341,7 +348,7 @@ class RecoveryQueries:
                     params[f"new_payload{i}"] = dict(update.payload)
                     params[f"new_conversation{i}"] = update.conversation
                     params[f"new_media_group{i}"] = update.media_group
-                inserted = await direct.rows(_inbox_put(direct.dialect_name, len(chunk)), **params)
+                inserted = await direct.rows(_inbox_put(len(chunk)), **params)
                 stored.update(row["update_id"] for row in inserted)
         return stored
 

@@ -29,7 +29,7 @@ Invariants, on top of those in :mod:`core.storage.protocol`:
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -38,7 +38,6 @@ from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.actions import DeliveredPart
@@ -60,10 +59,10 @@ from core.storage.protocol import (
     QuotaScope,
     UsageSnapshot,
 )
-from core.storage.sql_admin import AdminQueries, usage_row
+from core.storage.sql_admin import AdminQueries, any_scope, scope_values, usage_row
 from core.storage.sql_full_size import FullSizeQueries
 from core.storage.sql_recovery import UNFINISHED as _UNFINISHED
-from core.storage.sql_recovery import FencedUpdate, RecoveryQueries, upsert
+from core.storage.sql_recovery import FencedUpdate, RecoveryQueries, insert_for, upsert
 from core.storage.sql_reserve import ConnectionRelay, PgReservation, charge_statement, exceeded
 
 _jobs = tables.jobs
@@ -118,17 +117,10 @@ def _succeeded(with_delivery: bool) -> FencedUpdate:
     return FencedUpdate(returning=_FINISHED, unfinished=True, **values)
 
 
-# Where each database's INSERT … ON CONFLICT comes from.
-_DIALECTS: dict[str, Any] = {"sqlite": sqlite, "postgresql": postgresql}
-
-
 def _usage_row() -> sa.ColumnElement[bool]:
     """:func:`~core.storage.sql_admin.usage_row` with bound parameters ``kind``, ``key``, ``period``."""
-    return sa.and_(
-        _usage.c.scope_kind == sa.bindparam("kind"),
-        _usage.c.scope_key == sa.bindparam("key"),
-        _usage.c.period_start == sa.bindparam("period", type_=_usage.c.period_start.type),
-    )
+    period = sa.bindparam("period", type_=_usage.c.period_start.type)
+    return usage_row(sa.bindparam("kind"), sa.bindparam("key"), period)
 
 
 def _adjusted() -> Prepared:
@@ -174,12 +166,7 @@ def _usages(scopes: int) -> Prepared:
     """The counters of ``scopes`` scopes (``kind0``, ``key0``, …) for ``period``: what /usage reads."""
     u = _usage.c
     period = sa.bindparam("period", type_=u.period_start.type)
-    wanted = sa.or_(
-        *(
-            sa.and_(u.scope_kind == sa.bindparam(f"kind{i}"), u.scope_key == sa.bindparam(f"key{i}"))
-            for i in range(scopes)
-        )
-    )
+    wanted = any_scope(u.scope_kind, u.scope_key, scopes)
     return Prepared(
         sa.select(u.scope_kind, u.scope_key, u.used, u.bonus).where(wanted, u.period_start == period)
     )
@@ -200,9 +187,9 @@ _FAILED = FencedUpdate(
 _CANCELLED_UNANSWERED = _cancelled_unanswered()
 _ADJUSTED = _adjusted()
 _CHARGED = {limited: _charged(limited) for limited in (False, True)}
-_COUNTER_MADE = {
-    name: Prepared(
-        dml.insert(_usage)
+_COUNTER_MADE = Prepared(
+    lambda dialect: (
+        insert_for(dialect, _usage)
         .values(
             scope_kind=sa.bindparam("kind"),
             scope_key=sa.bindparam("key"),
@@ -211,18 +198,16 @@ _COUNTER_MADE = {
         )
         .on_conflict_do_nothing()
     )
-    for name, dml in _DIALECTS.items()
-}
+)
 _COUNTER = Prepared(sa.select(_usage.c.used, _usage.c.bonus).where(_usage_row()))
 _JOB_BY_KEY = Prepared(sa.select(_jobs).where(_jobs.c.idempotency_key == sa.bindparam("key")))
-_JOB_INSERTED = {
-    name: Prepared(
-        dml.insert(_jobs)
+_JOB_INSERTED = Prepared(
+    lambda dialect: (
+        insert_for(dialect, _jobs)
         .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
         .returning(_jobs.c.id)
     )
-    for name, dml in _DIALECTS.items()
-}
+)
 
 # How long preferences read with a conversation stand in for reading them again (see the module).
 _PREFETCH_SECONDS = 1.0
@@ -373,7 +358,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries, AdminQueries):
         # insert of the same key waits for the first transaction and then does nothing (or
         # inserts, if the first rolled back), and the transaction stays usable.
         async with self._transaction() as direct:
-            if await direct.first(self._dialect(_JOB_INSERTED), **rows.job_values(job, ordered)) is None:
+            if await direct.first(_JOB_INSERTED, **rows.job_values(job, ordered)) is None:
                 existing = await direct.first(_JOB_BY_KEY, key=job.idempotency_key)
                 if existing is None:  # only if someone deleted the row in between
                     raise RuntimeError(f"job with idempotency key {job.idempotency_key!r} vanished")
@@ -427,17 +412,13 @@ class SqlStore(RecoveryQueries, FullSizeQueries, AdminQueries):
     async def _reserve(self, direct: Direct, scope: QuotaScope, credits: int, period: datetime) -> None:
         """Add ``credits`` to the scope's counter if that stays within the limit, else raise."""
         where = {"kind": scope.kind, "key": scope.key, "period": period}
-        await direct.execute(self._dialect(_COUNTER_MADE), **where)
+        await direct.execute(_COUNTER_MADE, **where)
         if scope.limit is None:
             charged = await direct.first(_CHARGED[False], credits=credits, **where)
         else:
             charged = await direct.first(_CHARGED[True], credits=credits, ceiling=scope.limit, **where)
         if charged is None:
             raise await _refusal(direct, scope, period)
-
-    def _dialect(self, statements: Mapping[str, Prepared]) -> Prepared:
-        """The statement written for this store's database (an ``ON CONFLICT`` is dialect-specific)."""
-        return statements[self._direct.dialect.name]
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job, or None."""
@@ -593,9 +574,7 @@ class SqlStore(RecoveryQueries, FullSizeQueries, AdminQueries):
         """:meth:`usage` of several scopes in one statement, in their order."""
         if not scopes:
             return []
-        params: dict[str, Any] = {"period": period_start}
-        for i, scope in enumerate(scopes):
-            params[f"kind{i}"], params[f"key{i}"] = scope.kind, scope.key
+        params = {"period": period_start, **scope_values([(s.kind, s.key) for s in scopes])}
         async with self._lone() as direct:
             found = {
                 (r["scope_kind"], r["scope_key"]): (int(r["used"]), int(r["bonus"]))

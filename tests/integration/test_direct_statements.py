@@ -20,11 +20,10 @@ _jobs = tables.jobs
 _usage = tables.usage
 WHEN = datetime(2026, 12, 1, 9, 30, 15, 250000, tzinfo=UTC)
 
-_COUNTER_OF = Prepared(
-    sa.select(_usage.c.used, _usage.c.bonus, _usage.c.period_start).where(
-        _usage.c.scope_kind == sa.bindparam("kind"), _usage.c.scope_key == sa.bindparam("key")
-    )
+_COUNTER_OF_SELECT = sa.select(_usage.c.used, _usage.c.bonus, _usage.c.period_start).where(
+    _usage.c.scope_kind == sa.bindparam("kind"), _usage.c.scope_key == sa.bindparam("key")
 )
+_COUNTER_OF = Prepared(_COUNTER_OF_SELECT)
 _COUNTER_CHARGED = Prepared(
     sa.update(_usage)
     .where(_usage.c.scope_kind == sa.bindparam("kind"), _usage.c.scope_key == sa.bindparam("key"))
@@ -144,4 +143,4 @@ async def test_statements_it_cannot_run_faithfully_are_refused(database: TestDat
         with pytest.raises(ValueError, match="expanding"):
             await direct.rows(per_call_list, keys=["a", "b"])
         with pytest.raises(ValueError, match="missing"):
-            await direct.rows(Prepared(_COUNTER_OF.statement), kind="user")
+            await direct.rows(Prepared(_COUNTER_OF_SELECT), kind="user")
