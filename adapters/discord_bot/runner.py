@@ -21,7 +21,7 @@ import yarl
 
 from adapters.discord_bot.bot import EditBot, make_bot
 from adapters.discord_bot.direct import DiscordDirect
-from adapters.discord_bot.fetcher import DiscordFetcher, make_http_client
+from adapters.discord_bot.fetcher import DiscordFetcher, make_http_session
 from adapters.discord_bot.metering import DiscordGate, meter_http, metered_webhooks
 from adapters.discord_bot.settings import DiscordSettings
 from adapters.host import Host
@@ -67,7 +67,7 @@ async def run_discord(
         discord_endpoints(settings.discord_api_url, settings.discord_gateway_url),
         metered_webhooks(core.telemetry),
     ):
-        async with make_http_client() as http:
+        async with make_http_session() as http:
             fetcher = DiscordFetcher(http)
             bot = make_bot(settings, core.engine, fetcher, guild_ready_timeout=guild_ready_timeout)
             meter_http(bot, core.telemetry, gate)
