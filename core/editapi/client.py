@@ -31,7 +31,7 @@ from core.editapi.failures import (
     parse_retry_after,
 )
 from core.editapi.request import build_multipart, validate
-from core.editapi.response import ErrorInBody, InlineImage, parse_body
+from core.editapi.response import INLINE_PARSE, ErrorInBody, InlineImage, parse_body
 from core.editapi.sniff import image_format
 from core.editapi.stream import PartialSink, is_event_stream, read_stream
 from core.editapi.types import EditRequest, EditResult
@@ -44,8 +44,6 @@ MiB = 1024 * 1024
 DEFAULT_MAX_RESULT_BYTES = 50 * MiB
 # Slack on top of n x max_result_bytes for base64's 4/3 growth and the JSON around it.
 _BODY_SLACK = 1 * MiB
-# Answers up to this size are parsed on the event loop (errors, links); larger ones in a thread.
-_INLINE_PARSE = 64 * 1024
 
 
 def default_backoff(attempt: int) -> float:
@@ -186,9 +184,7 @@ class EditClient:
             await resp.aclose()
 
     async def _result(self, req: EditRequest, status: int, body: bytes) -> EditResult:
-        # Decoding the JSON and the base64 of a large answer (megabytes) would stall every other
-        # user's replies: it runs in a worker thread.
-        parsed = await asyncio.to_thread(parse_body, body) if len(body) > _INLINE_PARSE else parse_body(body)
+        parsed = await asyncio.to_thread(parse_body, body) if len(body) > INLINE_PARSE else parse_body(body)
         if isinstance(parsed, ErrorInBody):
             error = error_for(None, error_info_from(parsed.payload), model=req.model, secret=self._key)
             # The relay's own words are for the operator; users get the catalog's plain message.

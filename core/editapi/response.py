@@ -24,6 +24,11 @@ from core.editapi.sniff import decode_base64, decode_data_url
 from core.editapi.types import Usage
 from core.errors import BadResponse
 
+# Bodies (and stream events) up to this size are parsed on the event loop (errors, links, small
+# previews); larger ones carry images in base64, megabytes to decode: they go to a worker thread,
+# or every other user's replies would wait.
+INLINE_PARSE = 64 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class InlineImage:

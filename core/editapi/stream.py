@@ -6,7 +6,8 @@ right again). This module only gives the events their meaning:
 
 - a partial image goes to the caller's sink as it arrives (the sink must not block for long: the
   stream keeps flowing only while it returns);
-- the completed event is the result, with its usage;
+- the completed event is the result, with its usage; an event of megabytes (a result in base64)
+  is parsed and decoded in a worker thread, as a plain answer is, so the event loop stays free;
 - an ``error`` event (e.g. output-stage moderation) is classified like any error answer;
 - malformed event data, or a stream that ends without a completed event, is a failure of the call.
 
@@ -16,6 +17,7 @@ whole edit.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from core.editapi.failures import error_for, error_info_from
+from core.editapi.response import INLINE_PARSE
 from core.editapi.sniff import decode_base64
 from core.editapi.types import Usage
 from core.errors import APIConnectionError, APITimeout, BadResponse
@@ -73,9 +76,11 @@ async def read_stream(
     partials = 0
     try:
         async for sse in EventSource(resp).aiter_sse():
-            if not sse.data.strip():
+            data = sse.data
+            if not data or data.isspace():
                 continue
-            doc = _load(sse.data)
+            large = len(data) > INLINE_PARSE
+            doc = await asyncio.to_thread(_load, data) if large else _load(data)
             kind = sse.event if sse.event and sse.event != "message" else str(doc.get("type", ""))
             if kind == "error" or ("error" in doc and kind not in (PARTIAL, COMPLETED)):
                 raise error_for(None, error_info_from(_error_doc(doc)), model=model, secret=secret)
@@ -83,9 +88,8 @@ async def read_stream(
                 await sink(PartialImage(int(doc.get("partial_image_index", partials)), _encoded(doc)))
                 partials += 1
             elif kind == COMPLETED:
-                return StreamedResult(
-                    _image(doc), _usage(doc.get("usage")), _int(doc.get("created_at")), partials
-                )
+                image = await asyncio.to_thread(_image, doc) if large else _image(doc)
+                return StreamedResult(image, _usage(doc.get("usage")), _int(doc.get("created_at")), partials)
     except httpx.TimeoutException as exc:
         raise APITimeout(f"the edit stream stopped sending events ({type(exc).__name__})") from None
     except httpx.TransportError as exc:

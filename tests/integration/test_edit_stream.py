@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from core.editapi import EditClient, EditRequest, make_http_client
+from core.editapi.response import INLINE_PARSE
+from core.editapi.sniff import decode_base64
 from core.editapi.stream import PartialImage
 from core.errors import APIConnectionError, APITimeout, BadResponse, ContentRefused
 from core.media import PreparedInputs
@@ -61,6 +63,26 @@ async def test_partials_arrive_before_the_result(edit_api: FakeEditAPI, client: 
         "image_edit.partial_image",
         "image_edit.completed",
     ]
+
+
+async def test_a_large_result_is_decoded_off_the_event_loop(
+    edit_api: FakeEditAPI, client: EditClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import core.editapi.stream as stream
+
+    threads: list[str] = []
+
+    def spy(text: str) -> bytes | None:
+        threads.append(threading.current_thread().name)
+        return decode_base64(text)
+
+    monkeypatch.setattr(stream, "decode_base64", spy)
+    result = await client.edit(request(), Partials())
+    assert len(result.images[0]) * 4 / 3 > INLINE_PARSE  # the path big results take
+    assert same_pixels(decoded(result.images[0]), expected_edit(PHOTO, None, "1536x1024"))
+    assert threads and threading.main_thread().name not in threads
 
 
 async def test_several_results_and_unknown_models_are_not_streamed(
