@@ -20,7 +20,9 @@ Invariants:
 - live positions: when the queue moves (a claim, a new job, a cancel) the process that moved it
   asks the queue which waiting jobs' place in line changed (:meth:`JobQueue.moved`: each change
   goes to exactly one process) and edits their status messages on the progress lane, newest
-  number per job (a short budget merges them), and never over a job that left the queue;
+  number per job (a short budget merges them), and never over a job that left the queue; one
+  job's place is shown by one process at a time (:meth:`JobQueue.showing`), so an older number
+  never reaches the chat after a newer one;
 - ``/cancel`` at any gateway reaches the user's jobs in the table: waiting or running, they are
   cancelled and refunded in one statement (:meth:`Store.cancel_unanswered`); a worker running one
   sees it at its next fenced write and stops. A job whose result is stored is never cancelled.
@@ -93,8 +95,9 @@ class JobQueue(Protocol):
         """Waiting jobs whose place in line changed since their status message showed it."""
         ...
 
-    async def still_queued(self, job_ids: list[str]) -> set[str]:
-        """Those of ``job_ids`` still waiting."""
+    def showing(self, job_id: str, position: int) -> AbstractAsyncContextManager[bool]:
+        """While open, no other process shows this job's place; yields whether ``position`` is
+        still the one to show (the job waits and no newer number was recorded)."""
         ...
 
     def listening(self, wake: asyncio.Event) -> AbstractAsyncContextManager[None]:
@@ -237,15 +240,13 @@ class QueueRunner(JobRunner):
                 log.warning("updating queue positions failed; will try again", exc_info=True)
 
     async def _show_positions(self) -> None:
-        """Send the pending positions, oldest change first, skipping jobs that left the queue."""
+        """Send the pending positions, oldest change first, skipping jobs that left the queue and
+        numbers another process has since replaced with newer ones."""
         # Triggers that arrive while these are sent are merged into one refresh after them: a
         # short budget (a slow progress lane) means fewer, newer numbers, never a backlog.
         while self._positions:
             pending, self._positions = self._positions, {}
-            waiting = await self.queue.still_queued(list(pending))
             for moved in pending.values():
-                if moved.job_id not in waiting:
-                    continue
                 origin = origin_from_json(moved.origin)
                 outbox = self._outboxes.get(origin.user.platform)
                 if outbox is None:
@@ -255,6 +256,8 @@ class QueueRunner(JobRunner):
                     origin, moved.job_id, Phase.QUEUED, text, message_id=moved.status_message
                 )
                 try:
-                    await outbox.send(action)
+                    async with self.queue.showing(moved.job_id, moved.position) as current:
+                        if current:
+                            await outbox.send(action)
                 except Exception:
                     log.warning("could not show job %s its place in line", moved.job_id, exc_info=True)

@@ -50,6 +50,7 @@ SERVED_WINDOW = timedelta(hours=1)
 _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
 _MOVES_LOCK = 0x6564_6974_706F_73  # pg_advisory_xact_lock key serialising position refreshes
+_SHOW_LOCKS = 0x6564_6974  # the first half of the two-part key that serialises one job's place shown
 
 
 def _lane() -> sa.ColumnElement[str]:
@@ -207,13 +208,20 @@ class SqlQueue:
             key=lambda m: m.position,
         )
 
-    async def still_queued(self, job_ids: list[str]) -> set[str]:
-        """Those of ``job_ids`` that still wait (status QUEUED): a position is shown on no other."""
-        if not job_ids:
-            return set()
-        query = sa.select(_jobs.c.id).where(_jobs.c.id.in_(job_ids), _jobs.c.status == _QUEUED)
+    @asynccontextmanager
+    async def showing(self, job_id: str, position: int) -> AsyncIterator[bool]:
+        """While open, no other process shows this job's place in line; yields whether ``position``
+        is still the one to show (the job waits, and no newer number was recorded since).
+
+        Two processes may each hold a change of the same job's place (one refresh, then the next);
+        sent at once, the older number could reach the chat last. Shown under this lock, the
+        older one is either sent before the newer one is checked, or found stale and dropped.
+        """
+        key = sa.func.pg_advisory_xact_lock(_SHOW_LOCKS, sa.func.hashtext(job_id))
+        query = sa.select(_jobs.c.shown_position).where(_jobs.c.id == job_id, _jobs.c.status == _QUEUED)
         async with self._sessions() as session, session.begin():
-            return set((await session.execute(query)).scalars())
+            await session.execute(sa.select(key))
+            yield (await session.execute(query)).scalar() == position
 
     async def waiting(self, stale_before: datetime) -> int:
         """How many jobs wait for a worker (metrics, benchmarks)."""

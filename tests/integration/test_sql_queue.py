@@ -158,4 +158,36 @@ async def test_each_change_of_a_place_in_line_is_reported_once_with_the_newest_n
     reports = await asyncio.gather(*(queue.moved(clock.now - STALE) for _ in range(4)))
     moved = [m for report in reports for m in report]
     assert sorted((m.status_message, m.position) for m in moved) == [("m-p1", 1), ("m-p2", 2)]
-    assert await queue.still_queued([j.id for j in jobs]) == {jobs[1].id, jobs[2].id}
+    for job, position, current in [(jobs[0], 1, False), (jobs[1], 1, True), (jobs[2], 3, False)]:
+        async with queue.showing(job.id, position) as still:
+            assert still is current, (job.prompt, position)  # running / the newest / an older number
+
+
+async def test_one_process_at_a_time_shows_a_jobs_place_and_an_older_number_is_dropped(
+    store: SqlStore, queue: SqlQueue, clock: FakeClock
+) -> None:
+    jobs = [await enqueue(store, clock, f"p{i}", community=None, user=f"u{i}") for i in range(3)]
+    for job in jobs:
+        await queue.position(job.id, clock.now - STALE)
+        await store.set_status_message(job.id, f"m-{job.prompt}")
+    await queue.claim("w1", 1, clock.now - STALE)
+    [older] = [m for m in await queue.moved(clock.now - STALE) if m.job_id == jobs[2].id]
+    assert older.position == 2
+    entered = asyncio.Event()
+
+    async def second_process() -> bool:
+        # Another process claimed the next change of the same job while the first one was showing.
+        [newer] = [m for m in await queue.moved(clock.now - STALE) if m.job_id == jobs[2].id]
+        async with queue.showing(jobs[2].id, newer.position) as current:
+            entered.set()
+            return current
+
+    async with queue.showing(jobs[2].id, older.position) as current:
+        assert current
+        await queue.claim("w2", 1, clock.now - STALE)
+        other = asyncio.create_task(second_process())
+        await asyncio.sleep(0.3)
+        assert not entered.is_set()  # waits until the first process's number is out
+    assert await other  # then shows the newer number
+    async with queue.showing(jobs[2].id, older.position) as current:
+        assert not current  # and the older one, were it still on its way, would be dropped
