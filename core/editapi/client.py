@@ -36,7 +36,7 @@ from core.editapi.sniff import image_format
 from core.editapi.stream import PartialSink, is_event_stream, read_stream
 from core.editapi.types import EditRequest, EditResult
 from core.errors import APIConnectionError, APITimeout, BadResponse, ConfigError
-from core.http_transport import ShardedTransport, WholeBodyTransport
+from core.http_transport import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def make_http_client(timeout_s: float, concurrency: int = 4) -> httpx.AsyncClien
     """
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=10.0, read=timeout_s, write=60.0, pool=None),
-        transport=WholeBodyTransport(ShardedTransport(2 * concurrency + 2)),
+        transport=AiohttpTransport(2 * concurrency + 2),
         follow_redirects=False,
         headers={"User-Agent": "editbot"},
     )

@@ -271,9 +271,9 @@ async def test_three_times_the_concurrency_all_succeed(edit_api: FakeEditAPI) ->
     assert len(results) == 18 and all(r.images for r in results)
 
 
-async def test_the_pool_in_shards_holds_its_whole_size_at_once(edit_api: FakeEditAPI) -> None:
-    """Its 42 connections in three pools (core.http_transport.ShardedTransport): 42 edits are at the
-    API together, none waiting for a connection."""
+async def test_the_pool_holds_its_whole_size_at_once(edit_api: FakeEditAPI) -> None:
+    """Its 42 connections (2 x concurrency + 2, core.http_transport): 42 edits are at the API
+    together, none waiting for a connection."""
     edit_api.latency = 0.5
     small = samples.jpeg(samples.photo(160, 90, seed=3))
     async with make_http_client(timeout_s=20.0, concurrency=20) as http:
