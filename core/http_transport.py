@@ -114,11 +114,19 @@ _ONE_WRITE = 2**20
 _CUT = (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError)
 
 
+def client_timeout(
+    *, connect: float | None, pool: float | None, read: float | None, total: float | None = None
+) -> aiohttp.ClientTimeout:
+    """httpx's kinds of timeout as aiohttp's (None: no bound). aiohttp's ``connect`` bounds the wait
+    for a pooled connection and a new one's connect together: their sum, unbounded when either is;
+    ``sock_connect`` the TCP connect alone; ``sock_read`` each read."""
+    waiting = None if pool is None or connect is None else pool + connect
+    return aiohttp.ClientTimeout(total=total, connect=waiting, sock_connect=connect, sock_read=read)
+
+
 @functools.lru_cache(maxsize=16)
 def _timeout(connect: float | None, pool: float | None, read: float | None) -> aiohttp.ClientTimeout:
-    # aiohttp's ``connect`` bounds the wait for a pooled connection and a new one's connect together.
-    waiting = None if pool is None or connect is None else pool + connect
-    return aiohttp.ClientTimeout(total=None, connect=waiting, sock_connect=connect, sock_read=read)
+    return client_timeout(connect=connect, pool=pool, read=read)
 
 
 def _as_httpx(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

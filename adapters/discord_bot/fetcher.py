@@ -17,6 +17,7 @@ import logging
 import aiohttp
 
 from core import errors
+from core.http_transport import client_timeout
 from core.refs import ImageRef
 from core.validation import check_image_meta
 
@@ -26,10 +27,8 @@ _GONE = frozenset({403, 404, 410})
 _MAX_REDIRECTS = 3
 
 CDN_CONNECTIONS = 100
-# aiohttp bounds the wait for a free connection and the TCP connect together (``connect``); each
-# read may then take up to ``sock_read``. No overall limit: a large file on a slow link keeps going
-# as long as bytes keep coming.
-CDN_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=40.0, sock_connect=10.0, sock_read=60.0)
+# No overall limit: a large file on a slow link keeps going as long as bytes keep coming.
+CDN_TIMEOUT = client_timeout(connect=10.0, pool=30.0, read=60.0)
 
 
 def make_http_session() -> aiohttp.ClientSession:

@@ -28,6 +28,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from core.http_transport import client_timeout
+
 
 class AiohttpRequest(BaseRequest):
     """:class:`telegram.request.BaseRequest` on one :class:`aiohttp.ClientSession` (see the module)."""
@@ -87,11 +89,11 @@ class AiohttpRequest(BaseRequest):
         reading = _given(read_timeout, self._read_timeout)
         connecting = _given(connect_timeout, self._connect_timeout)
         writing = _given(write_timeout, self._media_write_timeout if files else self._write_timeout)
-        timeout = aiohttp.ClientTimeout(
+        timeout = client_timeout(
+            connect=connecting,
+            pool=_given(pool_timeout, self._pool_timeout),
+            read=reading,
             total=_sum(writing, reading) if files else None,
-            connect=_sum(_given(pool_timeout, self._pool_timeout), connecting),
-            sock_connect=connecting,
-            sock_read=reading,
         )
         try:
             async with self._session.request(
