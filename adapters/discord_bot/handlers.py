@@ -52,6 +52,10 @@ ACK_WITHIN = 2.0
 """Seconds an edit may take to be stored before its interaction is acknowledged anyway: Discord
 gives up on an interaction not acknowledged within 3 s."""
 
+ANSWER_WITHIN = 1.0
+"""Seconds a command's answer may take to go as the interaction's response itself, in one call; a
+slower one is acknowledged first ("thinking…") and then filled in, well within Discord's 3 s."""
+
 BURST_AT = 4
 """Edits being stored at once past which a new one is acknowledged before it is stored (a burst:
 first feedback within moments rather than after everyone's database work; issue 11)."""
@@ -216,10 +220,18 @@ class DiscordHandlers:
             await self._run(origin_of(interaction), DrawRequested(attachment_ref(image)), Acked.PRIVATE)
 
     async def command(self, interaction: discord.Interaction[Any], name: str) -> None:
-        """``/usage`` and ``/help``: a private answer."""
+        """``/usage`` and ``/help``: a private answer, as the response itself when it is ready
+        within ``ANSWER_WITHIN`` (one call instead of "thinking…" and an edit)."""
         async with self._guard(interaction):
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            await self._run(origin_of(interaction), Command(name), Acked.PRIVATE)
+            origin = origin_of(interaction)
+            handling = asyncio.ensure_future(self._engine.handle(origin, Command(name)))
+            try:
+                handled = await asyncio.wait_for(asyncio.shield(handling), ANSWER_WITHIN)
+            except TimeoutError:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                await self._outbox.answer(origin, await handling, Acked.PRIVATE)
+            else:
+                await self._outbox.answer(origin, handled, Acked.PRIVATE, respond=interaction.response)
 
     async def admin(self, interaction: discord.Interaction[Any], command: AdminCommand) -> None:
         """An admin command: a private answer (the core decides who may run it)."""

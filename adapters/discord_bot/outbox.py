@@ -18,6 +18,7 @@ import time
 import weakref
 from collections import OrderedDict
 from enum import Enum
+from typing import Any
 
 import discord
 
@@ -224,8 +225,16 @@ class DiscordOutbox:
         await action.sent(DeliveredPart("message", 0, str(message.id), refs), final=True)
         return Delivered(message_id=str(message.id), images=refs, status_replaced=replaced)
 
-    async def answer(self, origin: Origin, handled: Handled, acked: Acked) -> None:
-        """Show what ``engine.handle`` answered for an interaction acknowledged as ``acked``.
+    async def answer(
+        self,
+        origin: Origin,
+        handled: Handled,
+        acked: Acked,
+        *,
+        respond: discord.InteractionResponse[Any] | None = None,
+    ) -> None:
+        """Show what ``engine.handle`` answered for an interaction acknowledged as ``acked``, or
+        not acknowledged yet when ``respond`` is given: the first message is then its response.
 
         When it started no job, its replies take the acknowledgement's place (privately); notices
         that come with a started job go privately to the user. Images among the replies (the
@@ -244,7 +253,10 @@ class DiscordOutbox:
         started = handled.started
         async with self._lock(reply):
             try:
-                if acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):
+                if respond is not None:
+                    await self._responder.respond(respond, first, images=images, view=view)
+                    self._mark_filled(reply)
+                elif acked is Acked.PRIVATE or (acked is Acked.UPDATED and not started):
                     await self._responder.edit_original(reply, first, images=images or None, view=view)
                     self._mark_filled(reply)
                 elif acked is Acked.JOB and not started:

@@ -138,6 +138,22 @@ class Responder:
             self._check(reply, exc)
             raise
 
+    async def respond(
+        self,
+        response: discord.InteractionResponse[Any],
+        content: str,
+        *,
+        images: Sequence[OutputImage] = (),
+        view: discord.ui.View | None = None,
+    ) -> None:
+        """Answer an interaction not acknowledged yet, privately: the message is its response."""
+        kwargs: dict[str, Any] = {"content": cut(content, CONTENT_MAX), "ephemeral": True}
+        if images:
+            kwargs["files"] = to_files(images)
+        if view is not None:
+            kwargs["view"] = view
+        await response.send_message(**kwargs)
+
     async def followup(
         self,
         reply: Reply,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from adapters.discord_bot import handlers
 from tests.e2e.discord_harness import DiscordHarness, history, picture
+from tests.fakes.discord_interactions import CHANNEL_MESSAGE
 from tests.fakes.edit_api import expected_edit, same_pixels, sample_png
 
 
@@ -39,6 +42,24 @@ async def test_help_and_usage_answer_privately_in_the_users_language(dc: Discord
     li = dc.fake.add_user("li", locale="zh-CN")
     usage = await dc.usage(li)
     assert "已用 0/10" in usage and "本社区" in usage
+
+
+async def test_a_quick_answer_is_the_response_itself_and_a_slow_one_follows_a_thinking(
+    dc: DiscordHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hit = await dc.fake.slash_command("usage")
+    reply = await dc.private_reply(hit)
+    assert hit.response_type == CHANNEL_MESSAGE and reply.ephemeral and "0 of 10" in reply.content
+    token = hit.token
+    assert [r.method for r in dc.fake.requests if token in r.path] == ["POST"]  # one call, no edit
+    assert reply.history == []
+
+    # The answer is not ready in time (a busy database): "thinking…" first, then the answer in it.
+    monkeypatch.setattr(handlers, "ANSWER_WITHIN", 0.0)
+    hit = await dc.fake.slash_command("help")
+    reply = await dc.private_reply(hit)
+    assert hit.deferred and reply.ephemeral and "right-click a message with an image" in reply.content
+    assert [r.method for r in dc.fake.requests if hit.token in r.path] == ["POST", "PATCH"]
 
 
 async def test_direct_messages_work_without_a_community(dc: DiscordHarness) -> None:
